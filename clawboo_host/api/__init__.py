@@ -1,0 +1,1 @@
+"""Thin HTTP routers: parse the request, call one core function, shape the reply."""

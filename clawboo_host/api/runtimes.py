@@ -1,0 +1,68 @@
+"""``/api/runtimes``: list, connect, disconnect (install, healthcheck and run live beside)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from ..errors import ApiError, UnknownRuntime
+from ..host import Host
+from .deps import get_host, json_body, text_field
+
+router = APIRouter(prefix="/api/runtimes")
+
+
+def runtime_id(request: Request, host: Host = Depends(get_host)) -> str:
+    """The path's runtime id, or 404 for an unknown, reserved or wrongly-cased id."""
+    rid = request.path_params["id"]
+    if host.registry.get(rid) is None:
+        raise UnknownRuntime(rid)
+    return rid
+
+
+@router.get("")
+async def list_runtimes(host: Host = Depends(get_host)) -> dict:
+    rows = await host.status.all()
+    return {
+        "runtimes": [row.to_json() for row in rows],
+        "available": [d.public_json() for d in host.registry.public_catalog()],
+    }
+
+
+@router.post("/{id}/connect")
+async def connect(
+    request: Request, rid: str = Depends(runtime_id), host: Host = Depends(get_host)
+) -> dict:
+    body = await json_body(request)
+    return await host.credentials.connect(
+        rid, api_key=text_field(body, "apiKey"), provider=text_field(body, "provider")
+    )
+
+
+@router.post("/{id}/disconnect")
+async def disconnect(rid: str = Depends(runtime_id), host: Host = Depends(get_host)) -> dict:
+    return await host.credentials.disconnect(rid)
+
+
+@router.post("/{id}/healthcheck")
+async def healthcheck(
+    request: Request, rid: str = Depends(runtime_id), host: Host = Depends(get_host)
+) -> JSONResponse:
+    body = await json_body(request)
+    result = await host.credentials.healthcheck(
+        rid, provider=text_field(body, "provider"), api_key=text_field(body, "apiKey")
+    )
+    return JSONResponse(result.to_json(), status_code=result.status_code)
+
+
+RUNTIME_ACTIONS = ("install", "connect", "disconnect", "healthcheck", "run")
+
+
+@router.api_route("/{id}/{action:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+async def unmatched(id: str, action: str, host: Host = Depends(get_host)) -> None:
+    """Unknown ids are 404 on every sub-route; a known route with the wrong method is 405."""
+    if host.registry.get(id) is None:
+        raise UnknownRuntime(id)
+    if action in RUNTIME_ACTIONS:
+        raise ApiError(405, "Method Not Allowed")
+    raise ApiError(404, "Not Found")

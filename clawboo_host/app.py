@@ -1,0 +1,65 @@
+"""The FastAPI application factory: services in the lifespan, JSON errors everywhere."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .config import HostConfig
+from .errors import ApiError
+from .host import Host
+from .registry import RuntimeRegistry
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: HostConfig, registry: RuntimeRegistry | None = None) -> FastAPI:
+    """Build the app. ``registry`` lets tests choose exactly which plugins are loaded."""
+    host = Host(config, registry)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await host.start()
+        try:
+            yield
+        finally:
+            await host.stop()
+
+    app = FastAPI(title="clawboo-host", version="0.1.0", lifespan=lifespan)
+    app.state.host = host
+    _install_error_handlers(app)
+
+    from .api import board, runtimes
+
+    app.include_router(runtimes.router)
+    app.include_router(board.router)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(exc.body, status_code=exc.status_code)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
+        return JSONResponse({"error": message}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return JSONResponse({"error": str(exc) or type(exc).__name__}, status_code=500)

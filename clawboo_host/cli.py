@@ -1,0 +1,147 @@
+"""``clawboo-host serve | plugins``: the command-line entry point."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import json
+import logging
+import os
+import socket
+import sys
+
+from .config import DEFAULT_HOST, DEFAULT_PORT, FALLBACK_PORTS, HostConfig, is_loopback, resolve_data_dir
+
+log = logging.getLogger("clawboo_host")
+
+
+class BindError(Exception):
+    pass
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted connections inherit this; without it small responses wait on delayed ACKs.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(2048)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def bind_socket(host: str, port: int | None) -> socket.socket:
+    """Bind the API socket: an explicit port must be free; the default falls back upward."""
+    if port is not None:
+        try:
+            return _listen(host, port)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise BindError(f"port {port} on {host} is already in use") from None
+            raise BindError(f"cannot bind {host}:{port}: {exc.strerror or exc}") from None
+    for candidate in FALLBACK_PORTS:
+        try:
+            return _listen(host, candidate)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise BindError(f"cannot bind {host}:{candidate}: {exc.strerror or exc}") from None
+    raise BindError(
+        f"ports {FALLBACK_PORTS.start}-{FALLBACK_PORTS.stop - 1} on {host} are all in use; "
+        "pass --port"
+    )
+
+
+def configure_logging() -> None:
+    from .redaction import RedactingFilter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(os.environ.get("CLAWBOO_LOG_LEVEL", "INFO").upper())
+
+
+def serve(args: argparse.Namespace) -> int:
+    env = os.environ
+    host = args.host or DEFAULT_HOST
+    if not is_loopback(host) and not env.get("CLAWBOO_ACCESS_TOKEN", "").strip():
+        if env.get("CLAWBOO_ALLOW_INSECURE") != "1":
+            print(
+                f"clawboo-host: refusing to listen on non-loopback address {host} without "
+                "CLAWBOO_ACCESS_TOKEN (set a token, or CLAWBOO_ALLOW_INSECURE=1 to override)",
+                file=sys.stderr,
+            )
+            return 1
+    configure_logging()
+    config = HostConfig(data_dir=resolve_data_dir(args.data_dir, env), bind_host=host, env=env)
+    config.ensure_dirs()
+    try:
+        sock = bind_socket(host, args.port)
+    except BindError as exc:
+        print(f"clawboo-host: {exc}", file=sys.stderr)
+        return 1
+    config.port = sock.getsockname()[1]
+    config.port_file.write_text(f"{config.port}\n", encoding="utf-8")
+
+    import uvicorn
+
+    from .app import create_app
+
+    app = create_app(config)
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=5)
+    )
+    shown = f"[{host}]" if ":" in host else host
+    log.info("clawboo-host serving http://%s:%s (data dir %s)", shown, config.port, config.data_dir)
+    asyncio.run(server.serve(sockets=[sock]))
+    return 0
+
+
+def plugins(args: argparse.Namespace) -> int:
+    from .registry import build_registry
+
+    logging.getLogger("clawboo_host.registry").setLevel(logging.CRITICAL)  # shown below instead
+    registry = build_registry(env=os.environ)
+    records = [r.to_json() for r in sorted(registry.records, key=lambda r: r.id)]
+    if args.json:
+        print(json.dumps({"plugins": records}, indent=2))
+        return 0
+    if not records:
+        print("no runtime plugins found (entry-point group 'clawboo.runtimes')")
+    for r in records:
+        where = f"{r['distribution'] or '?'} {r['version'] or ''}".strip()
+        if r["status"] == "ok":
+            print(f"{r['id']:<16} ok     {where}  hooks: {', '.join(r['hooks'])}")
+        else:
+            print(f"{r['id']:<16} error  {where}  {r['error']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="clawboo-host", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_serve = sub.add_parser("serve", help="serve the Runtimes API")
+    p_serve.add_argument("--host", default=None, help=f"bind address (default {DEFAULT_HOST})")
+    p_serve.add_argument(
+        "--port", type=int, default=None,
+        help=f"port (default {DEFAULT_PORT}, falling back up to {FALLBACK_PORTS.stop - 1}; 0 = any)",
+    )
+    p_serve.add_argument("--data-dir", default=None, help="data dir (default $CLAWBOO_HOME or "
+                         "the user data dir)")
+    p_serve.set_defaults(func=serve)
+    p_plugins = sub.add_parser("plugins", help="list discovered runtime plugins")
+    p_plugins.add_argument("--json", action="store_true", help="machine-readable output")
+    p_plugins.set_defaults(func=plugins)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

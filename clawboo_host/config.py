@@ -1,0 +1,85 @@
+"""Where the host keeps its data and how it is bound, resolved once at start-up."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 18790
+FALLBACK_PORTS = range(18790, 18810)  # 18790..18809 when the default port is busy
+
+
+def resolve_data_dir(explicit: str | os.PathLike | None, env: Mapping[str, str]) -> Path:
+    """``--data-dir``, else ``CLAWBOO_HOME``, else platformdirs' user data dir for clawboo."""
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    home = (env.get("CLAWBOO_HOME") or "").strip()
+    if home:
+        return Path(home).expanduser().resolve()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("clawboo", appauthor=False))
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost``, ``::1`` and 127.0.0.0/8 are loopback; anything else is exposed."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class HostConfig:
+    """The running host's facts. ``port`` is the bound port once the server listens."""
+
+    data_dir: Path
+    bind_host: str = DEFAULT_HOST
+    port: int | None = None
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+    @property
+    def home(self) -> Path:
+        """The user's home as this host sees it (``HOME`` in its environment)."""
+        return Path(self.env.get("HOME") or Path.home())
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "clawboo.db"
+
+    @property
+    def worktrees_dir(self) -> Path:
+        return self.data_dir / "worktrees"
+
+    @property
+    def runtimes_dir(self) -> Path:
+        return self.data_dir / "runtimes"
+
+    @property
+    def port_file(self) -> Path:
+        return self.data_dir / "api-port.txt"
+
+    def ensure_dirs(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def env_flag(self, name: str) -> bool:
+        """Boolean switches are on only for the exact value ``1``."""
+        return self.env.get(name) == "1"
+
+    def env_float(self, name: str, default: float) -> float:
+        try:
+            value = float(self.env.get(name, ""))
+        except ValueError:
+            return default
+        return value if value > 0 else default

@@ -1,0 +1,114 @@
+"""Connect and disconnect: store a pasted key in the vault slot the runtime chooses.
+
+The plugin decides *where* a key goes (:class:`ConnectPlan`); this module does the storing,
+so a key only ever travels from the request body into the vault's ciphertext.
+"""
+
+from __future__ import annotations
+
+import anyio
+
+from .errors import ApiError
+from .keys import KeyResolver
+from .plugin_api.types import (
+    ConnectPlan,
+    ConnectRequest,
+    HealthcheckRequest,
+    HealthcheckResult,
+    RuntimeDescriptor,
+)
+from .registry import NOT_IMPLEMENTED, RuntimeRegistry
+from .status import StatusService
+from .vault import Vault
+
+
+def default_connect_plan(descriptor: RuntimeDescriptor) -> ConnectPlan:
+    """OAuth → sign-in command; no auth → nothing to store; api-key → the primary slot."""
+    if descriptor.auth_kind == "oauth":
+        return ConnectPlan(login_command=f"{descriptor.cli_binary or descriptor.id} login")
+    if descriptor.auth_kind == "none" or not descriptor.env_var:
+        return ConnectPlan(slot=None)
+    return ConnectPlan(slot=descriptor.env_var)
+
+
+class Credentials:
+    def __init__(
+        self, registry: RuntimeRegistry, vault: Vault, keys: KeyResolver, status: StatusService
+    ) -> None:
+        self.registry = registry
+        self.vault = vault
+        self.keys = keys
+        self.status = status
+
+    async def connect(self, runtime_id: str, api_key: str, provider: str) -> dict:
+        descriptor = self.registry.descriptors[runtime_id]
+        request = ConnectRequest(provider=provider, has_api_key=bool(api_key))
+        plan = await self.registry.call(runtime_id, "clawboo_runtime_connect", request=request)
+        if plan is NOT_IMPLEMENTED or not isinstance(plan, ConnectPlan):
+            plan = default_connect_plan(descriptor)
+        if plan.error:
+            raise ApiError(400, plan.error)
+
+        if plan.login_command:
+            await self._clear_flag(runtime_id)
+            state = await self.status.status(runtime_id, fresh=False)
+            return {
+                "ok": True,
+                "connectionState": state.connection_state,
+                "loginCommand": plan.login_command,
+            }
+
+        if plan.slot is not None:
+            if api_key:
+                await anyio.to_thread.run_sync(self.vault.set, plan.slot, api_key)
+            elif not (
+                plan.reuse_existing
+                and provider
+                and await anyio.to_thread.run_sync(self.keys.resolve, plan.slot)
+            ):
+                if provider:
+                    raise ApiError(
+                        400, f"no existing key found for {provider} — paste one to connect"
+                    )
+                raise ApiError(400, "apiKey is required")
+
+        await self._clear_flag(runtime_id)
+        state = await self.status.status(runtime_id, probe_auth=False)
+        return {"ok": True, "connectionState": state.connection_state}
+
+    async def disconnect(self, runtime_id: str) -> dict:
+        """Delete every slot the runtime draws on and make it vault-only until reconnected."""
+        descriptor = self.registry.descriptors[runtime_id]
+
+        def wipe() -> None:
+            for name in descriptor.env_vars:
+                self.vault.delete(name)
+            self.vault.set_disconnected(runtime_id, True)
+
+        await anyio.to_thread.run_sync(wipe)
+        # Like the reference, an OAuth login is not re-probed here (codex reports needs-login),
+        # but a runtime's own credential store still counts (Hermes's ChatGPT login).
+        state = await self.status.status(runtime_id, probe_auth=descriptor.auth_kind != "oauth")
+        return {"ok": True, "connectionState": state.connection_state}
+
+    async def healthcheck(self, runtime_id: str, provider: str, api_key: str) -> HealthcheckResult:
+        """Verify a key with the runtime's own check; nothing is stored or flagged."""
+        request = HealthcheckRequest(
+            provider=provider,
+            api_key=api_key,
+            stored_key=self.keys.resolve,
+            env=self.status.env,
+        )
+        result = await self.registry.call(
+            runtime_id, "clawboo_runtime_healthcheck", request=request
+        )
+        if result is NOT_IMPLEMENTED or not isinstance(result, HealthcheckResult):
+            return HealthcheckResult(
+                ok=False,
+                error="healthcheck is only supported for the native runtime",
+                status_code=400,
+            )
+        return result
+
+    async def _clear_flag(self, runtime_id: str) -> None:
+        await anyio.to_thread.run_sync(self.vault.set_disconnected, runtime_id, False)

@@ -1,0 +1,262 @@
+"""Find runtime plugins through entry points and call their hooks by runtime id.
+
+Discovery loads each entry point on its own, so one broken plugin is reported and skipped
+while the rest keep working. Dispatch calls a hook on exactly the plugin registered under
+the requested id; there is no "first plugin that answers" and no id check in the routes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from types import ModuleType
+
+import anyio
+import pluggy
+
+from .plugin_api import hookspecs
+from .plugin_api.types import PluginContractError, RuntimeDescriptor
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "clawboo.runtimes"
+RESERVED_IDS = frozenset({"openclaw"})
+MOCK_RUNTIME_ID = "clawboo-mock"
+#: Built-in runtimes are listed first, in this order; others follow by id; the mock is last.
+PREFERRED_ORDER = ("claude-code", "codex", "hermes", "clawboo-native")
+
+
+class NotImplementedHook:
+    """Returned by :meth:`RuntimeRegistry.call` when the plugin lacks the hook."""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "NOT_IMPLEMENTED"
+
+
+NOT_IMPLEMENTED = NotImplementedHook()
+
+
+@dataclass(frozen=True)
+class PluginRecord:
+    """One discovered plugin, loaded or not: what ``clawboo-host plugins`` prints."""
+
+    id: str
+    distribution: str | None
+    version: str | None
+    status: str  # "ok" | "error"
+    error: str | None = None
+    hooks: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "distribution": self.distribution,
+            "version": self.version,
+            "status": self.status,
+            "error": self.error,
+            "hooks": list(self.hooks),
+        }
+
+
+@dataclass
+class RuntimeRegistry:
+    """The loaded runtimes (id → descriptor) plus the plugin manager that holds their hooks."""
+
+    pm: pluggy.PluginManager
+    descriptors: dict[str, RuntimeDescriptor] = field(default_factory=dict)
+    records: list[PluginRecord] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ lookups
+
+    def ids(self) -> list[str]:
+        def order(rid: str) -> tuple[int, int, str]:
+            if rid == MOCK_RUNTIME_ID:
+                return (2, 0, rid)
+            if rid in PREFERRED_ORDER:
+                return (0, PREFERRED_ORDER.index(rid), rid)
+            return (1, 0, rid)
+
+        return sorted(self.descriptors, key=order)
+
+    def get(self, runtime_id: str) -> RuntimeDescriptor | None:
+        """The descriptor for an id, or ``None`` (unknown, reserved, or wrong case)."""
+        if runtime_id in RESERVED_IDS:
+            return None
+        return self.descriptors.get(runtime_id)
+
+    def public_catalog(self) -> list[RuntimeDescriptor]:
+        """``available[]``: every real runtime, never the fault-injection mock."""
+        return [self.descriptors[i] for i in self.ids() if i != MOCK_RUNTIME_ID]
+
+    def implements(self, runtime_id: str, hook_name: str) -> bool:
+        return self._impl(runtime_id, hook_name) is not None
+
+    def ids_implementing(self, hook_name: str) -> list[str]:
+        return [rid for rid in self.ids() if self.implements(rid, hook_name)]
+
+    # ------------------------------------------------------------------ dispatch
+
+    def _impl(self, runtime_id: str, hook_name: str):
+        hook = getattr(self.pm.hook, hook_name)
+        for impl in hook.get_hookimpls():
+            if impl.plugin_name == runtime_id:
+                return impl
+        return None
+
+    async def call(self, runtime_id: str, hook_name: str, *, offload: bool = False, **kwargs):
+        """Call one plugin's hook with the arguments it asks for; await it if needed.
+
+        ``offload`` runs a synchronous hook in a worker thread (for probes that may block).
+        Returns :data:`NOT_IMPLEMENTED` when that plugin does not implement the hook.
+        """
+        impl = self._impl(runtime_id, hook_name)
+        if impl is None:
+            return NOT_IMPLEMENTED
+        args = {name: kwargs[name] for name in impl.argnames}
+        if offload and not inspect.iscoroutinefunction(impl.function):
+            return await anyio.to_thread.run_sync(lambda: impl.function(**args))
+        result = impl.function(**args)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    def stream(self, runtime_id: str, hook_name: str, **kwargs):
+        """Call a generator hook (install, run); returns its async iterator or ``None``."""
+        impl = self._impl(runtime_id, hook_name)
+        if impl is None:
+            return None
+        return impl.function(**{name: kwargs[name] for name in impl.argnames})
+
+
+# ---------------------------------------------------------------------- building
+
+
+def new_plugin_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def _hooks_of(pm: pluggy.PluginManager, plugin: object) -> tuple[str, ...]:
+    callers = pm.get_hookcallers(plugin) or []
+    return tuple(sorted(c.name for c in callers))
+
+
+def _register(
+    registry: RuntimeRegistry,
+    runtime_id: str,
+    plugin: ModuleType | object,
+    distribution: str | None,
+    version: str | None,
+) -> None:
+    """Register one plugin object under ``runtime_id`` after validating it; record the outcome."""
+    pm = registry.pm
+
+    def fail(message: str) -> None:
+        log.warning("runtime plugin %r (%s) skipped: %s", runtime_id, distribution, message)
+        registry.records.append(
+            PluginRecord(runtime_id, distribution, version, "error", message)
+        )
+
+    if runtime_id in RESERVED_IDS:
+        return fail(f"'{runtime_id}' is a reserved id and is never loaded")
+    if runtime_id in registry.descriptors:
+        return fail(f"duplicate runtime id '{runtime_id}'")
+    try:
+        pm.register(plugin, name=runtime_id)
+    except Exception as exc:  # pluggy.PluginValidationError, ValueError
+        return fail(f"invalid plugin: {exc}")
+    try:
+        unknown = [
+            name
+            for name in _hooks_of(pm, plugin)
+            if name not in hookspecs.HOOK_NAMES
+        ]
+        if unknown:
+            raise PluginContractError(f"unknown hook(s): {', '.join(unknown)}")
+        impl = registry._impl(runtime_id, "clawboo_runtime_descriptor")
+        if impl is None:
+            raise PluginContractError("missing required hook clawboo_runtime_descriptor")
+        descriptor = impl.function()
+        if not isinstance(descriptor, RuntimeDescriptor):
+            raise PluginContractError("clawboo_runtime_descriptor must return a RuntimeDescriptor")
+        descriptor.validate()
+        if descriptor.id != runtime_id:
+            raise PluginContractError(
+                f"descriptor id '{descriptor.id}' does not match entry-point name '{runtime_id}'"
+            )
+    except Exception as exc:
+        pm.unregister(name=runtime_id)
+        return fail(str(exc))
+    registry.descriptors[runtime_id] = descriptor
+    registry.records.append(
+        PluginRecord(runtime_id, distribution, version, "ok", None, _hooks_of(pm, plugin))
+    )
+
+
+def _entry_points() -> list[tuple[metadata.EntryPoint, str | None, str | None]]:
+    found = []
+    for dist in metadata.distributions():
+        for ep in dist.entry_points:
+            if ep.group == ENTRY_POINT_GROUP:
+                found.append((ep, dist.metadata["Name"], dist.version))
+    return found
+
+
+def build_registry(
+    *,
+    env: Mapping[str, str],
+    plugins: Iterable[tuple[str, object]] | None = None,
+) -> RuntimeRegistry:
+    """Load runtimes: from entry points by default, or exactly ``plugins`` (id, module) in tests.
+
+    ``CLAWBOO_ENABLE_MOCK_RUNTIME=1`` (exactly ``1``) adds the fault-injection runtime.
+    """
+    registry = RuntimeRegistry(new_plugin_manager())
+    if plugins is not None:
+        for runtime_id, plugin in plugins:
+            _register(registry, runtime_id, plugin, None, None)
+    else:
+        candidates = _entry_points()
+        providers: dict[str, list[str]] = {}
+        for ep, dist, _version in candidates:
+            providers.setdefault(ep.name, []).append(dist or "?")
+        for ep, dist, version in candidates:
+            dists = providers[ep.name]
+            if len(dists) > 1:
+                message = (
+                    f"runtime id '{ep.name}' is provided by more than one distribution: "
+                    + ", ".join(sorted(dists))
+                )
+                log.error(message)
+                registry.records.append(PluginRecord(ep.name, dist, version, "error", message))
+                continue
+            if ep.name in RESERVED_IDS:
+                _register(registry, ep.name, None, dist, version)
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                message = f"import failed: {type(exc).__name__}: {exc}"
+                log.warning("runtime plugin %r (%s) skipped: %s", ep.name, dist, message)
+                registry.records.append(PluginRecord(ep.name, dist, version, "error", message))
+                continue
+            _register(registry, ep.name, plugin, dist, version)
+    if env.get("CLAWBOO_ENABLE_MOCK_RUNTIME") == "1" and MOCK_RUNTIME_ID not in registry.descriptors:
+        from .testing import mock_runtime
+
+        _register(registry, MOCK_RUNTIME_ID, mock_runtime, "clawboo-host", _host_version())
+    return registry
+
+
+def _host_version() -> str | None:
+    try:
+        return metadata.version("clawboo-host")
+    except metadata.PackageNotFoundError:
+        return None

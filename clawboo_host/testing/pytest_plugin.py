@@ -1,0 +1,100 @@
+"""Fixtures for testing clawboo-host and runtime plugins (auto-loaded by pytest).
+
+- ``clawboo_env``: an isolated environment (own HOME, data dir, OpenClaw and Hermes dirs,
+  a PATH holding only the fake-executable dir and the Python interpreter's dir, no
+  provider keys). Mutate it before building the host.
+- ``fake_executables``: :class:`~clawboo_host.testing.fakes.FakeExecutables` on that PATH.
+- ``clawboo_host_factory``: ``factory(plugins=None, env=None)`` starts a host on a real
+  loopback port and returns a :class:`~clawboo_host.testing.server.LiveServer`; ``plugins``
+  is a list of ``(runtime_id, module)`` (default: the installed entry points).
+- ``clawboo_client``: an ``httpx.Client`` for a host with the installed plugins.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "clawboo_plugins(*modules): plugins for the host fixture")
+
+
+@pytest.fixture
+def clawboo_data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "clawboo-data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def fake_executables(tmp_path: Path):
+    from .fakes import FakeExecutables
+
+    bin_dir = tmp_path / "fake-bin"
+    bin_dir.mkdir()
+    return FakeExecutables(bin_dir)
+
+
+@pytest.fixture
+def clawboo_env(tmp_path: Path, clawboo_data_dir: Path, fake_executables) -> dict[str, str]:
+    home = tmp_path / "home"
+    home.mkdir()
+    env = fake_executables.path_env()
+    env.update(
+        {
+            "HOME": str(home),
+            "CLAWBOO_HOME": str(clawboo_data_dir),
+            "OPENCLAW_STATE_DIR": str(tmp_path / "openclaw"),
+            "HERMES_HOME": str(tmp_path / "hermes-home"),
+            "CODEX_HOME": str(tmp_path / "codex-home"),
+            "NPM_CONFIG_PREFIX": str(tmp_path / "npm-prefix"),
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+        }
+    )
+    if os.environ.get("TMPDIR"):
+        env["TMPDIR"] = os.environ["TMPDIR"]
+    return env
+
+
+@pytest.fixture
+def clawboo_host_factory(clawboo_env, clawboo_data_dir):
+    from ..app import create_app
+    from ..config import HostConfig
+    from ..registry import build_registry
+    from .server import LiveServer
+
+    servers: list[LiveServer] = []
+
+    def factory(plugins=None, env=None, data_dir=None) -> LiveServer:
+        use_env = dict(env if env is not None else clawboo_env)
+
+        def build(port: int):
+            config = HostConfig(
+                data_dir=Path(data_dir or clawboo_data_dir), port=port, env=use_env
+            )
+            registry = build_registry(env=use_env, plugins=plugins)
+            return create_app(config, registry)
+
+        server = LiveServer(build)
+        server.__enter__()
+        servers.append(server)
+        return server
+
+    yield factory
+    for server in reversed(servers):
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture
+def clawboo_client(clawboo_host_factory):
+    server = clawboo_host_factory()
+    with server.client() as client:
+        yield client
+
+
+def python_dir() -> str:
+    return str(Path(sys.executable).parent)

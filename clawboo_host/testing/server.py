@@ -1,0 +1,100 @@
+"""Run a host app on a real loopback socket in a background thread (for tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from ..cli import bind_socket
+
+
+class LiveServer:
+    """``with LiveServer(app_factory) as server: httpx.get(server.url + "/api/runtimes")``.
+
+    ``app_factory(port)`` builds the app once the port is known (the host needs its bound
+    port for MCP attach URLs).
+    """
+
+    def __init__(self, app_factory, host: str = "127.0.0.1") -> None:
+        self._factory = app_factory
+        self.host = host
+        self.port: int | None = None
+        self.app = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def client(self, **kwargs) -> httpx.Client:
+        kwargs.setdefault("timeout", 60.0)
+        return httpx.Client(base_url=self.url, **kwargs)
+
+    def __enter__(self) -> LiveServer:
+        sock = bind_socket(self.host, 0)
+        self.port = sock.getsockname()[1]
+        self.app = self._factory(self.port)
+        config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="on",
+                                timeout_graceful_shutdown=3)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._server.serve(sockets=[sock])), daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("test server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+
+@contextmanager
+def server_process(args: list[str], env: dict, data_dir: Path, timeout: float = 60.0):
+    """Run ``clawboo-host serve <args>`` as a real process; yield its bound port.
+
+    The port is read from ``<data_dir>/api-port.txt``; the process is terminated on exit.
+    """
+    port_file = data_dir / "api-port.txt"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clawboo_host.cli", "serve", *args],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited early: {proc.stdout.read()}")
+            if port_file.exists() and port_file.read_text().strip():
+                port = int(port_file.read_text().strip())
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/api/runtimes", timeout=5)
+                    break
+                except httpx.TransportError:
+                    pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not come up")
+            time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,49 @@
+"""Claude Code as a clawboo runtime: installed with npm, authenticated by ANTHROPIC_API_KEY."""
+
+from __future__ import annotations
+
+from clawboo_host.plugin_api import (
+    Capabilities,
+    InstallContext,
+    InstallSpec,
+    RuntimeDescriptor,
+    hookimpl,
+)
+from clawboo_host.plugin_api.install import npm_install
+
+DESCRIPTOR = RuntimeDescriptor(
+    id="claude-code",
+    name="Claude Code",
+    cli_binary="claude",
+    install=InstallSpec(method="npm", package="@anthropic-ai/claude-code@2"),
+    auth_kind="api-key",
+    env_var="ANTHROPIC_API_KEY",
+    docs_url="https://docs.claude.com/en/docs/claude-code/overview",
+    headless_auth=True,
+    capabilities=Capabilities(
+        streaming=True,
+        mcp=True,
+        worktrees=True,
+        resume=True,
+        tool_approval=True,
+        steerable=False,
+        models=("sonnet", "opus", "haiku"),
+        context_window_tokens=200_000,
+        runtime_class="wrapped-oneshot",
+        native_skills="none",
+        native_memory="none",
+        native_channels="none",
+        native_scheduler=False,
+    ),
+)
+
+
+@hookimpl
+def clawboo_runtime_descriptor() -> RuntimeDescriptor:
+    return DESCRIPTOR
+
+
+@hookimpl
+async def clawboo_runtime_install(ctx: InstallContext):
+    async for event in npm_install(DESCRIPTOR.install.package, env=ctx.env):
+        yield event

@@ -1,0 +1,24 @@
+# Shared by scripts/serve and scripts/test: make sure .venv holds the host and every plugin.
+# Sourced, not run. Re-installs only when a pyproject.toml changed since the last install.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${CLAWBOO_VENV:-$ROOT/.venv}"
+PY="${PYTHON:-python3}"
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "clawboo-host needs Python 3.11 or newer (set PYTHON=/path/to/python3.11)" >&2
+  exit 1
+fi
+STAMP="$VENV/.clawboo-installed"
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
+fi
+newest=$(ls -t "$ROOT"/pyproject.toml "$ROOT"/plugins/*/pyproject.toml | head -n1)
+if [ ! -f "$STAMP" ] || [ "$newest" -nt "$STAMP" ]; then
+  echo "installing clawboo-host and its runtime plugins into $VENV ..." >&2
+  "$VENV/bin/python" -m pip install -q --upgrade pip >&2
+  "$VENV/bin/python" -m pip install -q hatchling >&2
+  args=(-e "$ROOT[test]")
+  for plugin in "$ROOT"/plugins/*/; do args+=(-e "$plugin"); done
+  "$VENV/bin/python" -m pip install -q "${args[@]}" >&2
+  touch "$STAMP"
+fi

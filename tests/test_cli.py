@@ -1,0 +1,104 @@
+"""``clawboo-host serve`` and ``clawboo-host plugins`` as real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from clawboo_host.testing.server import server_process
+
+CLI = [sys.executable, "-m", "clawboo_host.cli"]
+
+
+def base_env(tmp_path: Path, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAWBOO_")}
+    env.update(HOME=str(tmp_path / "home"), **extra)
+    (tmp_path / "home").mkdir(exist_ok=True)
+    return env
+
+
+def test_serve_on_port_0_writes_the_port_and_answers(tmp_path):
+    data = tmp_path / "data"
+    with server_process(["--port", "0", "--data-dir", str(data)], base_env(tmp_path), data) as port:
+        body = httpx.get(f"http://127.0.0.1:{port}/api/runtimes").json()
+        assert [r["id"] for r in body["runtimes"]][:4] == ["claude-code", "codex", "hermes", "clawboo-native"]
+    assert (data / "clawboo.db").exists()
+
+
+def test_data_dir_comes_from_clawboo_home(tmp_path):
+    data = tmp_path / "from-env"
+    with server_process(["--port", "0"], base_env(tmp_path, CLAWBOO_HOME=str(data)), data):
+        pass
+    assert (data / "api-port.txt").exists()
+
+
+def _free_port_in_default_range() -> socket.socket | None:
+    for port in range(18790, 18809):
+        sock = socket.socket()
+        try:
+            sock.bind(("127.0.0.1", port))
+            sock.listen(1)
+            return sock
+        except OSError:
+            sock.close()
+    return None
+
+
+def test_default_port_falls_back_when_busy(tmp_path):
+    blocker = _free_port_in_default_range()
+    if blocker is None:
+        pytest.skip("the whole default port range is busy on this machine")
+    busy = blocker.getsockname()[1]
+    data = tmp_path / "data"
+    try:
+        with server_process(["--data-dir", str(data)], base_env(tmp_path), data) as port:
+            assert port != busy and 18790 <= port <= 18809
+    finally:
+        blocker.close()
+
+
+def test_an_explicit_busy_port_is_an_error(tmp_path):
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    port = blocker.getsockname()[1]
+    try:
+        proc = subprocess.run(CLI + ["serve", "--port", str(port), "--data-dir", str(tmp_path / "d")],
+                              env=base_env(tmp_path), capture_output=True, text=True, timeout=60)
+    finally:
+        blocker.close()
+    assert proc.returncode == 1
+    assert f"port {port}" in proc.stderr and "in use" in proc.stderr
+
+
+def test_a_non_loopback_bind_needs_a_token(tmp_path):
+    proc = subprocess.run(CLI + ["serve", "--host", "0.0.0.0", "--port", "0", "--data-dir", str(tmp_path / "d")],
+                          env=base_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "CLAWBOO_ACCESS_TOKEN" in proc.stderr
+    data = tmp_path / "insecure"
+    with server_process(["--host", "0.0.0.0", "--port", "0", "--data-dir", str(data)],
+                 base_env(tmp_path, CLAWBOO_ALLOW_INSECURE="1"), data):
+        pass
+
+
+def test_plugins_lists_every_builtin_as_json(tmp_path):
+    proc = subprocess.run(CLI + ["plugins", "--json"], env=base_env(tmp_path),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    plugins = {p["id"]: p for p in json.loads(proc.stdout)["plugins"]}
+    for rid, dist in (("claude-code", "clawboo-runtime-claude-code"), ("codex", "clawboo-runtime-codex"),
+                      ("hermes", "clawboo-runtime-hermes"), ("clawboo-native", "clawboo-runtime-native")):
+        assert plugins[rid]["status"] == "ok", plugins[rid]
+        assert plugins[rid]["distribution"] == dist
+        assert plugins[rid]["version"]
+        assert "clawboo_runtime_descriptor" in plugins[rid]["hooks"]
+    text = subprocess.run(CLI + ["plugins"], env=base_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert "claude-code" in text.stdout and "ok" in text.stdout
