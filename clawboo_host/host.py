@@ -7,6 +7,7 @@ import logging
 from .board.store import BoardStore
 from .config import HostConfig
 from .credentials import Credentials
+from .installer import Installer
 from .keys import KeyResolver
 from .registry import RuntimeRegistry, build_registry
 from .status import StatusService
@@ -26,6 +27,7 @@ class Host:
         self.status = StatusService(self.registry, self.keys, config.env)
         self.credentials = Credentials(self.registry, self.vault, self.keys, self.status)
         self.board = BoardStore(config.db_path)
+        self.installer = Installer(self.registry, config.env)
 
     async def start(self) -> None:
         self.config.ensure_dirs()

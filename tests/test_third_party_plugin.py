@@ -31,6 +31,9 @@ dependencies = []
 
 [project.entry-points."clawboo.runtimes"]
 acme-agent = "acme_agent"
+
+[tool.hatch.build.targets.wheel]
+packages = ["acme_agent"]
 """
 
 ACME_MODULE = """
@@ -60,7 +63,7 @@ async def clawboo_runtime_run(ctx):
 
 BROKEN_PYPROJECT = ACME_PYPROJECT.replace("acme-clawboo-runtime", "broken-clawboo-runtime").replace(
     'acme-agent = "acme_agent"', 'broken-agent = "broken_agent"'
-)
+).replace('packages = ["acme_agent"]', 'packages = ["broken_agent"]')
 
 
 def write_dist(root: Path, pyproject: str, module: str, source: str) -> Path:

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from ..errors import ApiError, UnknownRuntime
 from ..host import Host
 from .deps import get_host, json_body, text_field
+from .sse import EventStream
 
 router = APIRouter(prefix="/api/runtimes")
 
@@ -27,6 +28,14 @@ async def list_runtimes(host: Host = Depends(get_host)) -> dict:
         "runtimes": [row.to_json() for row in rows],
         "available": [d.public_json() for d in host.registry.public_catalog()],
     }
+
+
+@router.post("/{id}/install")
+async def install(rid: str = Depends(runtime_id), host: Host = Depends(get_host)) -> EventStream:
+    host.installer.reserve(rid)  # 400 built-in / 409 already running, before any stream
+    return EventStream(
+        lambda emit: host.installer.run(rid, emit), on_close=lambda: host.installer.release(rid)
+    )
 
 
 @router.post("/{id}/connect")
