@@ -218,3 +218,9 @@ def test_every_error_is_json(host):
     assert (response.status_code, response.json()) == (405, {"error": "Method Not Allowed"})
     response = host.get("/api/runtimes/claude-code/connect")
     assert response.status_code == 405 and response.json() == {"error": "Method Not Allowed"}
+
+
+def test_only_a_runtime_with_a_healthcheck_hook_has_one(host):
+    response = host.post("/api/runtimes/claude-code/healthcheck", json={"apiKey": KEY})
+    assert response.status_code == 400
+    assert response.json() == {"ok": False, "error": "healthcheck is only supported for the native runtime"}
