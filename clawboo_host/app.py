@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .config import HostConfig
 from .errors import ApiError
 from .host import Host
+from .mcp_tasks import build_mcp_tasks
 from .registry import RuntimeRegistry
 
 log = logging.getLogger(__name__)
@@ -21,23 +22,30 @@ log = logging.getLogger(__name__)
 def create_app(config: HostConfig, registry: RuntimeRegistry | None = None) -> FastAPI:
     """Build the app. ``registry`` lets tests choose exactly which plugins are loaded."""
     host = Host(config, registry)
+    mcp_tasks = build_mcp_tasks(lambda: host.board, host.run_tokens)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await host.start()
         try:
-            yield
+            async with mcp_tasks.lifespan():
+                yield
         finally:
             await host.stop()
 
     app = FastAPI(title="clawboo-host", version="0.1.0", lifespan=lifespan)
     app.state.host = host
     _install_error_handlers(app)
+    from .security import install_security
 
-    from .api import board, runtimes
+    install_security(app, config)
+
+    from .api import board, executions, runtimes
 
     app.include_router(runtimes.router)
     app.include_router(board.router)
+    app.include_router(executions.router)
+    mcp_tasks.mount(app)  # exact route /api/mcp/tasks (GET/POST/DELETE)
     return app
 
 

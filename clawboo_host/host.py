@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 from .board.store import BoardStore
 from .config import HostConfig
 from .credentials import Credentials
+from .executor import Executor
 from .installer import Installer
 from .keys import KeyResolver
 from .registry import RuntimeRegistry, build_registry
+from .run_tokens import RunTokens
 from .status import StatusService
 from .vault import Vault
 
@@ -17,7 +21,9 @@ log = logging.getLogger(__name__)
 
 
 class Host:
-    """Owns the registry, vault, key chain and status probes (and, later, board and runs)."""
+    """Owns the registry, vault, key chain, status probes, board, installs and runs."""
+
+    RECOVERY_INTERVAL_S = 60.0
 
     def __init__(self, config: HostConfig, registry: RuntimeRegistry | None = None) -> None:
         self.config = config
@@ -28,10 +34,28 @@ class Host:
         self.credentials = Credentials(self.registry, self.vault, self.keys, self.status)
         self.board = BoardStore(config.db_path)
         self.installer = Installer(self.registry, config.env)
+        self.run_tokens = RunTokens()
+        self.executor = Executor(config, self.registry, self.board, self.keys, self.run_tokens)
+        self._recovery: asyncio.Task | None = None
 
     async def start(self) -> None:
         self.config.ensure_dirs()
         self.board.open()
+        await self.executor.recover()
+        self._recovery = asyncio.create_task(self._recover_periodically())
 
     async def stop(self) -> None:
+        if self._recovery is not None:
+            self._recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recovery
         self.board.close()
+
+    async def _recover_periodically(self) -> None:
+        """Executions left running by a host process that died are closed every minute."""
+        while True:
+            await asyncio.sleep(self.RECOVERY_INTERVAL_S)
+            try:
+                await self.executor.recover()
+            except Exception:
+                log.exception("recovery sweep failed")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import Request
 
 from ..errors import ApiError
+from ..executor import ASSIGNEE_PATTERN, RunRequest
 from ..host import Host
+from ..plugin_api.types import AbortSignal
 
 
 def get_host(request: Request) -> Host:
@@ -37,3 +41,47 @@ def text_field(body: dict, name: str) -> str:
     """A trimmed string field; anything that is not a string reads as ``''``."""
     value = body.get(name)
     return value.strip() if isinstance(value, str) else ""
+
+
+def parse_run_request(body: dict, default_agent: str) -> RunRequest:
+    """Validate a run body: 400 for a missing taskId or an unsafe assigneeAgentId."""
+    task_id = body.get("taskId")
+    if not isinstance(task_id, str) or not task_id.strip():
+        raise ApiError(400, "taskId is required")
+    agent = body.get("assigneeAgentId")
+    agent = agent if isinstance(agent, str) else default_agent
+    if not ASSIGNEE_PATTERN.match(agent):
+        raise ApiError(400, "invalid assigneeAgentId")
+    kind = body.get("kind")
+
+    def optional_text(name: str) -> str | None:
+        value = body.get(name)
+        return value.strip() or None if isinstance(value, str) else None
+
+    return RunRequest(
+        task_id=task_id.strip(),
+        agent_id=agent,
+        repo_path=optional_text("repoPath"),
+        kind=kind.strip() if isinstance(kind, str) and kind.strip() else "code",
+        model=optional_text("model"),
+        keep_for_resume=body.get("keepForResume") is True,
+    )
+
+
+@asynccontextmanager
+async def abort_on_disconnect(request: Request, abort: AbortSignal):
+    """Set ``abort`` if the client hangs up while the block runs (the body is already read)."""
+
+    async def watch() -> None:
+        while True:
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                abort.set("client disconnected")
+                return
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch)
+        try:
+            yield
+        finally:
+            tg.cancel_scope.cancel()

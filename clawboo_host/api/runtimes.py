@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from ..errors import ApiError, UnknownRuntime
+from ..executor import RunRefused
+from ..plugin_api.types import AbortSignal
 from ..host import Host
-from .deps import get_host, json_body, text_field
+from .deps import abort_on_disconnect, get_host, json_body, parse_run_request, text_field
 from .sse import EventStream
 
 router = APIRouter(prefix="/api/runtimes")
@@ -62,6 +64,29 @@ async def healthcheck(
         rid, provider=text_field(body, "provider"), api_key=text_field(body, "apiKey")
     )
     return JSONResponse(result.to_json(), status_code=result.status_code)
+
+
+@router.post("/{id}/run")
+async def run(
+    request: Request, rid: str = Depends(runtime_id), host: Host = Depends(get_host)
+) -> Response:
+    """Drive a task; refusals are plain JSON, then a JSON body or (Accept: SSE) a stream."""
+    run_request = parse_run_request(await json_body(request), default_agent=rid)
+    abort = AbortSignal()
+    wants_stream = "text/event-stream" in request.headers.get("accept", "")
+    async with abort_on_disconnect(request, abort):
+        try:
+            prepared = await host.executor.prepare(rid, run_request, abort)
+        except RunRefused as refusal:
+            return JSONResponse(refusal.body, status_code=refusal.status_code)
+        if not wants_stream:
+            return JSONResponse(await host.executor.execute(prepared))
+
+    async def stream(emit) -> None:
+        result = await host.executor.execute(prepared, on_event=emit)
+        await emit({"type": "result", **result})
+
+    return EventStream(stream, on_disconnect=lambda: abort.set("client disconnected"))
 
 
 RUNTIME_ACTIONS = ("install", "connect", "disconnect", "healthcheck", "run")

@@ -30,11 +30,19 @@ class EventStream(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, producer: Producer, on_close: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        producer: Producer,
+        on_close: Callable[[], None] | None = None,
+        on_disconnect: Callable[[], None] | None = None,
+    ) -> None:
+        """``on_disconnect``, when given, replaces cancelling the producer: the producer
+        is told (e.g. through an abort signal) and finishes its own teardown."""
         super().__init__(status_code=200, headers=SSE_HEADERS)
         del self.headers["content-length"]  # a stream has no length
         self.producer = producer
         self.on_close = on_close
+        self.on_disconnect = on_disconnect
 
     async def __call__(self, scope, receive, send) -> None:
         try:
@@ -42,16 +50,26 @@ class EventStream(Response):
                 {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
             )
 
+            gone = False
+
             async def emit(event: dict) -> None:
-                await send({"type": "http.response.body", "body": frame(event), "more_body": True})
+                if not gone:
+                    await send(
+                        {"type": "http.response.body", "body": frame(event), "more_body": True}
+                    )
 
             async with anyio.create_task_group() as tg:
 
                 async def watch_disconnect() -> None:
+                    nonlocal gone
                     while True:
                         message = await receive()
                         if message["type"] == "http.disconnect":
-                            tg.cancel_scope.cancel()
+                            gone = True
+                            if self.on_disconnect is None:
+                                tg.cancel_scope.cancel()
+                            else:
+                                self.on_disconnect()
                             return
 
                 async def produce() -> None:

@@ -1,0 +1,24 @@
+"""``/api/executions``: stop a live run from anywhere."""
+
+from __future__ import annotations
+
+import anyio
+from fastapi import APIRouter, Depends
+
+from ..errors import ApiError
+from ..host import Host
+from .deps import get_host
+
+router = APIRouter(prefix="/api/executions")
+
+
+@router.post("/{exec_id}/abort")
+async def abort(exec_id: str, host: Host = Depends(get_host)) -> dict:
+    if host.executor.abort(exec_id, "aborted by request"):
+        return {"ok": True, "execId": exec_id}
+    execution = await anyio.to_thread.run_sync(host.board.get_execution, exec_id)
+    if execution is None:
+        raise ApiError(404, f"unknown execution '{exec_id}'")
+    if execution["status"] == "running":
+        raise ApiError(409, f"execution '{exec_id}' is not running in this host")
+    raise ApiError(409, f"execution '{exec_id}' already finished ({execution['status']})")

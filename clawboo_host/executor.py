@@ -1,0 +1,623 @@
+"""Drive one board task on one runtime: refusals → claim → workspace → run → report-up.
+
+``prepare`` does everything that can still be answered with a plain JSON refusal (the
+ordered pre-claim refusals, the atomic claim, the execution row, the worktree); ``execute``
+runs the plugin and always finishes the bookkeeping: one comment, the execution closed
+exactly once, the task driven to a real status or released. Abort (client gone, the abort
+route, a cap budget) travels as the run's :class:`AbortSignal` to the plugin, which kills
+its process tree.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+import psutil
+
+from . import worktrees
+from .board.store import BoardStore
+from .config import HostConfig
+from .handoff import Handoff, read_handoff, resume_block, write_handoff
+from .keys import KeyResolver
+from .plugin_api.childenv import build_child_env
+from .plugin_api.types import (
+    AbortSignal,
+    CostEvent,
+    Done,
+    ErrorEvent,
+    RunContext,
+    RuntimeDescriptor,
+    TextDelta,
+)
+from .pricing import estimate_cost_usd
+from .redaction import safe_summary
+from .registry import RuntimeRegistry
+from .run_tokens import RunScope, RunTokens
+
+log = logging.getLogger(__name__)
+
+ASSIGNEE_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
+NO_ISOLATION_KINDS = frozenset({"research", "review"})
+DEFAULT_MAX_DEPTH = 2
+ABORT_GRACE_S = 10.0  # after an abort, how long a plugin may take to finish on its own
+HOME_LOCK_TIMEOUT_S = 600.0
+NO_ISOLATION_COMMENT = (
+    "[blocked: no isolation] This task changes files, so it needs an isolated git worktree, "
+    "but no repository path was provided for it."
+)
+DEGRADATIONS = (
+    ("resume", "resume-via-handoff (no native resume)"),
+    ("tool_approval", "approvals-via-clawboo (no native tool approval)"),
+    ("streaming", "coarse-streaming (no native token stream)"),
+)
+
+EventSink = Callable[[dict], Awaitable[None]]
+
+
+class RunRefused(Exception):
+    """A run that must not start. ``body`` is the JSON reply, ``status_code`` its status."""
+
+    def __init__(self, status_code: int, body: dict) -> None:
+        super().__init__(body.get("reason") or body.get("error"))
+        self.status_code = status_code
+        self.body = body
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    task_id: str
+    agent_id: str
+    repo_path: str | None = None
+    kind: str = "code"
+    model: str | None = None
+    keep_for_resume: bool = False
+
+
+@dataclass
+class PreparedRun:
+    """A claimed task with its execution row and workspace, ready to execute."""
+
+    descriptor: RuntimeDescriptor
+    request: RunRequest
+    task: dict
+    exec_id: str
+    abort: AbortSignal
+    mission_id: str
+    worktree: worktrees.Worktree | None = None
+    workspace_id: str | None = None
+    degradations: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunTally:
+    """What the event stream told us, accumulated."""
+
+    last_text: str = ""
+    cost_usd: float | None = None
+    estimated: bool = False
+    input_tokens: int = 0
+    output_tokens: int = 0
+    done: Done | None = None
+    budget_stop: str | None = None
+
+
+def owner_boot() -> str:
+    """This process's start time: with the pid it identifies the process across pid reuse."""
+    return repr(psutil.Process().create_time())
+
+
+def is_owner_alive(pid: int | None, boot: str | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        return repr(psutil.Process(pid).create_time()) == boot
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+        return False
+
+
+def _segment(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", value) or "_default"
+
+
+class Executor:
+    def __init__(
+        self,
+        config: HostConfig,
+        registry: RuntimeRegistry,
+        board: BoardStore,
+        keys: KeyResolver,
+        tokens: RunTokens,
+    ) -> None:
+        self.config = config
+        self.registry = registry
+        self.board = board
+        self.keys = keys
+        self.tokens = tokens
+        self.boot = owner_boot()
+        self.live: dict[str, AbortSignal] = {}
+        self._home_locks: dict[str, anyio.Lock] = {}
+
+    async def _db(self, fn, *args, **kwargs):
+        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+
+    @property
+    def max_depth(self) -> int:
+        try:
+            return int(self.config.env.get("CLAWBOO_MAX_SPAWN_DEPTH", DEFAULT_MAX_DEPTH))
+        except ValueError:
+            return DEFAULT_MAX_DEPTH
+
+    # ------------------------------------------------------------------ recovery
+
+    async def recover(self) -> list[str]:
+        """Close executions whose host process is gone and release their tasks."""
+        closed = await self._db(self.board.recover_orphans, is_owner_alive)
+        if closed:
+            log.warning("recovered %d interrupted execution(s)", len(closed))
+        return closed
+
+    # ------------------------------------------------------------------ abort
+
+    def abort(self, exec_id: str, reason: str = "aborted") -> bool:
+        signal = self.live.get(exec_id)
+        if signal is None:
+            return False
+        signal.set(reason)
+        return True
+
+    # ------------------------------------------------------------------ prepare
+
+    async def prepare(
+        self, runtime_id: str, request: RunRequest, abort: AbortSignal
+    ) -> PreparedRun:
+        """Refuse (raising :class:`RunRefused`) or claim the task and set up its workspace."""
+        descriptor = self.registry.descriptors[runtime_id]
+        caps = descriptor.capabilities
+        task = await self._db(self.board.get_task, request.task_id)
+        if task is None:
+            raise RunRefused(404, {"ok": False, "reason": "not_found"})
+        ancestors = await self._db(self.board.ancestors, task["id"])
+        if len(ancestors) > self.max_depth:
+            raise RunRefused(422, {"ok": False, "reason": "too_deep"})
+        if caps.runtime_class == "connected-substrate":
+            raise RunRefused(422, {"ok": False, "reason": "connected_substrate"})
+        mission_id = ancestors[-1]["id"] if ancestors else task["id"]
+        scopes = [("agent", request.agent_id), ("mission", mission_id), ("team", task["team_id"])]
+        if await self._db(self.board.paused_cap_budget, scopes):
+            raise RunRefused(422, {"ok": False, "reason": "budget_paused"})
+        needs_worktree = caps.worktrees and request.kind not in NO_ISOLATION_KINDS
+        if request.repo_path and needs_worktree:
+            await self._check_repo(request.repo_path)
+        if abort.is_set or not await self._db(
+            self.board.claim, task["id"], request.agent_id, runtime_id
+        ):
+            raise RunRefused(409, {"ok": False, "reason": "conflict"})
+
+        execution = await self._db(
+            self.board.create_execution,
+            task["id"],
+            runtime_id,
+            run_reason="run" if caps.resume else "resume-via-handoff",
+            owner_pid=os.getpid(),
+            owner_boot=self.boot,
+        )
+        prepared = PreparedRun(
+            descriptor=descriptor,
+            request=request,
+            task=task,
+            exec_id=execution["id"],
+            abort=abort,
+            mission_id=mission_id,
+            degradations=[note for attr, note in DEGRADATIONS if not getattr(caps, attr)],
+        )
+        self.live[prepared.exec_id] = abort
+        try:
+            await self._acquire_workspace(prepared, needs_worktree)
+        except RunRefused:
+            self.live.pop(prepared.exec_id, None)
+            raise
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                await self._fail_safe(prepared, exc)
+            raise
+        return prepared
+
+    async def _check_repo(self, repo_path: str) -> None:
+        if not os.path.isabs(repo_path):
+            raise RunRefused(400, {"error": f"repoPath must be an absolute path: {repo_path}"})
+        if not await worktrees.is_git_repo(Path(repo_path), self.config.env):
+            raise RunRefused(400, {"error": f"not a git repository: {repo_path}"})
+
+    async def _acquire_workspace(self, run: PreparedRun, needs_worktree: bool) -> None:
+        """Reuse the task's worktree, or cut a new one; refuse a file-changing run without one."""
+        task_id = run.task["id"]
+        existing = await self._db(self.board.get_workspace, task_id)
+        repo = run.request.repo_path
+        if existing and existing["status"] != "archived" and existing["worktree_path"]:
+            if Path(existing["worktree_path"]).is_dir() and (
+                not repo or os.path.realpath(repo) == os.path.realpath(existing["repo_path"])
+            ):
+                repo = existing["repo_path"]
+                needs_worktree = True
+        if not needs_worktree:
+            return
+        if not repo:
+            await self._db(
+                self.board.add_comment, task_id, NO_ISOLATION_COMMENT, author_type="system"
+            )
+            await self._db(
+                self.board.close_execution,
+                run.exec_id,
+                "failed",
+                error="workspace_unavailable: no repository path was provided",
+            )
+            await self._db(self.board.release, task_id)
+            raise RunRefused(422, {"ok": False, "reason": "workspace_unavailable"})
+        try:
+            wt = await worktrees.provision(
+                Path(repo),
+                task_id,
+                worktrees_dir=self.config.worktrees_dir,
+                env=self.config.env,
+                task_title=run.task["title"],
+                task_description=run.task["description"] or "",
+            )
+        except worktrees.NotAGitRepository as exc:
+            await self._undo_claim(run, str(exc))
+            raise RunRefused(400, {"error": str(exc)}) from None
+        except worktrees.WorktreeError as exc:
+            await self._undo_claim(run, str(exc))
+            raise RunRefused(422, {"ok": False, "reason": "workspace_unavailable"}) from None
+        workspace = await self._db(
+            self.board.save_workspace, task_id, str(wt.repo_path), wt.branch, str(wt.path),
+            wt.base_commit,
+        )
+        run.worktree = wt
+        run.workspace_id = workspace["id"] if workspace else None
+        await self._db(self.board.set_execution_workspace, run.exec_id, run.workspace_id)
+
+    async def _undo_claim(self, run: PreparedRun, error: str) -> None:
+        await self._db(self.board.close_execution, run.exec_id, "failed", error=error)
+        await self._db(self.board.release, run.task["id"])
+
+    async def _fail_safe(self, run: PreparedRun, exc: BaseException) -> None:
+        """The safety net for an unexpected error after the claim: never leave it stuck."""
+        message = str(exc) or type(exc).__name__
+        log.error("run %s failed unexpectedly: %s", run.exec_id, message)
+        try:
+            await self._db(self.board.close_execution, run.exec_id, "failed", error=message)
+            await self._db(self.board.release, run.task["id"])
+        finally:
+            self.live.pop(run.exec_id, None)
+
+    # ------------------------------------------------------------------ execute
+
+    async def execute(self, run: PreparedRun, on_event: EventSink | None = None) -> dict:
+        """Run the plugin and report up. Returns the 200 response body."""
+        home_lock = self._home_lock(run)
+        token: str | None = None
+        scratch = self.config.data_dir / "runs" / run.exec_id
+        try:
+            if home_lock is not None:
+                with anyio.fail_after(HOME_LOCK_TIMEOUT_S):
+                    await home_lock.acquire()
+            try:
+                ctx, token, secrets = await self._context(run, scratch)
+                tally = await self._drive(run, ctx, on_event)
+                with anyio.CancelScope(shield=True):
+                    return await self._report(run, ctx, tally, secrets)
+            finally:
+                if home_lock is not None:
+                    home_lock.release()
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                await self._fail_safe(run, exc)
+            raise
+        finally:
+            if token:
+                self.tokens.revoke(token)
+            self.live.pop(run.exec_id, None)
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _home_dir(self, run: PreparedRun) -> Path | None:
+        home = run.descriptor.capabilities.native_home
+        if home is None or not home.persist:
+            return None
+        return (
+            self.config.runtimes_dir / _segment(run.descriptor.id) / _segment(run.request.agent_id)
+        )
+
+    def _home_lock(self, run: PreparedRun) -> anyio.Lock | None:
+        """Runs sharing a persistent identity home take turns (a CLI's state isn't shareable)."""
+        home = self._home_dir(run)
+        if home is None:
+            return None
+        return self._home_locks.setdefault(str(home), anyio.Lock())
+
+    async def _context(self, run: PreparedRun, scratch: Path) -> tuple[RunContext, str | None, list[str]]:
+        descriptor = run.descriptor
+        grants = await self._db(self.keys.grants_for_runtime, descriptor.id, descriptor.env_vars)
+        env = build_child_env(self.config.env, grants)
+        home = self._home_dir(run)
+        if home is not None:
+            home.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(home, 0o700)
+        scratch.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+        token = None
+        mcp_url = None
+        if descriptor.capabilities.mcp and self.config.port:
+            mcp_url = f"http://127.0.0.1:{self.config.port}/api/mcp/tasks"
+            token = self.tokens.mint(
+                RunScope(
+                    run_id=run.exec_id,
+                    task_id=run.task["id"],
+                    team_id=run.task["team_id"],
+                    agent_id=run.request.agent_id,
+                    runtime_id=descriptor.id,
+                )
+            )
+        handoff = read_handoff(run.worktree.path) if run.worktree else None
+        resume_id = None
+        if handoff and handoff.runtime == descriptor.id and handoff.native_session_id:
+            resume_id = handoff.native_session_id
+        prompt = await self._prompt(run, handoff, mcp_url is not None)
+        ctx = RunContext(
+            run_id=run.exec_id,
+            task_id=run.task["id"],
+            agent_id=run.request.agent_id,
+            prompt=prompt,
+            cwd=run.worktree.path if run.worktree else None,
+            env=env,
+            home_dir=home,
+            scratch_dir=scratch,
+            abort=run.abort,
+            model=run.request.model,
+            mcp_url=mcp_url,
+            mcp_token=token,
+            resume_session_id=resume_id,
+            title=run.task["title"],
+        )
+        secrets = list(grants.values()) + ([token] if token else [])
+        return ctx, token, secrets
+
+    async def _prompt(self, run: PreparedRun, handoff: Handoff | None, has_mcp: bool) -> str:
+        task = run.task
+        parts = [f"# Task: {task['title']}\n\n{task['description'] or ''}".rstrip()]
+        context = [resume_block(handoff)]
+        if has_mcp:
+            context.append(
+                "The clawboo Tasks board is available to you over MCP (server `clawboo-tasks`): "
+                "call `list_tasks` before starting so you don't duplicate a teammate's work, "
+                "`add_comment` to report progress, `create_subtask` to split the work and "
+                "`update_task_status` to move tasks. Report a concise summary when done."
+            )
+        else:
+            context.append("Report a concise summary when done.")
+        if run.degradations:
+            context.append(f"Degradations applied: {'; '.join(run.degradations)}.")
+        context.append(await self._interrupted_note(run))
+        parts.extend(part for part in context if part)
+        return "\n\n".join(parts)
+
+    async def _interrupted_note(self, run: PreparedRun) -> str:
+        previous = [
+            e for e in await self._db(self.board.list_executions, run.task["id"])
+            if e["id"] != run.exec_id and e["status"] != "running"
+        ]
+        if not previous or not previous[-1]["recovery_tombstone"]:
+            return ""
+        crash = previous[-1]
+        reason = crash["error"] or "no reason recorded"
+        if run.worktree is None:
+            return (
+                "## A previous attempt at this task was interrupted\n"
+                f"({reason}). Nothing was kept from it: start from the beginning."
+            )
+        return (
+            "## A previous attempt at this task was interrupted mid-run\n"
+            f"({reason}). The outcome of whatever it was doing is unknown: check `git status` "
+            "and `git log` in this worktree before redoing anything with side effects."
+        )
+
+    async def _drive(self, run: PreparedRun, ctx: RunContext, on_event: EventSink | None) -> RunTally:
+        """Consume the plugin's events; enforce budgets; bound the wait after an abort."""
+        tally = RunTally()
+        events = self.registry.stream(run.descriptor.id, "clawboo_runtime_run", ctx=ctx)
+        if events is None:
+            tally.done = Done("error", summary=f"{run.descriptor.name} cannot run tasks yet")
+            return tally
+
+        async def consume() -> None:
+            async for event in events:
+                if on_event is not None:
+                    try:
+                        await on_event(event.to_json())
+                    except Exception:  # a gone SSE client must not break the run
+                        pass
+                if isinstance(event, TextDelta) and event.channel != "reasoning":
+                    tally.last_text = event.text
+                elif isinstance(event, CostEvent):
+                    await self._account(run, tally, event)
+                elif isinstance(event, ErrorEvent):
+                    log.info("run %s reported: %s", run.exec_id, event.message)
+                elif isinstance(event, Done):
+                    tally.done = event
+                    return
+
+        async def bound_after_abort(scope: anyio.CancelScope) -> None:
+            await run.abort.wait()
+            await anyio.sleep(ABORT_GRACE_S)
+            scope.cancel()
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(bound_after_abort, tg.cancel_scope)
+                try:
+                    await consume()
+                except Exception as exc:  # a plugin crash is a failed run, not a 500
+                    log.exception("runtime %s crashed", run.descriptor.id)
+                    tally.done = Done("error", summary=f"runtime error: {exc}")
+                tg.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await events.aclose()
+                except Exception:
+                    log.exception("runtime %s failed to close", run.descriptor.id)
+        if tally.done is None:
+            if run.abort.is_set:
+                tally.done = Done("aborted", summary="")
+            else:
+                tally.done = Done("error", summary="the runtime ended without a result")
+        elif run.abort.is_set and tally.done.reason == "success":
+            tally.done = Done("aborted", tally.done.summary, tally.done.session_id)
+        return tally
+
+    async def _account(self, run: PreparedRun, tally: RunTally, event: CostEvent) -> None:
+        usd = event.cost_usd
+        if usd is None:
+            if not (event.input_tokens or event.output_tokens):
+                return
+            usd = estimate_cost_usd(event.model or run.request.model, event.input_tokens,
+                                    event.output_tokens)
+            tally.estimated = True
+        tally.cost_usd = (tally.cost_usd or 0.0) + usd
+        tally.input_tokens += max(event.input_tokens, 0)
+        tally.output_tokens += max(event.output_tokens, 0)
+        scopes = [
+            ("agent", run.request.agent_id),
+            ("mission", run.mission_id),
+            ("team", run.task["team_id"]),
+        ]
+        for scope, scope_id in scopes:
+            if scope_id:
+                await self._db(self.board.record_spend, scope, scope_id, usd)
+        stop = await self._db(self.board.paused_cap_budget, scopes)
+        if stop and tally.budget_stop is None:
+            tally.budget_stop = stop[0]
+            run.abort.set("budget")
+
+    async def _report(self, run: PreparedRun, ctx: RunContext, tally: RunTally, secrets) -> dict:
+        task_id = run.task["id"]
+        done = tally.done
+        safe = safe_summary(done.summary or tally.last_text, secrets)
+        reported = safe or "(no summary)"
+        close = dict(
+            cost_usd=tally.cost_usd,
+            input_tokens=tally.input_tokens,
+            output_tokens=tally.output_tokens,
+            native_session_id=done.session_id,
+        )
+        summary = reported
+        if tally.budget_stop:
+            scope = tally.budget_stop
+            await self._comment(
+                task_id,
+                f"Auto-paused: {scope} budget reached. Raise the cap (or resume) to continue.",
+            )
+            await self._db(self.board.close_execution, run.exec_id, "cancelled",
+                           error=f"budget_paused:{scope}", summary=reported, **close)
+            await self._db(self.board.release, task_id)
+            reason, status, summary = "aborted", "todo", "auto-paused (budget)"
+        elif done.reason == "success":
+            await self._db(self.board.add_comment, task_id, reported, author_type="agent",
+                           author_agent_id=run.request.agent_id)
+            await self._db(self.board.close_execution, run.exec_id, "succeeded",
+                           summary=reported, **close)
+            reason, status = "success", await self._finish_success(run, reported, done)
+        else:
+            await self._comment(task_id, f"Run {done.reason}: {safe or '(no output)'}")
+            await self._db(self.board.close_execution, run.exec_id,
+                           "cancelled" if done.reason == "aborted" else "failed",
+                           error=safe or done.reason, summary=safe or None, **close)
+            if run.worktree and ctx.resume_session_id:
+                self._clear_failed_resume(run)
+            await self._db(self.board.release, task_id)
+            reason, status = done.reason, "todo"
+        return {
+            "ok": True,
+            "runtimeId": run.descriptor.id,
+            "execId": run.exec_id,
+            "doneReason": reason,
+            "status": status,
+            "summary": summary,
+            "costUsd": round(tally.cost_usd, 6) if tally.cost_usd is not None else None,
+            "usedWorktree": run.worktree is not None,
+            "degradations": run.degradations,
+            "usage": {"inputTokens": tally.input_tokens, "outputTokens": tally.output_tokens},
+            "costEstimated": tally.estimated,
+        }
+
+    async def _comment(self, task_id: str, body: str) -> None:
+        await self._db(self.board.add_comment, task_id, body, author_type="system")
+
+    async def _finish_success(self, run: PreparedRun, reported: str, done: Done) -> str:
+        """done (no changes) / in_review (changes committed on the task branch) / todo (paused)."""
+        task_id = run.task["id"]
+        wt = run.worktree
+        env = self.config.env
+        if wt is not None:
+            keep = run.request.keep_for_resume
+            write_handoff(
+                wt.path,
+                Handoff(
+                    handoff_from=run.request.agent_id,
+                    runtime=run.descriptor.id,
+                    timestamp=_now_iso(),
+                    completed_subtasks=[] if keep else [reported],
+                    broken_or_unverified=[],
+                    next_best_step=reported if keep else "",
+                    commands={"init": "./init.sh", "verify": "", "start": ""},
+                    evidence={},
+                    warnings=[],
+                    native_session_id=done.session_id,
+                ),
+            )
+            if keep:
+                await self._db(self.board.release, task_id)
+                return "todo"
+            if await worktrees.has_changes(wt, env):
+                await worktrees.commit_changes(
+                    wt, f"clawboo: task {task_id} — {run.task['title']}", env
+                )
+                return await self._move(task_id, "in_review")
+            await worktrees.remove(wt, env, delete_branch=True)
+            if run.workspace_id:
+                await self._db(self.board.set_workspace_status, run.workspace_id, "archived")
+            await self._db(self.board.clear_task_refs, task_id)
+        return await self._move(task_id, "done")
+
+    async def _move(self, task_id: str, to: str) -> str:
+        change = await self._db(self.board.update_status, task_id, to)
+        if change.ok:
+            return to
+        current = await self._db(self.board.get_task, task_id)
+        why = {
+            "not_found": "the task no longer exists",
+            "illegal_transition": "the task had been moved before this run finished",
+        }.get(change.reason, change.reason)
+        await self._comment(task_id, f"[late result — {why}]")
+        return current["status"] if current else "unknown"
+
+    def _clear_failed_resume(self, run: PreparedRun) -> None:
+        handoff = read_handoff(run.worktree.path)
+        if handoff is None:
+            return
+        handoff.native_session_id = None
+        handoff.warnings = [*handoff.warnings,
+                            "a native session resume failed; the session id was cleared"]
+        write_handoff(run.worktree.path, handoff)
+
+
+def _now_iso() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -1,0 +1,394 @@
+"""POST /api/runtimes/:id/run end to end over HTTP, on the fault-injection runtime."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from clawboo_host.testing.fakes import still_running
+from clawboo_host.testing.server import server_process
+
+MOCK = "clawboo-mock"
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    path = tmp_path / "repo"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    (path / "README.md").write_text("hello\n")
+    git(path, "add", "README.md")
+    git(path, "commit", "-q", "-m", "init")
+    return path
+
+
+@pytest.fixture
+def env(clawboo_env):
+    return dict(clawboo_env, CLAWBOO_ENABLE_MOCK_RUNTIME="1")
+
+
+@pytest.fixture
+def server(clawboo_host_factory, env):
+    return clawboo_host_factory(env=env)
+
+
+@pytest.fixture
+def client(server):
+    with server.client() as c:
+        yield c
+
+
+def new_task(client, description="", **extra) -> dict:
+    response = client.post("/api/board/tasks", json={"title": "Do the thing", "description": description, **extra})
+    assert response.status_code == 201, response.text
+    return response.json()["task"]
+
+
+def detail(client, task_id) -> dict:
+    return client.get(f"/api/board/tasks/{task_id}").json()
+
+
+def run(client, task_id, **body):
+    return client.post(f"/api/runtimes/{MOCK}/run", json={"taskId": task_id, **body})
+
+
+def test_validation_errors(client):
+    assert run(client, "").json() == {"error": "taskId is required"}
+    response = client.post(f"/api/runtimes/{MOCK}/run", json={})
+    assert (response.status_code, response.json()) == (400, {"error": "taskId is required"})
+    response = run(client, "x", assigneeAgentId="../etc")
+    assert (response.status_code, response.json()) == (400, {"error": "invalid assigneeAgentId"})
+    response = run(client, "x", assigneeAgentId="")
+    assert response.status_code == 400
+    response = client.post("/api/runtimes/openclaw/run", json={"taskId": "x"})
+    assert response.status_code == 404
+
+
+def test_unknown_task_is_404(client):
+    response = run(client, "no-such-task")
+    assert (response.status_code, response.json()) == (404, {"ok": False, "reason": "not_found"})
+
+
+def test_too_deep_is_refused_before_the_claim(client):
+    root = new_task(client)
+    a = new_task(client, parentTaskId=root["id"])
+    b = new_task(client, "!ok fine", parentTaskId=a["id"])
+    c = new_task(client, parentTaskId=b["id"])
+    response = run(client, c["id"], kind="research")
+    assert (response.status_code, response.json()) == (422, {"ok": False, "reason": "too_deep"})
+    after = detail(client, c["id"])
+    assert after["task"]["status"] == "todo" and after["executions"] == [] and after["comments"] == []
+    assert run(client, b["id"], kind="research").json()["status"] == "done"
+
+
+def test_a_claimed_task_is_409(client):
+    task = new_task(client)
+    assert client.patch(f"/api/board/tasks/{task['id']}", json={"status": "in_progress"}).status_code == 200
+    response = run(client, task["id"], kind="research")
+    assert (response.status_code, response.json()) == (409, {"ok": False, "reason": "conflict"})
+
+
+def test_no_repo_path_is_workspace_unavailable(client):
+    task = new_task(client, "!ok hi")
+    response = run(client, task["id"])
+    assert (response.status_code, response.json()) == (422, {"ok": False, "reason": "workspace_unavailable"})
+    after = detail(client, task["id"])
+    assert after["task"]["status"] == "todo" and after["task"]["assigneeAgentId"] is None
+    assert after["comments"][0]["body"].startswith("[blocked: no isolation]")
+    assert after["executions"][0]["status"] == "failed"
+
+
+def test_a_repo_path_that_is_not_git_is_400_and_changes_nothing(client, tmp_path):
+    task = new_task(client, "!ok hi")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    response = run(client, task["id"], repoPath=str(plain))
+    assert (response.status_code, response.json()) == (400, {"error": f"not a git repository: {plain}"})
+    after = detail(client, task["id"])
+    assert after["task"]["status"] == "todo" and after["executions"] == []
+
+
+def test_research_runs_without_a_worktree(client):
+    task = new_task(client, "!ok researched")
+    body = run(client, task["id"], kind="research").json()
+    assert body["ok"] is True and body["doneReason"] == "success" and body["status"] == "done"
+    assert body["summary"] == "researched" and body["usedWorktree"] is False
+    assert body["degradations"] == [] and body["runtimeId"] == MOCK
+    assert set(body) >= {"execId", "costUsd", "usage", "costEstimated"}
+    after = detail(client, task["id"])
+    assert after["comments"][-1]["body"] == "researched"
+    assert after["comments"][-1]["authorType"] == "agent"
+    assert after["executions"][0]["status"] == "succeeded"
+
+
+def test_a_run_without_changes_is_done_and_cleans_up(client, repo, clawboo_data_dir):
+    task = new_task(client, "!ok nothing to change")
+    body = run(client, task["id"], repoPath=str(repo)).json()
+    assert (body["status"], body["usedWorktree"]) == ("done", True)
+    assert git(repo, "branch", "--list", f"clawboo/task-{task['id']}") == ""
+    assert not any((clawboo_data_dir / "worktrees").rglob(task["id"]))
+
+
+def test_changes_are_committed_on_the_task_branch_for_review(client, repo):
+    task = new_task(client, "!write src/hello.txt hi there\n!ok wrote a file")
+    body = run(client, task["id"], repoPath=str(repo)).json()
+    assert body["status"] == "in_review", body
+    branch = f"clawboo/task-{task['id']}"
+    assert git(repo, "show", f"{branch}:src/hello.txt") == "hi there"
+    assert git(repo, "log", "-1", "--format=%an <%ae>", branch) == "clawboo <clawboo@localhost>"
+    assert git(repo, "status", "--porcelain") == ""  # the user's checkout is untouched
+    assert git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "main"
+    after = detail(client, task["id"])
+    assert after["workspace"]["branch"] == branch
+    assert after["task"]["branchRef"] == branch
+
+
+@pytest.mark.parametrize("directive,reason,exec_status", [
+    ("!error kaboom", "error", "failed"), ("!maxturns", "max_turns", "failed"),
+])
+def test_failures_release_the_task(client, directive, reason, exec_status):
+    task = new_task(client, directive)
+    body = run(client, task["id"], kind="research").json()
+    assert (body["doneReason"], body["status"]) == (reason, "todo")
+    after = detail(client, task["id"])
+    assert after["task"]["status"] == "todo" and after["task"]["assigneeAgentId"] is None
+    assert after["comments"][-1]["body"].startswith(f"Run {reason}: ")
+    assert after["executions"][0]["status"] == exec_status
+
+
+def test_secrets_in_a_summary_are_redacted(client):
+    task = new_task(client, "!ok done; OPENROUTER_API_KEY=sk-or-v1-abcdefghijklmnop1234 leaked")
+    body = run(client, task["id"], kind="research").json()
+    assert "abcdefghijklmnop" not in json.dumps(body)
+    assert "[REDACTED]" in body["summary"]
+    after = detail(client, task["id"])
+    assert "abcdefghijklmnop" not in json.dumps([after["comments"], after["executions"]])
+
+
+def test_keep_for_resume_hands_off_to_the_next_run(client, repo):
+    task = new_task(client, "!session sess-42\n!ok halfway there")
+    body = run(client, task["id"], repoPath=str(repo), keepForResume=True).json()
+    assert (body["doneReason"], body["status"]) == ("success", "todo")
+    worktree = Path(detail(client, task["id"])["workspace"]["worktreePath"])
+    handoff = json.loads((worktree / "AGENT_HANDOFF.json").read_text())
+    assert handoff["nextBestStep"] == "halfway there" and handoff["nativeSessionId"] == "sess-42"
+    assert handoff["runtime"] == MOCK
+    # the next run reuses the worktree and resumes the runtime's session
+    client.patch(f"/api/board/tasks/{task['id']}", json={"description": "!ok finished"})
+    with client.stream("POST", f"/api/runtimes/{MOCK}/run", json={"taskId": task["id"], "repoPath": str(repo)},
+                       headers={"Accept": "text/event-stream"}) as response:
+        frames = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")]
+    texts = [f["text"] for f in frames if f["type"] == "text-delta"]
+    assert "resumed sess-42" in texts
+    assert frames[-1]["type"] == "result" and frames[-1]["status"] == "done"
+
+
+def test_sse_mode_streams_events_then_one_result(client):
+    task = new_task(client, "!cost 0.25 100 50\n!ok streamed")
+    refusal = client.post(f"/api/runtimes/{MOCK}/run", json={"taskId": "nope"},
+                          headers={"Accept": "text/event-stream"})
+    assert refusal.status_code == 404 and refusal.headers["content-type"].startswith("application/json")
+    with client.stream("POST", f"/api/runtimes/{MOCK}/run", json={"taskId": task["id"], "kind": "research"},
+                       headers={"Accept": "text/event-stream"}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        frames = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")]
+    types = [f["type"] for f in frames]
+    assert types.count("result") == 1 and types[-1] == "result"
+    assert "cost" in types and "text-delta" in types
+    result = dict(frames[-1])
+    result.pop("type")
+    assert result["summary"] == "streamed" and result["costUsd"] == 0.25
+    assert result["usage"] == {"inputTokens": 100, "outputTokens": 50}
+    plain_keys = set(run(client, new_task(client, "!ok x")["id"], kind="research").json())
+    assert set(result) == plain_keys
+
+
+def test_token_usage_without_dollars_is_priced(client):
+    task = new_task(client, "!tokens 1000000 0\n!ok priced")
+    body = run(client, task["id"], kind="research").json()
+    assert body["costUsd"] == pytest.approx(3.0) and body["costEstimated"] is True
+
+
+def test_a_claim_storm_has_one_winner(server):
+    with server.client() as client:
+        task = new_task(client, "!sleep 300\n!ok won")
+
+    def attempt(_):
+        with server.client() as c:
+            return run(c, task["id"], kind="research", assigneeAgentId=f"agent-{_}")
+
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(attempt, range(8)))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] + [409] * 7
+    with server.client() as client:
+        after = detail(client, task["id"])
+    assert len(after["executions"]) == 1 and after["task"]["status"] == "done"
+
+
+def test_runs_proceed_in_parallel_and_the_api_stays_responsive(server):
+    with server.client() as client:
+        tasks = [new_task(client, "!sleep 1500\n!ok parallel") for _ in range(6)]
+
+    def go(task):
+        with server.client() as c:
+            return run(c, task["id"], kind="research").json()
+
+    with ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(go, t) for t in tasks]
+        time.sleep(0.5)
+        with server.client() as client:
+            assert client.get("/api/runtimes").status_code == 200
+            running = [t for t in client.get("/api/board/tasks?status=in_progress").json()["tasks"]]
+            assert len(running) >= 2  # several are in flight at once
+        results = [f.result() for f in futures]
+    assert all(r["status"] == "done" for r in results)
+
+
+def _run_in_thread(server, task_id, **body):
+    out = {}
+
+    def target():
+        with server.client() as c:
+            out["response"] = run(c, task_id, **body)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread, out
+
+
+def _wait_for_execution(client, task_id, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        executions = detail(client, task_id)["executions"]
+        if executions:
+            return executions[0]["id"]
+        time.sleep(0.05)
+    raise AssertionError("run never started")
+
+
+def test_the_abort_route(server, client):
+    task = new_task(client, "!hang")
+    thread, out = _run_in_thread(server, task["id"], kind="research")
+    exec_id = _wait_for_execution(client, task["id"])
+    assert client.post(f"/api/executions/{exec_id}/abort").json() == {"ok": True, "execId": exec_id}
+    thread.join(30)
+    body = out["response"].json()
+    assert (body["doneReason"], body["status"]) == ("aborted", "todo")
+    assert detail(client, task["id"])["executions"][0]["status"] == "cancelled"
+    assert client.post(f"/api/executions/{exec_id}/abort").status_code == 409
+    assert client.post("/api/executions/nope/abort").status_code == 404
+
+
+def test_a_client_that_hangs_up_kills_the_process_tree(server, client):
+    task = new_task(client, "!spawn 120")
+    pids: list[int] = []
+    with httpx.Client(base_url=server.url, timeout=30) as hangup:
+        with hangup.stream("POST", f"/api/runtimes/{MOCK}/run", json={"taskId": task["id"], "kind": "research"},
+                           headers={"Accept": "text/event-stream"}) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: ") and "PIDS" in line:
+                    pids = [int(p) for p in json.loads(line[6:])["text"].split()[1:3]]
+                    break
+    assert pids
+    assert still_running(pids, timeout=20) == []
+    deadline = time.monotonic() + 20
+    while detail(client, task["id"])["task"]["status"] != "todo" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    after = detail(client, task["id"])
+    assert after["task"]["status"] == "todo"
+    assert after["executions"][0]["status"] == "cancelled"
+
+
+def test_a_cap_budget_stops_the_run_and_refuses_the_next(client):
+    team_task = new_task(client, "!cost 0.50\n!sleep 5000\n!ok too late")
+    assert client.put("/api/budgets/agent/spender", json={"limitUsd": 0.01, "mode": "cap"}).status_code == 200
+    body = run(client, team_task["id"], kind="research", assigneeAgentId="spender").json()
+    assert (body["doneReason"], body["status"], body["summary"]) == ("aborted", "todo", "auto-paused (budget)")
+    after = detail(client, team_task["id"])
+    assert after["comments"][-1]["body"].startswith("Auto-paused: agent budget reached")
+    assert after["executions"][0]["status"] == "cancelled"
+    budgets = client.get("/api/budgets").json()["budgets"]
+    assert budgets[0]["status"] == "paused" and budgets[0]["spentUsd"] == pytest.approx(0.5)
+    again = run(client, team_task["id"], kind="research", assigneeAgentId="spender")
+    assert (again.status_code, again.json()) == (422, {"ok": False, "reason": "budget_paused"})
+
+
+def test_a_warn_budget_never_pauses(client):
+    task = new_task(client, "!cost 0.50\n!ok fine")
+    client.put("/api/budgets/agent/warned", json={"limitUsd": 0.01, "mode": "warn"})
+    assert run(client, task["id"], kind="research", assigneeAgentId="warned").json()["status"] == "done"
+    assert client.get("/api/budgets").json()["budgets"][0]["status"] != "paused"
+
+
+def test_the_runtime_calls_back_over_mcp_with_its_run_token(client, server):
+    task = new_task(client, '!mcp add_comment {"taskId": "$TASK", "body": "hello over mcp"}\n!ok called')
+    body = run(client, task["id"], kind="research", assigneeAgentId="mcp-agent").json()
+    assert body["status"] == "done"
+    comments = detail(client, task["id"])["comments"]
+    mcp_comment = [c for c in comments if c["body"] == "hello over mcp"]
+    assert mcp_comment and mcp_comment[0]["authorAgentId"] == "mcp-agent"
+    # without a live run token the MCP server refuses
+    response = httpx.post(f"{server.url}/api/mcp/tasks", json={"jsonrpc": "2.0", "id": 1, "method": "initialize"},
+                          headers={"Accept": "application/json, text/event-stream"})
+    assert response.status_code == 401
+
+
+def test_a_host_killed_mid_run_leaves_no_task_stuck(tmp_path, env):
+    data = tmp_path / "data"
+    env = dict(env, CLAWBOO_HOME=str(data))
+    with server_process(["--port", "0"], env, data) as port:
+        base = f"http://127.0.0.1:{port}"
+        task = httpx.post(f"{base}/api/board/tasks", json={"title": "t", "description": "!hang"}).json()["task"]
+        threading.Thread(
+            target=lambda: _swallow(lambda: httpx.post(f"{base}/api/runtimes/{MOCK}/run",
+                                                        json={"taskId": task["id"], "kind": "research"}, timeout=60)),
+            daemon=True,
+        ).start()
+        deadline = time.monotonic() + 20
+        while httpx.get(f"{base}/api/board/tasks/{task['id']}").json()["task"]["status"] != "in_progress":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        _kill_server(data, port)
+    with server_process(["--port", "0"], env, data) as port:
+        after = httpx.get(f"http://127.0.0.1:{port}/api/board/tasks/{task['id']}").json()
+        assert after["task"]["status"] == "todo"
+        assert after["executions"][0]["status"] == "failed"
+
+
+def _swallow(fn):
+    try:
+        fn()
+    except Exception:
+        pass
+
+
+def _kill_server(data: Path, port: int) -> None:
+    import psutil
+
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info.get("cmdline") or []
+        if "clawboo_host.cli" in cmd and "serve" in cmd and proc.pid != os.getpid():
+            for conn in proc.net_connections(kind="tcp"):
+                if conn.laddr and conn.laddr.port == port:
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait(10)
+                    return
+    raise AssertionError("server process not found")
