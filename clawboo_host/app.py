@@ -40,11 +40,12 @@ def create_app(config: HostConfig, registry: RuntimeRegistry | None = None) -> F
 
     install_security(app, config)
 
-    from .api import board, executions, runtimes
+    from .api import board, executions, onboarding, runtimes
 
     app.include_router(runtimes.router)
     app.include_router(board.router)
     app.include_router(executions.router)
+    app.include_router(onboarding.router)
     mcp_tasks.mount(app)  # exact route /api/mcp/tasks (GET/POST/DELETE)
     return app
 

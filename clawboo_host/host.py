@@ -12,6 +12,7 @@ from .credentials import Credentials
 from .executor import Executor
 from .installer import Installer
 from .keys import KeyResolver
+from .onboarding import Onboarding
 from .registry import RuntimeRegistry, build_registry
 from .run_tokens import RunTokens
 from .status import StatusService
@@ -36,6 +37,7 @@ class Host:
         self.installer = Installer(self.registry, config.env)
         self.run_tokens = RunTokens()
         self.executor = Executor(config, self.registry, self.board, self.keys, self.run_tokens)
+        self.onboarding = Onboarding(self.registry, self.board, self.keys, config.env)
         self._recovery: asyncio.Task | None = None
 
     async def start(self) -> None:

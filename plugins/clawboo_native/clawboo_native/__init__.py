@@ -11,12 +11,15 @@ from clawboo_host.plugin_api import (
     HealthcheckResult,
     NativeHome,
     RuntimeDescriptor,
+    SeedPlan,
+    SeedRequest,
     StatusProbe,
     hookimpl,
 )
 
 from .healthcheck import check_key
 from .providers import PROVIDER_ENV_VARS, PROVIDERS
+from .seed import plan_team
 
 DESCRIPTOR = RuntimeDescriptor(
     id="clawboo-native",
@@ -84,3 +87,8 @@ def clawboo_runtime_connect(request: ConnectRequest) -> ConnectPlan:
 @hookimpl
 async def clawboo_runtime_healthcheck(request: HealthcheckRequest) -> HealthcheckResult:
     return await check_key(request)
+
+
+@hookimpl
+def clawboo_seed_team(request: SeedRequest) -> SeedPlan:
+    return plan_team(request)

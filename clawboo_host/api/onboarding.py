@@ -1,0 +1,21 @@
+"""``/api/onboarding``: mint a first team for a new user."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from ..host import Host
+from .deps import get_host, json_body, text_field
+
+router = APIRouter(prefix="/api/onboarding")
+
+
+@router.post("/seed-native-team", status_code=201)
+async def seed_native_team(request: Request, host: Host = Depends(get_host)) -> JSONResponse:
+    """Each call mints a new team (it is not idempotent)."""
+    body = await json_body(request)
+    created = await host.onboarding.seed_team(
+        provider=text_field(body, "provider"), model=text_field(body, "model")
+    )
+    return JSONResponse(created, status_code=201)
