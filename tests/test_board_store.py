@@ -1,0 +1,770 @@
+"""The board store against real SQLite files: every method, concurrency, migration."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from clawboo_host.board import states
+from clawboo_host.board.schema import SCHEMA_VERSION, TABLES
+from clawboo_host.board.store import (
+    ORPHAN_ERROR,
+    STALE_ERROR,
+    BoardStore,
+    StoreClosed,
+    UnknownReference,
+    agent_json,
+    budget_json,
+    budget_status,
+    comment_json,
+    execution_json,
+    task_json,
+    team_json,
+    workspace_json,
+)
+
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = BoardStore(tmp_path / "clawboo.db")
+    s.open()
+    yield s
+    s.close()
+
+
+def _raw(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path))
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+# --- open, schema, lifecycle ------------------------------------------------------------------
+
+
+def test_open_creates_schema_in_wal_with_version(store: BoardStore, tmp_path: Path):
+    conn = _raw(tmp_path / "clawboo.db")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {t.name for t in TABLES} <= names
+    for table in TABLES:
+        cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table.name})")]
+        assert cols == table.column_names
+    conn.close()
+    own = store._conn()
+    assert own.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert own.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+
+
+def test_reopen_is_idempotent_and_keeps_data(tmp_path: Path):
+    s = BoardStore(tmp_path / "b.db")
+    s.open()
+    task = s.create_task("keep me")
+    s.close()
+    with pytest.raises(StoreClosed):
+        s.get_task(task["id"])
+    s.open()
+    assert s.get_task(task["id"])["title"] == "keep me"
+    s.close()
+
+
+def test_older_file_gains_missing_columns_and_migrations(tmp_path: Path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(str(path))
+    conn.executescript(
+        """
+        CREATE TABLE tasks (id TEXT PRIMARY KEY, title TEXT NOT NULL, status TEXT NOT NULL,
+                            parent_task_id TEXT, created_at TEXT NOT NULL);
+        INSERT INTO tasks VALUES ('t-old', 'legacy', 'todo', NULL, '2024-01-01T00:00:00.000Z');
+        CREATE TABLE budgets (id INTEGER PRIMARY KEY, scope TEXT NOT NULL, scope_id TEXT NOT NULL,
+                              limit_usd_cents INTEGER NOT NULL, UNIQUE(scope, scope_id));
+        INSERT INTO budgets (scope, scope_id, limit_usd_cents) VALUES ('agent', 'a1', 500);
+        CREATE TABLE executions (id TEXT PRIMARY KEY, task_id TEXT, status TEXT,
+                                 started_at TEXT);
+        INSERT INTO executions VALUES ('e-old', 't-old', 'running', '2024-01-01T00:00:00.000Z');
+        """
+    )
+    conn.commit()
+    conn.close()
+
+    s = BoardStore(path)
+    s.open()
+    try:
+        raw = _raw(path)
+        for table in TABLES:
+            cols = {r[1] for r in raw.execute(f"PRAGMA table_info({table.name})")}
+            assert set(table.column_names) <= cols, table.name
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        indexes = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert "idx_tasks_status" in indexes
+        raw.close()
+
+        task = s.get_task("t-old")
+        assert task["title"] == "legacy"
+        assert task["priority"] == 0 and task["description"] == ""
+        assert ISO.match(task["updated_at"])  # backfilled
+        assert task_json(task)["assigneeAgentId"] is None
+        budget = s.get_budget("agent", "a1")
+        assert budget["spent_micro_cents"] == 0 and budget["mode"] == "warn"
+        assert s.record_spend("agent", "a1", 4.5)["status"] == "soft_capped"
+        old_exec = s.get_execution("e-old")
+        assert old_exec["recovery_tombstone"] == 0 and old_exec["run_reason"] == "run"
+
+        # the old rows work with every new method
+        assert s.claim("t-old", "agent-1", "codex") is True
+        child = s.create_task("new child", parent_task_id="t-old")
+        assert s.mission_id(child["id"]) == "t-old"
+    finally:
+        s.close()
+
+    s2 = BoardStore(path)  # a second open has nothing left to do
+    s2.open()
+    assert s2.get_task("t-old")["status"] == "in_progress"
+    s2.close()
+
+
+# --- states -----------------------------------------------------------------------------------
+
+LEGAL = {
+    "backlog": {"todo", "blocked", "cancelled"},
+    "todo": {"in_progress", "blocked", "backlog", "cancelled"},
+    "in_progress": {"in_review", "done", "blocked", "todo", "cancelled"},
+    "in_review": {"done", "in_progress", "blocked", "cancelled"},
+    "blocked": {"todo", "in_progress", "backlog", "cancelled"},
+    "done": set(),
+    "cancelled": set(),
+}
+
+
+def test_state_machine_table():
+    assert states.STATUSES == (
+        "backlog",
+        "todo",
+        "in_progress",
+        "in_review",
+        "blocked",
+        "done",
+        "cancelled",
+    )
+    assert states.TERMINAL == {"done", "cancelled"}
+    for frm in states.STATUSES:
+        for to in states.STATUSES:
+            expected = frm == to or to in LEGAL[frm]
+            assert states.can_transition(frm, to) is expected, (frm, to)
+    assert not states.can_transition("todo", "nope")
+    assert not states.can_transition("nope", "nope")
+
+
+@pytest.mark.parametrize("frm", list(LEGAL))
+def test_update_status_follows_the_machine(store: BoardStore, frm: str):
+    for to in states.STATUSES:
+        task = store.create_task("t")
+        store._exec("UPDATE tasks SET status = ? WHERE id = ?", (frm, task["id"]))
+        change = store.update_status(task["id"], to)
+        legal = frm == to or to in LEGAL[frm]
+        assert change.ok is legal, (frm, to)
+        after = store.get_task(task["id"])
+        if legal:
+            assert change.reason is None and after["status"] == to
+            assert change.task["status"] == to
+        else:
+            assert change.reason == "illegal_transition" and after["status"] == frm
+            assert change.previous == frm
+
+
+def test_update_status_side_effects(store: BoardStore):
+    task = store.create_task("t")
+    assert store.update_status("missing", "todo").reason == "not_found"
+    assert store.claim(task["id"], "agent-a", "codex")
+    done = store.update_status(task["id"], "done")
+    assert done.ok and ISO.match(done.task["completed_at"])
+    assert done.task["assignee_agent_id"] == "agent-a"
+    assert store.update_status(task["id"], "todo").reason == "illegal_transition"
+
+    other = store.create_task("u")
+    store.claim(other["id"], "agent-b", "hermes")
+    back = store.update_status(other["id"], "todo")
+    assert back.ok and back.task["assignee_agent_id"] is None
+    assert back.task["assignee_runtime"] is None and back.task["completed_at"] is None
+    same = store.update_status(other["id"], "todo")
+    assert same.ok and same.task["updated_at"] == back.task["updated_at"]
+    cancelled = store.update_status(other["id"], "cancelled")
+    assert cancelled.ok and cancelled.task["completed_at"] is not None
+
+
+# --- tasks ------------------------------------------------------------------------------------
+
+
+def test_create_get_list_update_task(store: BoardStore):
+    team = store.seed_team("T", [], {})["team_id"]
+    a = store.create_task("A", "desc", priority=3, team_id=team)
+    b = store.create_task("B", status="backlog")
+    assert a["status"] == "todo" and a["priority"] == 3 and a["team_id"] == team
+    assert ISO.match(a["created_at"]) and a["created_at"] == a["updated_at"]
+    assert a["completed_at"] is None
+    assert store.get_task(a["id"]) == a
+    assert store.get_task("nope") is None
+    assert [t["id"] for t in store.list_tasks()] == [a["id"], b["id"]]
+    assert [t["id"] for t in store.list_tasks(status="backlog")] == [b["id"]]
+    assert [t["id"] for t in store.list_tasks(team_id=team)] == [a["id"]]
+    assert store.list_tasks(status="done") == []
+
+    updated = store.update_task(a["id"], title="A2", priority=5)
+    assert updated["title"] == "A2" and updated["description"] == "desc"
+    assert updated["priority"] == 5
+    assert store.update_task(a["id"]) == updated  # nothing to change
+    assert store.update_task("nope", title="x") is None
+
+    with pytest.raises(ValueError):
+        store.create_task("bad", status="weird")
+
+
+def test_create_task_unknown_references_change_nothing(store: BoardStore):
+    with pytest.raises(UnknownReference) as err:
+        store.create_task("x", parent_task_id="ghost")
+    assert err.value.field == "parentTaskId"
+    with pytest.raises(UnknownReference) as err:
+        store.create_task("x", team_id="ghost-team")
+    assert str(err.value) == "unknown teamId 'ghost-team'"
+    assert store.list_tasks() == []
+
+
+def test_patch_task_is_all_or_nothing(store: BoardStore):
+    task = store.create_task("t")
+    store._exec("UPDATE tasks SET status = 'done' WHERE id = ?", (task["id"],))
+    change = store.patch_task(task["id"], status="todo", title="changed")
+    assert change.reason == "illegal_transition"
+    assert store.get_task(task["id"])["title"] == "t"
+    assert store.patch_task("ghost", title="x").reason == "not_found"
+
+
+def test_ancestors_depth_mission(store: BoardStore):
+    root = store.create_task("root")
+    c1 = store.create_task("c1", parent_task_id=root["id"])
+    c2 = store.create_task("c2", parent_task_id=c1["id"])
+    c3 = store.create_task("c3", parent_task_id=c2["id"])
+    assert [t["id"] for t in store.ancestors(c3["id"])] == [c2["id"], c1["id"], root["id"]]
+    assert [store.depth(t["id"]) for t in (root, c1, c2, c3)] == [0, 1, 2, 3]
+    assert store.mission_id(c3["id"]) == root["id"]
+    assert store.mission_id(root["id"]) == root["id"]
+    assert store.ancestors("ghost") == [] and store.depth("ghost") == 0
+    assert store.mission_id("ghost") == "ghost"
+
+
+def test_ancestors_are_cycle_safe(store: BoardStore):
+    a = store.create_task("a")
+    b = store.create_task("b", parent_task_id=a["id"])
+    c = store.create_task("c", parent_task_id=b["id"])
+    store._exec("UPDATE tasks SET parent_task_id = ? WHERE id = ?", (c["id"], a["id"]))
+    assert [t["id"] for t in store.ancestors(c["id"])] == [b["id"], a["id"]]
+    assert store.depth(a["id"]) == 2
+    self_loop = store.create_task("s")
+    store._exec("UPDATE tasks SET parent_task_id = id WHERE id = ?", (self_loop["id"],))
+    assert store.ancestors(self_loop["id"]) == []
+
+
+# --- claim, release, heartbeat ----------------------------------------------------------------
+
+
+def test_claim_rules(store: BoardStore):
+    task = store.create_task("t")
+    assert store.claim(task["id"], "agent-a", "codex") is True
+    got = store.get_task(task["id"])
+    assert got["status"] == "in_progress" and got["assignee_agent_id"] == "agent-a"
+    assert got["assignee_runtime"] == "codex"
+    assert store.claim(task["id"], "agent-b", "hermes") is False
+    assert store.claim("ghost", "agent-a", "codex") is False
+    backlog = store.create_task("b", status="backlog")
+    assert store.claim(backlog["id"], "agent-a", "codex") is False
+    # a todo task that still has an assignee is not claimable
+    odd = store.create_task("o")
+    store._exec("UPDATE tasks SET assignee_agent_id = 'x' WHERE id = ?", (odd["id"],))
+    assert store.claim(odd["id"], "agent-a", "codex") is False
+
+
+def test_claim_storm_exactly_one_winner(tmp_path: Path):
+    store = BoardStore(tmp_path / "storm.db")
+    store.open()
+    try:
+        task = store.create_task("contested")
+        barrier = threading.Barrier(16)
+        results: dict[int, bool] = {}
+        errors: list[BaseException] = []
+
+        def worker(n: int) -> None:
+            try:
+                barrier.wait()
+                results[n] = store.claim(task["id"], f"agent-{n}", "codex")
+            except sqlite3.Error as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        winners = [n for n, won in results.items() if won]
+        assert len(results) == 16 and len(winners) == 1
+        got = store.get_task(task["id"])
+        assert got["assignee_agent_id"] == f"agent-{winners[0]}"
+        assert got["status"] == "in_progress"
+    finally:
+        store.close()
+
+
+def test_release_and_heartbeat(store: BoardStore):
+    task = store.create_task("t")
+    assert store.release(task["id"]) is False  # todo: no-op
+    assert store.heartbeat(task["id"], "agent-a") is False
+    store.claim(task["id"], "agent-a", "codex")
+    store._exec(
+        "UPDATE tasks SET updated_at = '2000-01-01T00:00:00.000Z' WHERE id = ?", (task["id"],)
+    )
+    assert store.heartbeat(task["id"], "agent-b") is False
+    assert store.get_task(task["id"])["updated_at"].startswith("2000")
+    assert store.heartbeat(task["id"], "agent-a") is True
+    assert not store.get_task(task["id"])["updated_at"].startswith("2000")
+    assert store.release(task["id"]) is True
+    got = store.get_task(task["id"])
+    assert got["status"] == "todo" and got["assignee_agent_id"] is None
+    assert got["assignee_runtime"] is None
+    assert store.release(task["id"]) is False
+    store.claim(task["id"], "agent-a", "codex")
+    store.update_status(task["id"], "in_review")
+    assert store.release(task["id"]) is False
+    assert store.get_task(task["id"])["status"] == "in_review"
+
+
+# --- comments ---------------------------------------------------------------------------------
+
+
+def test_comments(store: BoardStore):
+    task = store.create_task("t")
+    c1 = store.add_comment(task["id"], "hello")
+    c2 = store.add_comment(task["id"], "done", author_type="agent", author_agent_id="agent-a")
+    assert c1["author_type"] == "user" and c1["author_agent_id"] is None
+    assert ISO.match(c1["created_at"])
+    assert [c["id"] for c in store.list_comments(task["id"])] == [c1["id"], c2["id"]]
+    assert comment_json(c2) == {
+        "id": c2["id"],
+        "taskId": task["id"],
+        "authorAgentId": "agent-a",
+        "authorType": "agent",
+        "body": "done",
+        "createdAt": c2["created_at"],
+    }
+    assert store.add_comment("ghost", "x") is None
+    with pytest.raises(ValueError):
+        store.add_comment(task["id"], "x", author_type="robot")
+    assert len(store.list_comments(task["id"])) == 2
+
+
+# --- executions -------------------------------------------------------------------------------
+
+
+def test_execution_lifecycle_and_close_once(store: BoardStore):
+    task = store.create_task("t")
+    ex = store.create_execution(task["id"], "codex", owner_pid=123, owner_boot="boot-1")
+    assert ex["status"] == "running" and ex["run_reason"] == "run"
+    assert ex["owner_pid"] == 123 and ex["owner_boot"] == "boot-1"
+    assert ex["recovery_tombstone"] == 0 and ISO.match(ex["started_at"])
+    assert [e["id"] for e in store.running_executions()] == [ex["id"]]
+    ws = store.save_workspace(task["id"], "/repo", "clawboo/task-x", "/wt/x", "abc")
+    assert store.set_execution_workspace(ex["id"], ws["id"]) is True
+
+    assert (
+        store.close_execution(
+            ex["id"],
+            "succeeded",
+            summary="ok",
+            cost_usd=0.25,
+            input_tokens=10,
+            output_tokens=20,
+            native_session_id="sess-1",
+        )
+        is True
+    )
+    assert store.close_execution(ex["id"], "failed", error="late") is False
+    got = store.get_execution(ex["id"])
+    assert got["status"] == "succeeded" and got["error"] is None and got["summary"] == "ok"
+    assert got["workspace_id"] == ws["id"] and got["native_session_id"] == "sess-1"
+    assert ISO.match(got["completed_at"])
+    assert execution_json(got) == {
+        "id": ex["id"],
+        "taskId": task["id"],
+        "runtimeId": "codex",
+        "status": "succeeded",
+        "startedAt": ex["started_at"],
+        "completedAt": got["completed_at"],
+        "summary": "ok",
+        "error": None,
+        "costUsd": 0.25,
+        "inputTokens": 10,
+        "outputTokens": 20,
+    }
+    assert store.running_executions() == []
+    assert store.set_execution_workspace(ex["id"], None) is False
+    second = store.create_execution(task["id"], "hermes", run_reason="resume-via-handoff")
+    assert [e["id"] for e in store.list_executions(task["id"])] == [ex["id"], second["id"]]
+    assert store.get_execution("ghost") is None
+    assert store.close_execution("ghost", "failed") is False
+    with pytest.raises(ValueError):
+        store.close_execution(second["id"], "running")
+
+
+def test_close_execution_race_has_one_winner(store: BoardStore):
+    task = store.create_task("t")
+    ex = store.create_execution(task["id"], "codex")
+    barrier = threading.Barrier(8)
+    results: list[bool] = []
+
+    def worker(n: int) -> None:
+        barrier.wait()
+        results.append(store.close_execution(ex["id"], "cancelled", summary=f"s{n}"))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False] * 7 + [True]
+
+
+def test_recover_orphans(store: BoardStore):
+    dead_task = store.create_task("dead")
+    live_task = store.create_task("live")
+    done_task = store.create_task("already")
+    store.claim(dead_task["id"], "a", "codex")
+    store.claim(live_task["id"], "b", "codex")
+    dead = store.create_execution(dead_task["id"], "codex", owner_pid=1, owner_boot="old")
+    live = store.create_execution(live_task["id"], "codex", owner_pid=2, owner_boot="now")
+    finished = store.create_execution(done_task["id"], "codex", owner_pid=1, owner_boot="old")
+    store.close_execution(finished["id"], "succeeded")
+    # a task in review keeps its status even though its run died
+    review_task = store.create_task("review")
+    store.claim(review_task["id"], "c", "codex")
+    store.update_status(review_task["id"], "in_review")
+    review_exec = store.create_execution(review_task["id"], "codex", owner_pid=None)
+
+    seen: list[tuple] = []
+
+    def alive(pid, boot):
+        seen.append((pid, boot))
+        return boot == "now"
+
+    closed = store.recover_orphans(alive)
+    assert sorted(closed) == sorted([dead["id"], review_exec["id"]])
+    assert (None, None) in seen
+    got = store.get_execution(dead["id"])
+    assert got["status"] == "failed" and got["error"] == ORPHAN_ERROR
+    assert got["recovery_tombstone"] == 1
+    task = store.get_task(dead_task["id"])
+    assert task["status"] == "todo" and task["assignee_agent_id"] is None
+    assert store.get_execution(live["id"])["status"] == "running"
+    assert store.get_task(live_task["id"])["status"] == "in_progress"
+    assert store.get_execution(finished["id"])["recovery_tombstone"] == 0
+    assert store.get_task(review_task["id"])["status"] == "in_review"
+    assert store.recover_orphans(alive) == []  # nothing left to recover
+
+
+def test_sweep_stale(store: BoardStore):
+    task = store.create_task("t")
+    store.claim(task["id"], "a", "codex")
+    ex = store.create_execution(task["id"], "codex")
+    assert store.sweep_stale(180) == []  # fresh heartbeat
+    store._exec(
+        "UPDATE tasks SET updated_at = '2000-01-01T00:00:00.000Z' WHERE id = ?", (task["id"],)
+    )
+    assert store.sweep_stale(180) == [ex["id"]]
+    got = store.get_execution(ex["id"])
+    assert got["status"] == "timed_out" and got["error"] == STALE_ERROR
+    assert got["recovery_tombstone"] == 0
+    assert store.get_task(task["id"])["status"] == "todo"
+
+
+# --- workspaces -------------------------------------------------------------------------------
+
+
+def test_workspaces(store: BoardStore):
+    task = store.create_task("t")
+    assert store.get_workspace(task["id"]) is None
+    ws = store.save_workspace(task["id"], "/repo", "clawboo/task-1", "/wt/1", "base1")
+    assert ws["status"] == "active" and ws["base_commit"] == "base1"
+    got = store.get_task(task["id"])
+    assert got["worktree_ref"] == "/wt/1" and got["branch_ref"] == "clawboo/task-1"
+    assert store.set_workspace_status(ws["id"], "stale") is True
+    assert store.get_workspace(task["id"])["status"] == "stale"
+    again = store.save_workspace(task["id"], "/repo", "clawboo/task-1", "/wt/1b", "base2")
+    assert again["id"] == ws["id"] and again["status"] == "active"
+    assert again["worktree_path"] == "/wt/1b" and again["base_commit"] == "base2"
+    assert workspace_json(again) == {
+        "id": ws["id"],
+        "taskId": task["id"],
+        "repoPath": "/repo",
+        "branch": "clawboo/task-1",
+        "worktreePath": "/wt/1b",
+        "status": "active",
+    }
+    assert store.clear_task_refs(task["id"]) is True
+    got = store.get_task(task["id"])
+    assert got["worktree_ref"] is None and got["branch_ref"] is None
+    assert store.get_workspace(task["id"])["id"] == ws["id"]
+    assert store.save_workspace("ghost", "/r", "b", "/w", None) is None
+    assert store.set_workspace_status("ghost", "archived") is False
+    with pytest.raises(ValueError):
+        store.set_workspace_status(ws["id"], "gone")
+
+
+# --- budgets ----------------------------------------------------------------------------------
+
+
+def test_budget_status_thresholds():
+    cent = 10_000
+    assert budget_status(0, 999 * cent, "cap") == "active"
+    assert budget_status(1000, 799 * cent, "cap") == "active"
+    assert budget_status(1000, 800 * cent, "cap") == "soft_capped"
+    assert budget_status(1000, 999 * cent + 9999, "cap") == "soft_capped"  # whole cents only
+    assert budget_status(1000, 1000 * cent, "cap") == "paused"
+    assert budget_status(1000, 5000 * cent, "warn") == "soft_capped"
+    assert budget_status(1001, 800 * cent, "cap") == "soft_capped"  # floor(1001*0.8) = 800
+    # the literal rule: a 1-cent limit has a soft threshold of floor(0.8) = 0 cents
+    assert budget_status(1, 0, "cap") == "soft_capped"
+    assert budget_status(1, 10_000, "cap") == "paused"
+
+
+def test_put_get_list_budgets(store: BoardStore):
+    b = store.put_budget("agent", "codex", 10, "cap")
+    assert b["limit_usd_cents"] == 1000 and b["spent_micro_cents"] == 0
+    assert b["status"] == "active" and b["mode"] == "cap"
+    assert budget_json(b) == {
+        "scope": "agent",
+        "scopeId": "codex",
+        "limitUsd": 10.0,
+        "spentUsd": 0.0,
+        "mode": "cap",
+        "status": "active",
+    }
+    store.put_budget("team", "t1", 2.5, "warn")
+    assert [(x["scope"], x["scope_id"]) for x in store.list_budgets()] == [
+        ("agent", "codex"),
+        ("team", "t1"),
+    ]
+    assert store.get_budget("mission", "m") is None
+    with pytest.raises(ValueError):
+        store.put_budget("tenant", "x", 1, "cap")
+    with pytest.raises(ValueError):
+        store.put_budget("agent", "x", 1, "stop")
+
+
+def test_record_spend_pauses_cap_and_clamps_warn(store: BoardStore):
+    store.put_budget("agent", "a", 1.00, "cap")
+    store.put_budget("team", "t", 1.00, "warn")
+    assert store.record_spend("mission", "nobody", 5) is None
+
+    r = store.record_spend("agent", "a", 0.79)
+    assert r["status"] == "active" and r["spent_micro_cents"] == 790_000
+    r = store.record_spend("agent", "a", 0.01)
+    assert r["status"] == "soft_capped" and r["previous_status"] == "active"
+    r = store.record_spend("agent", "a", 0.2)
+    assert r["status"] == "paused"
+    assert budget_json(r)["spentUsd"] == 1.0
+
+    r = store.record_spend("team", "t", 3.0)
+    assert r["status"] == "soft_capped"  # warn never pauses
+    # fractional cents accumulate exactly as micro-cents
+    store.put_budget("mission", "m", 1.0, "cap")
+    for _ in range(3):
+        r = store.record_spend("mission", "m", 0.0000015)
+    assert r["spent_micro_cents"] == 6  # round(1.5) each → 2 × 3
+    assert store.record_spend("mission", "m", -5)["spent_micro_cents"] == 6
+    assert store.record_spend("mission", "m", float("nan"))["spent_micro_cents"] == 6
+
+
+def test_paused_cap_budget_and_unpause_by_raising_limit(store: BoardStore):
+    store.put_budget("agent", "a", 1, "cap")
+    store.put_budget("mission", "m", 1, "cap")
+    store.put_budget("team", "t", 1, "warn")
+    scopes = [("agent", "a"), ("mission", "m"), ("team", "t")]
+    assert store.paused_cap_budget(scopes) is None
+    store.record_spend("team", "t", 10)
+    assert store.paused_cap_budget(scopes) is None  # warn clamped, never blocks
+    store.record_spend("mission", "m", 1)
+    store.record_spend("agent", "a", 1)
+    assert store.paused_cap_budget(scopes) == ("agent", "a")
+    assert store.paused_cap_budget([("agent", None), ("mission", "m")]) == ("mission", "m")
+    assert store.paused_cap_budget([("agent", "unknown")]) is None
+
+    raised = store.put_budget("agent", "a", 5, "cap")
+    assert raised["status"] == "active" and raised["spent_micro_cents"] == 1_000_000
+    assert store.paused_cap_budget(scopes) == ("mission", "m")
+    warn = store.put_budget("mission", "m", 1, "warn")
+    assert warn["status"] == "soft_capped"
+    assert store.paused_cap_budget(scopes) is None
+    assert store.put_budget("mission", "m", 0, "cap")["status"] == "active"
+
+
+# --- teams, agents, settings ------------------------------------------------------------------
+
+AGENTS = [
+    {
+        "id": "native-coder-1",
+        "name": "Coder",
+        "runtime": "clawboo-native",
+        "role": "specialist",
+        "provider": "anthropic",
+        "model": "claude-haiku-4-5",
+        "config": {"maxTurns": 16},
+    },
+    {
+        "id": "native-team-lead-1",
+        "name": "Team Lead",
+        "runtime": "clawboo-native",
+        "role": "leader",
+        "provider": "anthropic",
+        "model": "claude-sonnet-4-6",
+        "config": {},
+    },
+]
+
+
+def test_seed_team_and_reads(store: BoardStore):
+    out = store.seed_team(
+        "My First Team",
+        AGENTS,
+        {"team-server-orchestrated:{team_id}": "true", "plain": "v"},
+    )
+    team_id = out["team_id"]
+    assert out["leader_agent_id"] == "native-team-lead-1"
+    assert out["agent_ids"] == ["native-coder-1", "native-team-lead-1"]
+    team = store.get_team(team_id)
+    assert team["name"] == "My First Team" and team["leader_agent_id"] == "native-team-lead-1"
+    assert team_json(team) == {
+        "id": team_id,
+        "name": "My First Team",
+        "leaderAgentId": "native-team-lead-1",
+        "createdAt": team["created_at"],
+    }
+    assert [t["id"] for t in store.list_teams()] == [team_id]
+    agents = store.list_agents(team_id)
+    assert [a["id"] for a in agents] == out["agent_ids"]
+    assert store.list_agents("other") == []
+    coder = store.get_agent("native-coder-1")
+    assert coder["config_json"] == '{"maxTurns": 16}'
+    assert agent_json(coder) == {
+        "id": "native-coder-1",
+        "name": "Coder",
+        "runtime": "clawboo-native",
+        "teamId": team_id,
+        "role": "specialist",
+        "provider": "anthropic",
+        "model": "claude-haiku-4-5",
+    }
+    assert store.get_setting(f"team-server-orchestrated:{team_id}") == "true"
+    assert store.get_setting("plain") == "v"
+    assert store.get_team("ghost") is None and store.get_agent("ghost") is None
+
+    second = store.seed_team("Another", [{"name": "Solo", "role": "specialist"}], {"plain": "w"})
+    assert second["leader_agent_id"] is None and len(second["agent_ids"]) == 1
+    assert store.get_setting("plain") == "w"
+    assert len(store.list_agents()) == 3
+
+
+def test_seed_team_rolls_back_everything(store: BoardStore):
+    dup = [AGENTS[1], dict(AGENTS[0], id=AGENTS[1]["id"])]
+    with pytest.raises(sqlite3.IntegrityError):
+        store.seed_team("Broken", dup, {"team-onboarding:{team_id}": "{}", "k": "v"})
+    assert store.list_teams() == [] and store.list_agents() == []
+    assert store.get_setting("k") is None
+    raw = store._conn().execute("SELECT COUNT(*) FROM settings").fetchone()[0]
+    assert raw == 0
+
+
+def test_settings(store: BoardStore):
+    assert store.get_setting("x") is None
+    store.set_setting("x", "1")
+    store.set_setting("x", "2")
+    assert store.get_setting("x") == "2"
+
+
+# --- threads ----------------------------------------------------------------------------------
+
+
+def test_each_thread_has_its_own_connection_and_close_closes_all(tmp_path: Path):
+    store = BoardStore(tmp_path / "t.db")
+    store.open()
+    conns = []
+
+    def grab():
+        conns.append(store._conn())
+        store.create_task("from a thread")
+
+    threads = [threading.Thread(target=grab) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(c) for c in conns}) == 3
+    assert store._conn() is store._conn()
+    assert len(store.list_tasks()) == 3
+    store.close()
+    for conn in conns:
+        with pytest.raises(sqlite3.ProgrammingError):
+            conn.execute("SELECT 1")
+
+
+def test_task_detail(store: BoardStore):
+    task = store.create_task("t")
+    store.add_comment(task["id"], "c")
+    store.create_execution(task["id"], "codex")
+    store.save_workspace(task["id"], "/r", "b", "/w", None)
+    detail = store.task_detail(task["id"])
+    assert detail["task"]["id"] == task["id"]
+    assert len(detail["comments"]) == 1 and len(detail["executions"]) == 1
+    assert detail["workspace"]["worktree_path"] == "/w"
+    assert store.task_detail("ghost") is None
+    assert store.team_detail("ghost") is None
+
+
+def test_connections_of_ended_threads_are_released(tmp_path: Path):
+    import gc
+
+    store = BoardStore(tmp_path / "t.db")
+    store.open()
+    try:
+        for _ in range(20):
+            t = threading.Thread(target=lambda: store.list_tasks())
+            t.start()
+            t.join()
+        gc.collect()
+        assert len(store._connections) <= 2  # this thread's, and at most one straggler
+    finally:
+        store.close()
+
+
+SECRET = "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123"
+
+
+def test_secret_shaped_text_never_reaches_the_file(store: BoardStore, tmp_path: Path):
+    task = store.create_task(f"use {SECRET}", f"OPENAI_API_KEY={SECRET}")
+    assert SECRET not in task["title"] and "[REDACTED]" in task["title"]
+    assert task["description"] == "OPENAI_API_KEY=[REDACTED]"
+    store.patch_task(task["id"], title=f"again {SECRET}", description=f"Bearer {SECRET}")
+    store.add_comment(task["id"], f"echo {SECRET}")
+    ex = store.create_execution(task["id"], "codex")
+    store.close_execution(ex["id"], "failed", summary=f"s {SECRET}", error=f"e {SECRET}")
+    detail = store.task_detail(task["id"])
+    assert SECRET not in repr(detail)
+    assert detail["comments"][0]["body"] == "echo [REDACTED]"
+    store.close()
+    for name in ("clawboo.db", "clawboo.db-wal"):
+        path = tmp_path / name
+        if path.exists():
+            assert SECRET.encode() not in path.read_bytes()
+    store.open()
