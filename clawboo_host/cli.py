@@ -11,7 +11,15 @@ import os
 import socket
 import sys
 
-from .config import DEFAULT_HOST, DEFAULT_PORT, FALLBACK_PORTS, HostConfig, is_loopback, resolve_data_dir
+from .config import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    FALLBACK_PORTS,
+    HostConfig,
+    is_loopback,
+    resolve_data_dir,
+)
+from .security import is_usable_access_token
 
 log = logging.getLogger("clawboo_host")
 
@@ -71,11 +79,19 @@ def configure_logging() -> None:
 def serve(args: argparse.Namespace) -> int:
     env = os.environ
     host = args.host or DEFAULT_HOST
-    if not is_loopback(host) and not env.get("CLAWBOO_ACCESS_TOKEN", "").strip():
-        if env.get("CLAWBOO_ALLOW_INSECURE") != "1":
+    token = env.get("CLAWBOO_ACCESS_TOKEN", "").strip()
+    if not is_loopback(host) and env.get("CLAWBOO_ALLOW_INSECURE") != "1":
+        if not token:
             print(
                 f"clawboo-host: refusing to listen on non-loopback address {host} without "
                 "CLAWBOO_ACCESS_TOKEN (set a token, or CLAWBOO_ALLOW_INSECURE=1 to override)",
+                file=sys.stderr,
+            )
+            return 1
+        if not is_usable_access_token(token):
+            print(
+                "clawboo-host: CLAWBOO_ACCESS_TOKEN may only contain letters, digits and . _ ~ - "
+                f"(an unusable token would leave {host} unprotected)",
                 file=sys.stderr,
             )
             return 1
@@ -96,7 +112,12 @@ def serve(args: argparse.Namespace) -> int:
 
     app = create_app(config)
     server = uvicorn.Server(
-        uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=5)
+        # proxy_headers=False: client identity (rate limits, the loopback MCP exemption)
+        # must come from the TCP peer, never from X-Forwarded-For.
+        uvicorn.Config(
+            app, log_config=None, access_log=False, proxy_headers=False,
+            timeout_graceful_shutdown=5,
+        )
     )
     shown = f"[{host}]" if ":" in host else host
     log.info("clawboo-host serving http://%s:%s (data dir %s)", shown, config.port, config.data_dir)

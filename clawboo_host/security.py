@@ -66,6 +66,12 @@ MSG_RATE_GENERAL = "Too many requests. Wait a moment and retry."
 MSG_RATE_SENSITIVE = "Too many requests for this operation. Wait a moment and retry."
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+def is_usable_access_token(token: str) -> bool:
+    """Tokens are restricted to URL-safe characters; any other token disables the gate."""
+    return bool(_TOKEN_RE.fullmatch(token))
+
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 _FETCH_SITES = frozenset({"same-origin", "same-site", "none"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -251,7 +257,7 @@ class SecuritySettings:
             o for o in (_normalize_origin(x) for x in _csv(env, "CLAWBOO_ALLOWED_ORIGINS")) if o
         )
         token = (env.get("CLAWBOO_ACCESS_TOKEN") or "").strip() or None
-        if token is not None and not _TOKEN_RE.fullmatch(token):
+        if token is not None and not is_usable_access_token(token):
             log.warning(
                 "CLAWBOO_ACCESS_TOKEN contains characters outside [A-Za-z0-9._~-]; "
                 "the access gate is DISABLED"

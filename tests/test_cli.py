@@ -83,6 +83,10 @@ def test_a_non_loopback_bind_needs_a_token(tmp_path):
                           env=base_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "CLAWBOO_ACCESS_TOKEN" in proc.stderr
+    bad = subprocess.run(CLI + ["serve", "--host", "0.0.0.0", "--port", "0", "--data-dir", str(tmp_path / "d")],
+                         env=base_env(tmp_path, CLAWBOO_ACCESS_TOKEN="has spaces!"), capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 1 and "CLAWBOO_ACCESS_TOKEN" in bad.stderr
     data = tmp_path / "insecure"
     with server_process(["--host", "0.0.0.0", "--port", "0", "--data-dir", str(data)],
                  base_env(tmp_path, CLAWBOO_ALLOW_INSECURE="1"), data):

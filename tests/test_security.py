@@ -505,11 +505,6 @@ def test_limits_are_per_socket_ip_and_windows_expire(tmp_path):
     asyncio.run(go())
 
 
-@pytest.mark.xfail(
-    reason="uvicorn's proxy_headers (on by default) rewrites scope['client'] from "
-    "X-Forwarded-For for loopback peers; the server config must pass proxy_headers=False",
-    strict=False,
-)
 def test_x_forwarded_for_cannot_dodge_the_live_limit(clawboo_host_factory, clawboo_env):
     server = clawboo_host_factory(env=dict(clawboo_env, CLAWBOO_RATE_LIMIT_SENSITIVE="1"))
     with server.client() as c:

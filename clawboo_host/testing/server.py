@@ -44,7 +44,7 @@ class LiveServer:
         self.port = sock.getsockname()[1]
         self.app = self._factory(self.port)
         config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="on",
-                                timeout_graceful_shutdown=3)
+                                proxy_headers=False, timeout_graceful_shutdown=3)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=lambda: asyncio.run(self._server.serve(sockets=[sock])), daemon=True
