@@ -71,8 +71,12 @@ def main() -> None:
     floor.should_exit = True
 
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"CLAWBOO_ENABLE_MOCK_RUNTIME": "1", "HOME": tmp, "PATH": "/usr/bin:/bin",
-               "CLAWBOO_RATE_LIMIT_GENERAL": "1000000"}
+        env = {
+            "CLAWBOO_ENABLE_MOCK_RUNTIME": "1",
+            "HOME": tmp,
+            "PATH": "/usr/bin:/bin",
+            "CLAWBOO_RATE_LIMIT_GENERAL": "1000000",
+        }
 
         def build(port: int):
             config = HostConfig(data_dir=Path(tmp) / "data", port=port, env=env)
@@ -82,14 +86,18 @@ def main() -> None:
             trivial_ms = median_ms(client, "/api/budgets", args.requests)
             idle_ms = median_ms(client, "/api/runtimes", args.requests // 4)
             tasks = [
-                client.post("/api/board/tasks", json={"title": f"t{i}", "description": "!sleep 8000"}).json()["task"]
+                client.post(
+                    "/api/board/tasks", json={"title": f"t{i}", "description": "!sleep 8000"}
+                ).json()["task"]
                 for i in range(args.runs)
             ]
 
             def run(task):
                 with server.client() as c:
-                    return c.post("/api/runtimes/clawboo-mock/run",
-                                  json={"taskId": task["id"], "kind": "research"}).json()
+                    return c.post(
+                        "/api/runtimes/clawboo-mock/run",
+                        json={"taskId": task["id"], "kind": "research"},
+                    ).json()
 
             with ThreadPoolExecutor(args.runs) as pool:
                 futures = [pool.submit(run, t) for t in tasks]
@@ -105,9 +113,15 @@ def main() -> None:
             assert all(r["status"] == "done" for r in results), results[:3]
 
     print(f"floor (bare uvicorn)          {floor_ms:7.2f} ms")
-    print(f"trivial host route            {trivial_ms:7.2f} ms   ratio to floor  {trivial_ms / floor_ms:5.2f}")
-    print(f"GET /api/runtimes idle        {idle_ms:7.2f} ms   ratio to floor  {idle_ms / floor_ms:5.2f}")
-    print(f"GET /api/runtimes, {in_flight:>2} runs   {busy_ms:7.2f} ms   ratio to idle   {busy_ms / idle_ms:5.2f}")
+    print(
+        f"trivial host route            {trivial_ms:7.2f} ms   ratio to floor  {trivial_ms / floor_ms:5.2f}"
+    )
+    print(
+        f"GET /api/runtimes idle        {idle_ms:7.2f} ms   ratio to floor  {idle_ms / floor_ms:5.2f}"
+    )
+    print(
+        f"GET /api/runtimes, {in_flight:>2} runs   {busy_ms:7.2f} ms   ratio to idle   {busy_ms / idle_ms:5.2f}"
+    )
 
 
 if __name__ == "__main__":

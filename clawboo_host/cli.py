@@ -115,7 +115,10 @@ def serve(args: argparse.Namespace) -> int:
         # proxy_headers=False: client identity (rate limits, the loopback MCP exemption)
         # must come from the TCP peer, never from X-Forwarded-For.
         uvicorn.Config(
-            app, log_config=None, access_log=False, proxy_headers=False,
+            app,
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,
             timeout_graceful_shutdown=5,
         )
     )
@@ -151,11 +154,14 @@ def main(argv: list[str] | None = None) -> int:
     p_serve = sub.add_parser("serve", help="serve the Runtimes API")
     p_serve.add_argument("--host", default=None, help=f"bind address (default {DEFAULT_HOST})")
     p_serve.add_argument(
-        "--port", type=int, default=None,
+        "--port",
+        type=int,
+        default=None,
         help=f"port (default {DEFAULT_PORT}, falling back up to {FALLBACK_PORTS.stop - 1}; 0 = any)",
     )
-    p_serve.add_argument("--data-dir", default=None, help="data dir (default $CLAWBOO_HOME or "
-                         "the user data dir)")
+    p_serve.add_argument(
+        "--data-dir", default=None, help="data dir (default $CLAWBOO_HOME or the user data dir)"
+    )
     p_serve.set_defaults(func=serve)
     p_plugins = sub.add_parser("plugins", help="list discovered runtime plugins")
     p_plugins.add_argument("--json", action="store_true", help="machine-readable output")

@@ -276,7 +276,11 @@ class Executor:
             await self._undo_claim(run, str(exc))
             raise RunRefused(422, {"ok": False, "reason": "workspace_unavailable"}) from None
         workspace = await self._db(
-            self.board.save_workspace, task_id, str(wt.repo_path), wt.branch, str(wt.path),
+            self.board.save_workspace,
+            task_id,
+            str(wt.repo_path),
+            wt.branch,
+            str(wt.path),
             wt.base_commit,
         )
         run.worktree = wt
@@ -341,7 +345,9 @@ class Executor:
             return None
         return self._home_locks.setdefault(str(home), anyio.Lock())
 
-    async def _context(self, run: PreparedRun, scratch: Path) -> tuple[RunContext, str | None, list[str]]:
+    async def _context(
+        self, run: PreparedRun, scratch: Path
+    ) -> tuple[RunContext, str | None, list[str]]:
         descriptor = run.descriptor
         grants = await self._db(self.keys.grants_for_runtime, descriptor.id, descriptor.env_vars)
         env = build_child_env(self.config.env, grants)
@@ -409,7 +415,8 @@ class Executor:
 
     async def _interrupted_note(self, run: PreparedRun) -> str:
         previous = [
-            e for e in await self._db(self.board.list_executions, run.task["id"])
+            e
+            for e in await self._db(self.board.list_executions, run.task["id"])
             if e["id"] != run.exec_id and e["status"] != "running"
         ]
         if not previous or not previous[-1]["recovery_tombstone"]:
@@ -427,7 +434,9 @@ class Executor:
             "and `git log` in this worktree before redoing anything with side effects."
         )
 
-    async def _drive(self, run: PreparedRun, ctx: RunContext, on_event: EventSink | None) -> RunTally:
+    async def _drive(
+        self, run: PreparedRun, ctx: RunContext, on_event: EventSink | None
+    ) -> RunTally:
         """Consume the plugin's events; enforce budgets; bound the wait after an abort."""
         tally = RunTally()
         events = self.registry.stream(run.descriptor.id, "clawboo_runtime_run", ctx=ctx)
@@ -486,8 +495,9 @@ class Executor:
         if usd is None:
             if not (event.input_tokens or event.output_tokens):
                 return
-            usd = estimate_cost_usd(event.model or run.request.model, event.input_tokens,
-                                    event.output_tokens)
+            usd = estimate_cost_usd(
+                event.model or run.request.model, event.input_tokens, event.output_tokens
+            )
             tally.estimated = True
         tally.cost_usd = (tally.cost_usd or 0.0) + usd
         tally.input_tokens += max(event.input_tokens, 0)
@@ -523,21 +533,38 @@ class Executor:
                 task_id,
                 f"Auto-paused: {scope} budget reached. Raise the cap (or resume) to continue.",
             )
-            await self._db(self.board.close_execution, run.exec_id, "cancelled",
-                           error=f"budget_paused:{scope}", summary=reported, **close)
+            await self._db(
+                self.board.close_execution,
+                run.exec_id,
+                "cancelled",
+                error=f"budget_paused:{scope}",
+                summary=reported,
+                **close,
+            )
             await self._db(self.board.release, task_id)
             reason, status, summary = "aborted", "todo", "auto-paused (budget)"
         elif done.reason == "success":
-            await self._db(self.board.add_comment, task_id, reported, author_type="agent",
-                           author_agent_id=run.request.agent_id)
-            await self._db(self.board.close_execution, run.exec_id, "succeeded",
-                           summary=reported, **close)
+            await self._db(
+                self.board.add_comment,
+                task_id,
+                reported,
+                author_type="agent",
+                author_agent_id=run.request.agent_id,
+            )
+            await self._db(
+                self.board.close_execution, run.exec_id, "succeeded", summary=reported, **close
+            )
             reason, status = "success", await self._finish_success(run, reported, done)
         else:
             await self._comment(task_id, f"Run {done.reason}: {safe or '(no output)'}")
-            await self._db(self.board.close_execution, run.exec_id,
-                           "cancelled" if done.reason == "aborted" else "failed",
-                           error=safe or done.reason, summary=safe or None, **close)
+            await self._db(
+                self.board.close_execution,
+                run.exec_id,
+                "cancelled" if done.reason == "aborted" else "failed",
+                error=safe or done.reason,
+                summary=safe or None,
+                **close,
+            )
             if run.worktree and ctx.resume_session_id:
                 self._clear_failed_resume(run)
             await self._db(self.board.release, task_id)
@@ -612,8 +639,10 @@ class Executor:
         if handoff is None:
             return
         handoff.native_session_id = None
-        handoff.warnings = [*handoff.warnings,
-                            "a native session resume failed; the session id was cleared"]
+        handoff.warnings = [
+            *handoff.warnings,
+            "a native session resume failed; the session id was cleared",
+        ]
         write_handoff(run.worktree.path, handoff)
 
 

@@ -31,7 +31,9 @@ def parse_pick(raw: str | None) -> tuple[str, str] | None:
 
 
 class Onboarding:
-    def __init__(self, registry: RuntimeRegistry, board: BoardStore, keys: KeyResolver, env) -> None:
+    def __init__(
+        self, registry: RuntimeRegistry, board: BoardStore, keys: KeyResolver, env
+    ) -> None:
         self.registry = registry
         self.board = board
         self.keys = keys
@@ -57,8 +59,13 @@ class Onboarding:
             raise ApiError(400, plan.error)
         agents = [
             {
-                "id": a.id, "name": a.name, "runtime": runtime_id, "role": a.role,
-                "provider": a.provider, "model": a.model, "config": a.config,
+                "id": a.id,
+                "name": a.name,
+                "runtime": runtime_id,
+                "role": a.role,
+                "provider": a.provider,
+                "model": a.model,
+                "config": a.config,
             }
             for a in plan.agents
         ]

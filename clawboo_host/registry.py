@@ -160,9 +160,7 @@ def _register(
 
     def fail(message: str) -> None:
         log.warning("runtime plugin %r (%s) skipped: %s", runtime_id, distribution, message)
-        registry.records.append(
-            PluginRecord(runtime_id, distribution, version, "error", message)
-        )
+        registry.records.append(PluginRecord(runtime_id, distribution, version, "error", message))
 
     if runtime_id in RESERVED_IDS:
         return fail(f"'{runtime_id}' is a reserved id and is never loaded")
@@ -173,11 +171,7 @@ def _register(
     except Exception as exc:  # pluggy.PluginValidationError, ValueError
         return fail(f"invalid plugin: {exc}")
     try:
-        unknown = [
-            name
-            for name in _hooks_of(pm, plugin)
-            if name not in hookspecs.HOOK_NAMES
-        ]
+        unknown = [name for name in _hooks_of(pm, plugin) if name not in hookspecs.HOOK_NAMES]
         if unknown:
             raise PluginContractError(f"unknown hook(s): {', '.join(unknown)}")
         impl = registry._impl(runtime_id, "clawboo_runtime_descriptor")
@@ -248,7 +242,10 @@ def build_registry(
                 registry.records.append(PluginRecord(ep.name, dist, version, "error", message))
                 continue
             _register(registry, ep.name, plugin, dist, version)
-    if env.get("CLAWBOO_ENABLE_MOCK_RUNTIME") == "1" and MOCK_RUNTIME_ID not in registry.descriptors:
+    if (
+        env.get("CLAWBOO_ENABLE_MOCK_RUNTIME") == "1"
+        and MOCK_RUNTIME_ID not in registry.descriptors
+    ):
         from .testing import mock_runtime
 
         _register(registry, MOCK_RUNTIME_ID, mock_runtime, "clawboo-host", _host_version())

@@ -72,6 +72,7 @@ def is_usable_access_token(token: str) -> bool:
     """Tokens are restricted to URL-safe characters; any other token disables the gate."""
     return bool(_TOKEN_RE.fullmatch(token))
 
+
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 _FETCH_SITES = frozenset({"same-origin", "same-site", "none"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}

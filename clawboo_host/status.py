@@ -173,8 +173,7 @@ class StatusService:
             bin_path=bin_path,
             health=out["health"],
             auth=auth_state,
-            has_credential=out["has_credential"]
-            or (installed and auth_state.external_credential),
+            has_credential=out["has_credential"] or (installed and auth_state.external_credential),
             has_vault_credential=out["has_vault_credential"],
         )
 

@@ -152,7 +152,7 @@ def test_state_machine_table():
         "done",
         "cancelled",
     )
-    assert states.TERMINAL == {"done", "cancelled"}
+    assert {"done", "cancelled"} == states.TERMINAL
     for frm in states.STATUSES:
         for to in states.STATUSES:
             expected = frm == to or to in LEGAL[frm]

@@ -112,9 +112,9 @@ KEPT = {
 
 
 def test_exported_lists_match_the_contract():
-    assert SCRUBBED_NAMES == frozenset(CLAWBOO_OWN + OPERATOR)
-    assert PROVIDER_KEY_NAMES == frozenset(PROVIDERS)
-    assert AWS_CREDENTIAL_NAMES == frozenset(AWS)
+    assert frozenset(CLAWBOO_OWN + OPERATOR) == SCRUBBED_NAMES
+    assert frozenset(PROVIDERS) == PROVIDER_KEY_NAMES
+    assert frozenset(AWS) == AWS_CREDENTIAL_NAMES
     assert isinstance(SCRUBBED_NAMES, frozenset)
 
 

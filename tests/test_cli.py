@@ -28,7 +28,12 @@ def test_serve_on_port_0_writes_the_port_and_answers(tmp_path):
     data = tmp_path / "data"
     with server_process(["--port", "0", "--data-dir", str(data)], base_env(tmp_path), data) as port:
         body = httpx.get(f"http://127.0.0.1:{port}/api/runtimes").json()
-        assert [r["id"] for r in body["runtimes"]][:4] == ["claude-code", "codex", "hermes", "clawboo-native"]
+        assert [r["id"] for r in body["runtimes"]][:4] == [
+            "claude-code",
+            "codex",
+            "hermes",
+            "clawboo-native",
+        ]
     assert (data / "clawboo.db").exists()
 
 
@@ -70,8 +75,13 @@ def test_an_explicit_busy_port_is_an_error(tmp_path):
     blocker.listen(1)
     port = blocker.getsockname()[1]
     try:
-        proc = subprocess.run(CLI + ["serve", "--port", str(port), "--data-dir", str(tmp_path / "d")],
-                              env=base_env(tmp_path), capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            CLI + ["serve", "--port", str(port), "--data-dir", str(tmp_path / "d")],
+            env=base_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         blocker.close()
     assert proc.returncode == 1
@@ -79,30 +89,53 @@ def test_an_explicit_busy_port_is_an_error(tmp_path):
 
 
 def test_a_non_loopback_bind_needs_a_token(tmp_path):
-    proc = subprocess.run(CLI + ["serve", "--host", "0.0.0.0", "--port", "0", "--data-dir", str(tmp_path / "d")],
-                          env=base_env(tmp_path), capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        CLI + ["serve", "--host", "0.0.0.0", "--port", "0", "--data-dir", str(tmp_path / "d")],
+        env=base_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert "CLAWBOO_ACCESS_TOKEN" in proc.stderr
-    bad = subprocess.run(CLI + ["serve", "--host", "0.0.0.0", "--port", "0", "--data-dir", str(tmp_path / "d")],
-                         env=base_env(tmp_path, CLAWBOO_ACCESS_TOKEN="has spaces!"), capture_output=True,
-                         text=True, timeout=60)
+    bad = subprocess.run(
+        CLI + ["serve", "--host", "0.0.0.0", "--port", "0", "--data-dir", str(tmp_path / "d")],
+        env=base_env(tmp_path, CLAWBOO_ACCESS_TOKEN="has spaces!"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 1 and "CLAWBOO_ACCESS_TOKEN" in bad.stderr
     data = tmp_path / "insecure"
-    with server_process(["--host", "0.0.0.0", "--port", "0", "--data-dir", str(data)],
-                 base_env(tmp_path, CLAWBOO_ALLOW_INSECURE="1"), data):
+    with server_process(
+        ["--host", "0.0.0.0", "--port", "0", "--data-dir", str(data)],
+        base_env(tmp_path, CLAWBOO_ALLOW_INSECURE="1"),
+        data,
+    ):
         pass
 
 
 def test_plugins_lists_every_builtin_as_json(tmp_path):
-    proc = subprocess.run(CLI + ["plugins", "--json"], env=base_env(tmp_path),
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        CLI + ["plugins", "--json"],
+        env=base_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     plugins = {p["id"]: p for p in json.loads(proc.stdout)["plugins"]}
-    for rid, dist in (("claude-code", "clawboo-runtime-claude-code"), ("codex", "clawboo-runtime-codex"),
-                      ("hermes", "clawboo-runtime-hermes"), ("clawboo-native", "clawboo-runtime-native")):
+    for rid, dist in (
+        ("claude-code", "clawboo-runtime-claude-code"),
+        ("codex", "clawboo-runtime-codex"),
+        ("hermes", "clawboo-runtime-hermes"),
+        ("clawboo-native", "clawboo-runtime-native"),
+    ):
         assert plugins[rid]["status"] == "ok", plugins[rid]
         assert plugins[rid]["distribution"] == dist
         assert plugins[rid]["version"]
         assert "clawboo_runtime_descriptor" in plugins[rid]["hooks"]
-    text = subprocess.run(CLI + ["plugins"], env=base_env(tmp_path), capture_output=True, text=True, timeout=60)
+    text = subprocess.run(
+        CLI + ["plugins"], env=base_env(tmp_path), capture_output=True, text=True, timeout=60
+    )
     assert "claude-code" in text.stdout and "ok" in text.stdout

@@ -27,7 +27,7 @@ def frames(text: str) -> list[dict]:
     for block in text.split("\n\n"):
         if block.strip():
             assert block.startswith("data: "), block
-            out.append(json.loads(block[len("data: "):]))
+            out.append(json.loads(block[len("data: ") :]))
     return out
 
 
@@ -48,8 +48,16 @@ def test_claude_code_installs_with_npm(host, fake_executables):
     fake_executables.add_recording("npm", stdout_lines=["", "added 1 package in 3s"])
     status, ctype, events = install(host, "claude-code")
     assert status == 200 and ctype.startswith("text/event-stream")
-    assert fake_executables.calls("npm")[0]["argv"] == ["install", "-g", "@anthropic-ai/claude-code@2"]
-    assert events[0] == {"type": "progress", "step": "installing", "message": "Installing Claude Code…"}
+    assert fake_executables.calls("npm")[0]["argv"] == [
+        "install",
+        "-g",
+        "@anthropic-ai/claude-code@2",
+    ]
+    assert events[0] == {
+        "type": "progress",
+        "step": "installing",
+        "message": "Installing Claude Code…",
+    }
     assert {"type": "output", "line": "added 1 package in 3s"} in events
     assert events[-1]["type"] == "complete" and events[-1]["success"] is True
     assert "isn't on PATH" in events[-1]["warning"]  # the fake npm installed nothing
@@ -61,7 +69,9 @@ def test_a_completed_install_shows_up_as_installed(host, fake_executables):
         f"import pathlib, stat\np = pathlib.Path({str(fake_executables.bin_dir)!r}) / 'codex'\n"
         "p.write_text('#!/bin/sh\\necho Not logged in\\n'); p.chmod(0o755)\nprint('added 1 package')\n",
     )
-    assert {r["id"]: r for r in host.get("/api/runtimes").json()["runtimes"]}["codex"]["installed"] is False
+    assert {r["id"]: r for r in host.get("/api/runtimes").json()["runtimes"]}["codex"][
+        "installed"
+    ] is False
     _, _, events = install(host, "codex")
     assert events[-1] == {"type": "complete", "success": True}
     codex = {r["id"]: r for r in host.get("/api/runtimes").json()["runtimes"]}["codex"]
@@ -70,25 +80,38 @@ def test_a_completed_install_shows_up_as_installed(host, fake_executables):
 
 def test_npm_missing(host, fake_executables):
     _, _, events = install(host, "codex")
-    assert events[-1] == {"type": "error", "code": "NPM_MISSING",
-                          "message": "npm not found. Install Node.js (which bundles npm) and retry."}
+    assert events[-1] == {
+        "type": "error",
+        "code": "NPM_MISSING",
+        "message": "npm not found. Install Node.js (which bundles npm) and retry.",
+    }
 
 
 def test_permission_denied_then_exit_code(host, fake_executables):
-    fake_executables.add_recording("npm", stderr_lines=["npm ERR! code EACCES", "npm ERR! syscall mkdir"], exit_code=243)
+    fake_executables.add_recording(
+        "npm", stderr_lines=["npm ERR! code EACCES", "npm ERR! syscall mkdir"], exit_code=243
+    )
     _, _, events = install(host, "claude-code")
     kinds = [(e["type"], e.get("code")) for e in events]
     eacces = kinds.index(("error", "EACCES"))
     assert events[eacces + 1] == {"type": "output", "line": "npm ERR! code EACCES"}
     assert "sudo npm install -g @anthropic-ai/claude-code@2" in events[eacces]["message"]
-    assert events[-1] == {"type": "error", "code": "EXIT_243", "message": "Installation failed with exit code 243"}
+    assert events[-1] == {
+        "type": "error",
+        "code": "EXIT_243",
+        "message": "Installation failed with exit code 243",
+    }
 
 
 def test_hermes_prefers_pipx_with_a_compatible_python(host, fake_executables):
     fake_executables.add_recording("pipx", stdout_lines=["installed package hermes-agent 0.19.0"])
     _, _, events = install(host, "hermes")
     argv = fake_executables.calls("pipx")[0]["argv"]
-    assert argv[0] == "install" and argv[1] == "--python" and argv[-1] == "hermes-agent[anthropic,mcp]<1"
+    assert (
+        argv[0] == "install"
+        and argv[1] == "--python"
+        and argv[-1] == "hermes-agent[anthropic,mcp]<1"
+    )
     assert events[:2] == [
         {"type": "progress", "step": "installing", "message": "Installing Hermes…"},
         {"type": "progress", "step": "installing", "message": "Installing via pipx…"},
@@ -122,7 +145,9 @@ def test_hermes_pip_retries_once_on_pep_668(host, fake_executables):
 
 
 def test_hermes_without_python(clawboo_host_factory, clawboo_env, fake_executables):
-    env = dict(clawboo_env, PATH=f"{fake_executables.bin_dir}:{fake_executables.system_dir(python=False)}")
+    env = dict(
+        clawboo_env, PATH=f"{fake_executables.bin_dir}:{fake_executables.system_dir(python=False)}"
+    )
     with clawboo_host_factory(env=env).client() as client:
         _, _, events = install(client, "hermes")
     assert events[-1]["code"] == "PYTHON_MISSING"
@@ -130,8 +155,12 @@ def test_hermes_without_python(clawboo_host_factory, clawboo_env, fake_executabl
 
 
 def test_hermes_with_only_an_old_python(clawboo_host_factory, clawboo_env, fake_executables):
-    fake_executables.add("python3", "import sys\nprint(9)\n", shebang="#!/bin/sh\necho 9; exit 0\n#")
-    env = dict(clawboo_env, PATH=f"{fake_executables.bin_dir}:{fake_executables.system_dir(python=False)}")
+    fake_executables.add(
+        "python3", "import sys\nprint(9)\n", shebang="#!/bin/sh\necho 9; exit 0\n#"
+    )
+    env = dict(
+        clawboo_env, PATH=f"{fake_executables.bin_dir}:{fake_executables.system_dir(python=False)}"
+    )
     with clawboo_host_factory(env=env).client() as client:
         _, _, events = install(client, "hermes")
     assert events[-1]["code"] == "PYTHON_TOO_OLD"
@@ -163,7 +192,9 @@ def _start_slow_install(server, fake_executables, tmp_path, rid="claude-code"):
     return client, stream, pids
 
 
-def test_a_second_install_is_409_and_a_disconnect_kills_the_tree(clawboo_host_factory, clawboo_env, fake_executables, tmp_path):
+def test_a_second_install_is_409_and_a_disconnect_kills_the_tree(
+    clawboo_host_factory, clawboo_env, fake_executables, tmp_path
+):
     server = clawboo_host_factory(env=dict(clawboo_env, PIDS_FILE=str(tmp_path / "npm.pids")))
     client, stream, pids = _start_slow_install(server, fake_executables, tmp_path)
     with server.client() as other:
@@ -184,7 +215,9 @@ def test_a_second_install_is_409_and_a_disconnect_kills_the_tree(clawboo_host_fa
     assert status == 200 and events[-1]["type"] == "complete"
 
 
-def test_an_install_past_the_timeout_ends_with_timeout(clawboo_host_factory, clawboo_env, fake_executables, tmp_path):
+def test_an_install_past_the_timeout_ends_with_timeout(
+    clawboo_host_factory, clawboo_env, fake_executables, tmp_path
+):
     pids_file = tmp_path / "npm.pids"
     fake_executables.add("npm", SLOW_NPM_WITH_GRANDCHILD)
     env = dict(clawboo_env, PIDS_FILE=str(pids_file), CLAWBOO_INSTALL_TIMEOUT_S="1")

@@ -465,7 +465,16 @@ async def test_mcp_with_a_bad_token_or_bad_json_is_reported(tmp_path: Path, mcp_
 
 
 def test_module_exports_the_directive_set():
-    assert mock_runtime.DIRECTIVES == {
-        "ok", "write", "cost", "tokens", "sleep", "hang", "error", "maxturns", "mcp", "spawn",
+    assert {
+        "ok",
+        "write",
+        "cost",
+        "tokens",
+        "sleep",
+        "hang",
+        "error",
+        "maxturns",
+        "mcp",
+        "spawn",
         "session",
-    }
+    } == mock_runtime.DIRECTIVES

@@ -48,8 +48,12 @@ def record(registry, rid):
 
 
 def test_a_good_plugin_loads_beside_a_broken_one(site):
-    make_dist(site, "good-rt", {"good-rt": "good_rt"}, {"good_rt": GOOD_PLUGIN.format(id="good-rt")})
-    make_dist(site, "broken-rt", {"broken-rt": "broken_rt"}, {"broken_rt": "raise RuntimeError('boom')"})
+    make_dist(
+        site, "good-rt", {"good-rt": "good_rt"}, {"good_rt": GOOD_PLUGIN.format(id="good-rt")}
+    )
+    make_dist(
+        site, "broken-rt", {"broken-rt": "broken_rt"}, {"broken_rt": "raise RuntimeError('boom')"}
+    )
     registry = build_registry(env={})
     assert registry.get("good-rt") is not None
     assert record(registry, "good-rt").status == "ok"
@@ -68,8 +72,12 @@ def test_an_id_that_differs_from_the_entry_point_name_is_skipped(site):
 
 
 def test_two_distributions_with_one_id_is_an_error_naming_both(site):
-    make_dist(site, "first-dist", {"twin-rt": "twin_a"}, {"twin_a": GOOD_PLUGIN.format(id="twin-rt")})
-    make_dist(site, "second-dist", {"twin-rt": "twin_b"}, {"twin_b": GOOD_PLUGIN.format(id="twin-rt")})
+    make_dist(
+        site, "first-dist", {"twin-rt": "twin_a"}, {"twin_a": GOOD_PLUGIN.format(id="twin-rt")}
+    )
+    make_dist(
+        site, "second-dist", {"twin-rt": "twin_b"}, {"twin_b": GOOD_PLUGIN.format(id="twin-rt")}
+    )
     registry = build_registry(env={})
     assert registry.get("twin-rt") is None
     errors = [r.error for r in registry.records if r.id == "twin-rt"]
@@ -85,12 +93,21 @@ def test_openclaw_is_reserved_and_never_imported(site):
 
 def test_a_misspelled_hook_or_bad_descriptor_is_reported(site):
     make_dist(
-        site, "typo", {"typo-rt": "typo_rt"},
-        {"typo_rt": GOOD_PLUGIN.format(id="typo-rt") + "\n@hookimpl\ndef clawboo_runtime_rnu(ctx):\n    pass\n"},
+        site,
+        "typo",
+        {"typo-rt": "typo_rt"},
+        {
+            "typo_rt": GOOD_PLUGIN.format(id="typo-rt")
+            + "\n@hookimpl\ndef clawboo_runtime_rnu(ctx):\n    pass\n"
+        },
     )
     make_dist(
-        site, "wrongtype", {"wrong-rt": "wrong_rt"},
-        {"wrong_rt": "from clawboo_host.plugin_api import hookimpl\n@hookimpl\ndef clawboo_runtime_descriptor():\n    return {'id': 'wrong-rt'}\n"},
+        site,
+        "wrongtype",
+        {"wrong-rt": "wrong_rt"},
+        {
+            "wrong_rt": "from clawboo_host.plugin_api import hookimpl\n@hookimpl\ndef clawboo_runtime_descriptor():\n    return {'id': 'wrong-rt'}\n"
+        },
     )
     registry = build_registry(env={})
     assert "clawboo_runtime_rnu" in record(registry, "typo-rt").error
@@ -109,7 +126,9 @@ def test_an_unpinned_install_package_is_refused(site):
     assert "not version-pinned" in record(registry, "loose-rt").error
 
 
-@pytest.mark.parametrize("value,enabled", [("1", True), ("true", False), ("yes", False), ("0", False), ("", False)])
+@pytest.mark.parametrize(
+    "value,enabled", [("1", True), ("true", False), ("yes", False), ("0", False), ("", False)]
+)
 def test_the_mock_runtime_needs_exactly_1(value, enabled):
     registry = build_registry(env={"CLAWBOO_ENABLE_MOCK_RUNTIME": value}, plugins=[])
     assert (registry.get(MOCK_RUNTIME_ID) is not None) is enabled

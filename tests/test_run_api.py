@@ -23,7 +23,9 @@ MOCK = "clawboo-mock"
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(
         ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
 
 
@@ -55,7 +57,9 @@ def client(server):
 
 
 def new_task(client, description="", **extra) -> dict:
-    response = client.post("/api/board/tasks", json={"title": "Do the thing", "description": description, **extra})
+    response = client.post(
+        "/api/board/tasks", json={"title": "Do the thing", "description": description, **extra}
+    )
     assert response.status_code == 201, response.text
     return response.json()["task"]
 
@@ -93,13 +97,18 @@ def test_too_deep_is_refused_before_the_claim(client):
     response = run(client, c["id"], kind="research")
     assert (response.status_code, response.json()) == (422, {"ok": False, "reason": "too_deep"})
     after = detail(client, c["id"])
-    assert after["task"]["status"] == "todo" and after["executions"] == [] and after["comments"] == []
+    assert (
+        after["task"]["status"] == "todo" and after["executions"] == [] and after["comments"] == []
+    )
     assert run(client, b["id"], kind="research").json()["status"] == "done"
 
 
 def test_a_claimed_task_is_409(client):
     task = new_task(client)
-    assert client.patch(f"/api/board/tasks/{task['id']}", json={"status": "in_progress"}).status_code == 200
+    assert (
+        client.patch(f"/api/board/tasks/{task['id']}", json={"status": "in_progress"}).status_code
+        == 200
+    )
     response = run(client, task["id"], kind="research")
     assert (response.status_code, response.json()) == (409, {"ok": False, "reason": "conflict"})
 
@@ -107,7 +116,10 @@ def test_a_claimed_task_is_409(client):
 def test_no_repo_path_is_workspace_unavailable(client):
     task = new_task(client, "!ok hi")
     response = run(client, task["id"])
-    assert (response.status_code, response.json()) == (422, {"ok": False, "reason": "workspace_unavailable"})
+    assert (response.status_code, response.json()) == (
+        422,
+        {"ok": False, "reason": "workspace_unavailable"},
+    )
     after = detail(client, task["id"])
     assert after["task"]["status"] == "todo" and after["task"]["assigneeAgentId"] is None
     assert after["comments"][0]["body"].startswith("[blocked: no isolation]")
@@ -119,7 +131,10 @@ def test_a_repo_path_that_is_not_git_is_400_and_changes_nothing(client, tmp_path
     plain = tmp_path / "plain"
     plain.mkdir()
     response = run(client, task["id"], repoPath=str(plain))
-    assert (response.status_code, response.json()) == (400, {"error": f"not a git repository: {plain}"})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"error": f"not a git repository: {plain}"},
+    )
     after = detail(client, task["id"])
     assert after["task"]["status"] == "todo" and after["executions"] == []
 
@@ -159,9 +174,13 @@ def test_changes_are_committed_on_the_task_branch_for_review(client, repo):
     assert after["task"]["branchRef"] == branch
 
 
-@pytest.mark.parametrize("directive,reason,exec_status", [
-    ("!error kaboom", "error", "failed"), ("!maxturns", "max_turns", "failed"),
-])
+@pytest.mark.parametrize(
+    "directive,reason,exec_status",
+    [
+        ("!error kaboom", "error", "failed"),
+        ("!maxturns", "max_turns", "failed"),
+    ],
+)
 def test_failures_release_the_task(client, directive, reason, exec_status):
     task = new_task(client, directive)
     body = run(client, task["id"], kind="research").json()
@@ -191,9 +210,15 @@ def test_keep_for_resume_hands_off_to_the_next_run(client, repo):
     assert handoff["runtime"] == MOCK
     # the next run reuses the worktree and resumes the runtime's session
     client.patch(f"/api/board/tasks/{task['id']}", json={"description": "!ok finished"})
-    with client.stream("POST", f"/api/runtimes/{MOCK}/run", json={"taskId": task["id"], "repoPath": str(repo)},
-                       headers={"Accept": "text/event-stream"}) as response:
-        frames = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")]
+    with client.stream(
+        "POST",
+        f"/api/runtimes/{MOCK}/run",
+        json={"taskId": task["id"], "repoPath": str(repo)},
+        headers={"Accept": "text/event-stream"},
+    ) as response:
+        frames = [
+            json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")
+        ]
     texts = [f["text"] for f in frames if f["type"] == "text-delta"]
     assert "resumed sess-42" in texts
     assert frames[-1]["type"] == "result" and frames[-1]["status"] == "done"
@@ -201,14 +226,25 @@ def test_keep_for_resume_hands_off_to_the_next_run(client, repo):
 
 def test_sse_mode_streams_events_then_one_result(client):
     task = new_task(client, "!cost 0.25 100 50\n!ok streamed")
-    refusal = client.post(f"/api/runtimes/{MOCK}/run", json={"taskId": "nope"},
-                          headers={"Accept": "text/event-stream"})
-    assert refusal.status_code == 404 and refusal.headers["content-type"].startswith("application/json")
-    with client.stream("POST", f"/api/runtimes/{MOCK}/run", json={"taskId": task["id"], "kind": "research"},
-                       headers={"Accept": "text/event-stream"}) as response:
+    refusal = client.post(
+        f"/api/runtimes/{MOCK}/run",
+        json={"taskId": "nope"},
+        headers={"Accept": "text/event-stream"},
+    )
+    assert refusal.status_code == 404 and refusal.headers["content-type"].startswith(
+        "application/json"
+    )
+    with client.stream(
+        "POST",
+        f"/api/runtimes/{MOCK}/run",
+        json={"taskId": task["id"], "kind": "research"},
+        headers={"Accept": "text/event-stream"},
+    ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
-        frames = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")]
+        frames = [
+            json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")
+        ]
     types = [f["type"] for f in frames]
     assert types.count("result") == 1 and types[-1] == "result"
     assert "cost" in types and "text-delta" in types
@@ -301,8 +337,12 @@ def test_a_client_that_hangs_up_kills_the_process_tree(server, client):
     task = new_task(client, "!spawn 120")
     pids: list[int] = []
     with httpx.Client(base_url=server.url, timeout=30) as hangup:
-        with hangup.stream("POST", f"/api/runtimes/{MOCK}/run", json={"taskId": task["id"], "kind": "research"},
-                           headers={"Accept": "text/event-stream"}) as response:
+        with hangup.stream(
+            "POST",
+            f"/api/runtimes/{MOCK}/run",
+            json={"taskId": task["id"], "kind": "research"},
+            headers={"Accept": "text/event-stream"},
+        ) as response:
             for line in response.iter_lines():
                 if line.startswith("data: ") and "PIDS" in line:
                     pids = [int(p) for p in json.loads(line[6:])["text"].split()[1:3]]
@@ -319,9 +359,16 @@ def test_a_client_that_hangs_up_kills_the_process_tree(server, client):
 
 def test_a_cap_budget_stops_the_run_and_refuses_the_next(client):
     team_task = new_task(client, "!cost 0.50\n!sleep 5000\n!ok too late")
-    assert client.put("/api/budgets/agent/spender", json={"limitUsd": 0.01, "mode": "cap"}).status_code == 200
+    assert (
+        client.put("/api/budgets/agent/spender", json={"limitUsd": 0.01, "mode": "cap"}).status_code
+        == 200
+    )
     body = run(client, team_task["id"], kind="research", assigneeAgentId="spender").json()
-    assert (body["doneReason"], body["status"], body["summary"]) == ("aborted", "todo", "auto-paused (budget)")
+    assert (body["doneReason"], body["status"], body["summary"]) == (
+        "aborted",
+        "todo",
+        "auto-paused (budget)",
+    )
     after = detail(client, team_task["id"])
     assert after["comments"][-1]["body"].startswith("Auto-paused: agent budget reached")
     assert after["executions"][0]["status"] == "cancelled"
@@ -334,20 +381,28 @@ def test_a_cap_budget_stops_the_run_and_refuses_the_next(client):
 def test_a_warn_budget_never_pauses(client):
     task = new_task(client, "!cost 0.50\n!ok fine")
     client.put("/api/budgets/agent/warned", json={"limitUsd": 0.01, "mode": "warn"})
-    assert run(client, task["id"], kind="research", assigneeAgentId="warned").json()["status"] == "done"
+    assert (
+        run(client, task["id"], kind="research", assigneeAgentId="warned").json()["status"]
+        == "done"
+    )
     assert client.get("/api/budgets").json()["budgets"][0]["status"] != "paused"
 
 
 def test_the_runtime_calls_back_over_mcp_with_its_run_token(client, server):
-    task = new_task(client, '!mcp add_comment {"taskId": "$TASK", "body": "hello over mcp"}\n!ok called')
+    task = new_task(
+        client, '!mcp add_comment {"taskId": "$TASK", "body": "hello over mcp"}\n!ok called'
+    )
     body = run(client, task["id"], kind="research", assigneeAgentId="mcp-agent").json()
     assert body["status"] == "done"
     comments = detail(client, task["id"])["comments"]
     mcp_comment = [c for c in comments if c["body"] == "hello over mcp"]
     assert mcp_comment and mcp_comment[0]["authorAgentId"] == "mcp-agent"
     # without a live run token the MCP server refuses
-    response = httpx.post(f"{server.url}/api/mcp/tasks", json={"jsonrpc": "2.0", "id": 1, "method": "initialize"},
-                          headers={"Accept": "application/json, text/event-stream"})
+    response = httpx.post(
+        f"{server.url}/api/mcp/tasks",
+        json={"jsonrpc": "2.0", "id": 1, "method": "initialize"},
+        headers={"Accept": "application/json, text/event-stream"},
+    )
     assert response.status_code == 401
 
 
@@ -356,14 +411,24 @@ def test_a_host_killed_mid_run_leaves_no_task_stuck(tmp_path, env):
     env = dict(env, CLAWBOO_HOME=str(data))
     with server_process(["--port", "0"], env, data) as port:
         base = f"http://127.0.0.1:{port}"
-        task = httpx.post(f"{base}/api/board/tasks", json={"title": "t", "description": "!hang"}).json()["task"]
+        task = httpx.post(
+            f"{base}/api/board/tasks", json={"title": "t", "description": "!hang"}
+        ).json()["task"]
         threading.Thread(
-            target=lambda: _swallow(lambda: httpx.post(f"{base}/api/runtimes/{MOCK}/run",
-                                                        json={"taskId": task["id"], "kind": "research"}, timeout=60)),
+            target=lambda: _swallow(
+                lambda: httpx.post(
+                    f"{base}/api/runtimes/{MOCK}/run",
+                    json={"taskId": task["id"], "kind": "research"},
+                    timeout=60,
+                )
+            ),
             daemon=True,
         ).start()
         deadline = time.monotonic() + 20
-        while httpx.get(f"{base}/api/board/tasks/{task['id']}").json()["task"]["status"] != "in_progress":
+        while (
+            httpx.get(f"{base}/api/board/tasks/{task['id']}").json()["task"]["status"]
+            != "in_progress"
+        ):
             assert time.monotonic() < deadline
             time.sleep(0.05)
         _kill_server(data, port)

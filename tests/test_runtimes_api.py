@@ -33,16 +33,29 @@ def vault_entries(data_dir) -> dict:
 def test_lists_the_four_runtimes_with_the_public_catalog(host):
     body = host.get("/api/runtimes").json()
     assert list(body) == ["runtimes", "available"]
-    assert [r["id"] for r in body["runtimes"]] == ["claude-code", "codex", "hermes", "clawboo-native"]
+    assert [r["id"] for r in body["runtimes"]] == [
+        "claude-code",
+        "codex",
+        "hermes",
+        "clawboo-native",
+    ]
     available = {d["id"]: d for d in body["available"]}
     assert available["hermes"] == {
-        "id": "hermes", "name": "Hermes", "healthBin": "hermes", "packageManager": "pip",
-        "installCommand": "pipx install 'hermes-agent[anthropic,mcp]<1'", "builtIn": False,
-        "authKind": "api-key", "envVar": "OPENROUTER_API_KEY",
-        "docsUrl": "https://pypi.org/project/hermes-agent/", "headlessAuth": True,
+        "id": "hermes",
+        "name": "Hermes",
+        "healthBin": "hermes",
+        "packageManager": "pip",
+        "installCommand": "pipx install 'hermes-agent[anthropic,mcp]<1'",
+        "builtIn": False,
+        "authKind": "api-key",
+        "envVar": "OPENROUTER_API_KEY",
+        "docsUrl": "https://pypi.org/project/hermes-agent/",
+        "headlessAuth": True,
     }
     assert available["codex"]["installCommand"] == "npm install -g @openai/codex@0"
-    assert available["claude-code"]["installCommand"] == "npm install -g @anthropic-ai/claude-code@2"
+    assert (
+        available["claude-code"]["installCommand"] == "npm install -g @anthropic-ai/claude-code@2"
+    )
 
 
 def test_native_row_on_a_clean_machine(host):
@@ -51,10 +64,15 @@ def test_native_row_on_a_clean_machine(host):
     assert native["capabilities"]["runtimeClass"] == "native"
     assert native["connectionState"] == "needs-auth"
     assert native["health"]["ok"] is False
-    assert native["health"]["message"].startswith("no provider key connected (ANTHROPIC_API_KEY or OPENAI_API_KEY")
+    assert native["health"]["message"].startswith(
+        "no provider key connected (ANTHROPIC_API_KEY or OPENAI_API_KEY"
+    )
     assert native["health"]["message"].endswith("MOONSHOT_API_KEY, or set OLLAMA_BASE_URL)")
     claude = rows(host)["claude-code"]
-    assert claude["health"] == {"ok": False, "message": "claude not found on PATH or user-install dirs"}
+    assert claude["health"] == {
+        "ok": False,
+        "message": "claude not found on PATH or user-install dirs",
+    }
     assert claude["connectionState"] == "not-installed"
 
 
@@ -91,8 +109,12 @@ def test_connect_refusals(host):
     assert (response.status_code, response.json()) == (400, {"error": "apiKey is required"})
     response = host.post("/api/runtimes/hermes/connect", json={"provider": "openrouter"})
     assert response.status_code == 400
-    assert response.json() == {"error": "no existing key found for openrouter — paste one to connect"}
-    response = host.post("/api/runtimes/clawboo-native/connect", json={"apiKey": KEY, "provider": "bogus"})
+    assert response.json() == {
+        "error": "no existing key found for openrouter — paste one to connect"
+    }
+    response = host.post(
+        "/api/runtimes/clawboo-native/connect", json={"apiKey": KEY, "provider": "bogus"}
+    )
     assert (response.status_code, response.json()) == (400, {"error": "unknown provider 'bogus'"})
     response = host.post("/api/runtimes/clawboo-native/connect", json={"apiKey": 42})
     assert (response.status_code, response.json()) == (400, {"error": "apiKey is required"})
@@ -108,7 +130,11 @@ def test_codex_connect_returns_the_login_command(host, fake_executables):
     fake_executables.add("codex", CODEX_LOGGED_OUT)
     assert rows(host)["codex"]["connectionState"] == "needs-login"
     response = host.post("/api/runtimes/codex/connect", json={"apiKey": "ignored"})
-    assert response.json() == {"ok": True, "connectionState": "needs-login", "loginCommand": "codex login"}
+    assert response.json() == {
+        "ok": True,
+        "connectionState": "needs-login",
+        "loginCommand": "codex login",
+    }
 
 
 def test_codex_logged_in_is_ready(host, fake_executables):
@@ -121,7 +147,10 @@ def test_codex_logged_in_is_ready(host, fake_executables):
 
 def test_hermes_connect_then_disconnect(host, fake_executables, clawboo_data_dir):
     fake_executables.add("hermes", "pass\n")
-    assert host.post("/api/runtimes/hermes/connect", json={"apiKey": OR_KEY}).json()["connectionState"] == "ready"
+    assert (
+        host.post("/api/runtimes/hermes/connect", json={"apiKey": OR_KEY}).json()["connectionState"]
+        == "ready"
+    )
     assert "OPENROUTER_API_KEY" in vault_entries(clawboo_data_dir)
     response = host.post("/api/runtimes/hermes/disconnect")
     assert response.json() == {"ok": True, "connectionState": "needs-auth"}
@@ -133,12 +162,22 @@ def test_hermes_chatgpt_login_counts_as_a_credential(host, fake_executables, cla
     fake_executables.add("codex", CODEX_LOGGED_OUT)
     home = tmp_path / "hermes-home"
     home.mkdir(exist_ok=True)
-    (home / "auth.json").write_text(json.dumps(
-        {"providers": {"openai-codex": {"tokens": {"access_token": "a-tok", "refresh_token": "r-tok"}}}}
-    ))
+    (home / "auth.json").write_text(
+        json.dumps(
+            {
+                "providers": {
+                    "openai-codex": {"tokens": {"access_token": "a-tok", "refresh_token": "r-tok"}}
+                }
+            }
+        )
+    )
     all_rows = rows(host)
     hermes = all_rows["hermes"]
-    assert (hermes["codexAuth"], hermes["hasCredential"], hermes["hasVaultCredential"]) == (True, True, False)
+    assert (hermes["codexAuth"], hermes["hasCredential"], hermes["hasVaultCredential"]) == (
+        True,
+        True,
+        False,
+    )
     assert hermes["connectionState"] == "ready"
     assert all_rows["codex"]["codexAuth"] is False
     assert "a-tok" not in json.dumps(all_rows)
@@ -160,8 +199,15 @@ def test_ambient_openclaw_key_and_the_disconnect_flag(host, tmp_path):
 
 
 def test_native_provider_routing(host, clawboo_data_dir):
-    for provider, slot in (("openai", "OPENAI_API_KEY"), ("openrouter", "OPENROUTER_API_KEY"), ("groq", "GROQ_API_KEY")):
-        response = host.post("/api/runtimes/clawboo-native/connect", json={"apiKey": f"k-{provider}-123456", "provider": provider})
+    for provider, slot in (
+        ("openai", "OPENAI_API_KEY"),
+        ("openrouter", "OPENROUTER_API_KEY"),
+        ("groq", "GROQ_API_KEY"),
+    ):
+        response = host.post(
+            "/api/runtimes/clawboo-native/connect",
+            json={"apiKey": f"k-{provider}-123456", "provider": provider},
+        )
         assert response.json() == {"ok": True, "connectionState": "ready"}
         assert slot in vault_entries(clawboo_data_dir)
     assert "ANTHROPIC_API_KEY" not in vault_entries(clawboo_data_dir)
@@ -172,7 +218,9 @@ def test_native_provider_routing(host, clawboo_data_dir):
 
 
 def test_ollama_is_keyless(host, clawboo_data_dir):
-    response = host.post("/api/runtimes/clawboo-native/connect", json={"provider": "ollama", "apiKey": "x"})
+    response = host.post(
+        "/api/runtimes/clawboo-native/connect", json={"provider": "ollama", "apiKey": "x"}
+    )
     assert response.json() == {"ok": True, "connectionState": "needs-auth"}
     assert vault_entries(clawboo_data_dir) == {}
 
@@ -199,10 +247,23 @@ def test_ollama_only_is_healthy_but_needs_auth(clawboo_host_factory, clawboo_env
 
 
 def test_concurrent_connects_lose_no_key(host, clawboo_data_dir):
-    providers = ["openai", "openrouter", "groq", "xai", "mistral", "together", "cerebras", "moonshot", "google"]
+    providers = [
+        "openai",
+        "openrouter",
+        "groq",
+        "xai",
+        "mistral",
+        "together",
+        "cerebras",
+        "moonshot",
+        "google",
+    ]
 
     def connect(provider):
-        return host.post("/api/runtimes/clawboo-native/connect", json={"apiKey": f"key-{provider}-0001", "provider": provider})
+        return host.post(
+            "/api/runtimes/clawboo-native/connect",
+            json={"apiKey": f"key-{provider}-0001", "provider": provider},
+        )
 
     with ThreadPoolExecutor(len(providers)) as pool:
         assert all(r.status_code == 200 for r in pool.map(connect, providers))
@@ -210,7 +271,11 @@ def test_concurrent_connects_lose_no_key(host, clawboo_data_dir):
 
 
 def test_every_error_is_json(host):
-    response = host.post("/api/runtimes/claude-code/connect", content=b"{not json", headers={"content-type": "application/json"})
+    response = host.post(
+        "/api/runtimes/claude-code/connect",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
     assert response.status_code == 400 and "error" in response.json()
     response = host.get("/api/nothing-here")
     assert (response.status_code, response.json()) == (404, {"error": "Not Found"})
@@ -223,4 +288,7 @@ def test_every_error_is_json(host):
 def test_only_a_runtime_with_a_healthcheck_hook_has_one(host):
     response = host.post("/api/runtimes/claude-code/healthcheck", json={"apiKey": KEY})
     assert response.status_code == 400
-    assert response.json() == {"ok": False, "error": "healthcheck is only supported for the native runtime"}
+    assert response.json() == {
+        "ok": False,
+        "error": "healthcheck is only supported for the native runtime",
+    }

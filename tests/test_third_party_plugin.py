@@ -61,9 +61,11 @@ async def clawboo_runtime_run(ctx):
     yield Done("success", summary="acme done")
 """
 
-BROKEN_PYPROJECT = ACME_PYPROJECT.replace("acme-clawboo-runtime", "broken-clawboo-runtime").replace(
-    'acme-agent = "acme_agent"', 'broken-agent = "broken_agent"'
-).replace('packages = ["acme_agent"]', 'packages = ["broken_agent"]')
+BROKEN_PYPROJECT = (
+    ACME_PYPROJECT.replace("acme-clawboo-runtime", "broken-clawboo-runtime")
+    .replace('acme-agent = "acme_agent"', 'broken-agent = "broken_agent"')
+    .replace('packages = ["acme_agent"]', 'packages = ["broken_agent"]')
+)
 
 
 def write_dist(root: Path, pyproject: str, module: str, source: str) -> Path:
@@ -78,13 +80,30 @@ def write_dist(root: Path, pyproject: str, module: str, source: str) -> Path:
 def site(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("third-party")
     acme = write_dist(base / "acme", ACME_PYPROJECT, "acme_agent", ACME_MODULE)
-    broken = write_dist(base / "broken", BROKEN_PYPROJECT, "broken_agent",
-                        "raise ImportError('acme dependency missing')\n")
+    broken = write_dist(
+        base / "broken",
+        BROKEN_PYPROJECT,
+        "broken_agent",
+        "raise ImportError('acme dependency missing')\n",
+    )
     target = base / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), str(acme), str(broken)],
-        check=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(acme),
+            str(broken),
+        ],
+        check=True,
+        timeout=300,
     )
     return target
 
@@ -93,7 +112,9 @@ def env_with(site: Path, tmp_path: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAWBOO_")}
     env["PYTHONPATH"] = str(site)
     env["HOME"] = str(tmp_path)
-    env["PATH"] = f"{tmp_path / 'bin'}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}/usr/bin:/bin"
+    env["PATH"] = (
+        f"{tmp_path / 'bin'}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}/usr/bin:/bin"
+    )
     (tmp_path / "bin").mkdir(exist_ok=True)
     return env
 
@@ -113,15 +134,22 @@ def test_a_pip_installed_plugin_is_served_beside_a_broken_one(site, tmp_path):
 
         (tmp_path / "bin" / "acme").write_text("#!/bin/sh\nexit 0\n")
         (tmp_path / "bin" / "acme").chmod(0o755)
-        response = httpx.post(f"{base}/api/runtimes/acme-agent/connect", json={"apiKey": "acme-key-123456"})
+        response = httpx.post(
+            f"{base}/api/runtimes/acme-agent/connect", json={"apiKey": "acme-key-123456"}
+        )
         assert response.json() == {"ok": True, "connectionState": "ready"}
         keys = json.loads((data / "secrets" / "runtime-keys.json").read_text())
         assert "ACME_API_KEY" in keys
         response = httpx.post(f"{base}/api/runtimes/broken-agent/connect", json={"apiKey": "x"})
         assert response.status_code == 404
 
-    listing = subprocess.run([sys.executable, "-m", "clawboo_host.cli", "plugins", "--json"],
-                             env=env, capture_output=True, text=True, timeout=60)
+    listing = subprocess.run(
+        [sys.executable, "-m", "clawboo_host.cli", "plugins", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     plugins = {p["id"]: p for p in json.loads(listing.stdout)["plugins"]}
     assert plugins["acme-agent"]["status"] == "ok"
     assert plugins["acme-agent"]["distribution"] == "acme-clawboo-runtime"

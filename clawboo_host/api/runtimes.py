@@ -7,8 +7,8 @@ from fastapi.responses import JSONResponse, Response
 
 from ..errors import ApiError, UnknownRuntime
 from ..executor import RunRefused
-from ..plugin_api.types import AbortSignal
 from ..host import Host
+from ..plugin_api.types import AbortSignal
 from .deps import abort_on_disconnect, get_host, json_body, parse_run_request, text_field
 from .sse import EventStream
 

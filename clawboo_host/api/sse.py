@@ -22,7 +22,9 @@ SSE_HEADERS = {"cache-control": "no-cache", "connection": "keep-alive", "x-accel
 
 
 def frame(event: dict) -> bytes:
-    return b"data: " + json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+    return (
+        b"data: " + json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+    )
 
 
 class EventStream(Response):
@@ -46,9 +48,7 @@ class EventStream(Response):
 
     async def __call__(self, scope, receive, send) -> None:
         try:
-            await send(
-                {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
-            )
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
 
             gone = False
 

@@ -21,13 +21,35 @@ import pytest
 from ..plugin_api import HOOK_NAMES, RuntimeDescriptor
 
 ROW_KEYS = [
-    "id", "participantKind", "capabilities", "health", "name", "installed", "binPath",
-    "builtIn", "authKind", "envVar", "hasCredential", "hasVaultCredential", "loggedIn",
-    "codexAuth", "installCommand", "docsUrl", "connectionState",
+    "id",
+    "participantKind",
+    "capabilities",
+    "health",
+    "name",
+    "installed",
+    "binPath",
+    "builtIn",
+    "authKind",
+    "envVar",
+    "hasCredential",
+    "hasVaultCredential",
+    "loggedIn",
+    "codexAuth",
+    "installCommand",
+    "docsUrl",
+    "connectionState",
 ]
 PUBLIC_KEYS = [
-    "id", "name", "healthBin", "packageManager", "installCommand", "builtIn", "authKind",
-    "envVar", "docsUrl", "headlessAuth",
+    "id",
+    "name",
+    "healthBin",
+    "packageManager",
+    "installCommand",
+    "builtIn",
+    "authKind",
+    "envVar",
+    "docsUrl",
+    "headlessAuth",
 ]
 FAKE_KEY = "conformance-test-key-0001"
 
@@ -68,7 +90,8 @@ class RuntimeConformanceTests:
 
     def test_only_known_hooks_are_implemented(self):
         marked = [
-            name for name in dir(self.plugin)
+            name
+            for name in dir(self.plugin)
             if name.startswith("clawboo_") and hasattr(getattr(self.plugin, name), "clawboo_impl")
         ]
         assert "clawboo_runtime_descriptor" in marked

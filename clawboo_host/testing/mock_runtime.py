@@ -94,8 +94,19 @@ def clawboo_runtime_health() -> Health:
 
 #: The directive words ``clawboo_runtime_run`` acts on; any other ``!word`` is ignored.
 DIRECTIVES = frozenset(
-    {"ok", "write", "cost", "tokens", "sleep", "hang", "error", "maxturns", "mcp", "spawn",
-     "session"}
+    {
+        "ok",
+        "write",
+        "cost",
+        "tokens",
+        "sleep",
+        "hang",
+        "error",
+        "maxturns",
+        "mcp",
+        "spawn",
+        "session",
+    }
 )
 _DIRECTIVE_LINE = re.compile(r"^!([A-Za-z]+)(?:[ \t]+(.*))?$")
 

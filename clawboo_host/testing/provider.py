@@ -47,8 +47,17 @@ class FakeProvider:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def respond(self, method: str, path: str, status: int = 200, body: object = None, *,
-                delay: float = 0.0, headers: dict[str, str] | None = None, times: int = 0) -> None:
+    def respond(
+        self,
+        method: str,
+        path: str,
+        status: int = 200,
+        body: object = None,
+        *,
+        delay: float = 0.0,
+        headers: dict[str, str] | None = None,
+        times: int = 0,
+    ) -> None:
         """Script an answer. ``times=0`` makes it the standing answer for that path; a
         positive ``times`` queues it that many times, ahead of the standing answer."""
         entry = _Scripted(status, body if body is not None else {}, delay, headers or {})
@@ -81,7 +90,12 @@ class FakeProvider:
                 body = self.rfile.read(length) if length else b""
                 path = self.path.split("?", 1)[0]
                 provider.requests.append(
-                    RecordedRequest(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                    RecordedRequest(
+                        self.command,
+                        self.path,
+                        {k.lower(): v for k, v in self.headers.items()},
+                        body,
+                    )
                 )
                 scripted = provider._next(self.command, path)
                 if scripted is None:
@@ -89,8 +103,14 @@ class FakeProvider:
                 if scripted.delay:
                     time.sleep(scripted.delay)
                 payload = scripted.body
-                data = payload if isinstance(payload, bytes) else (
-                    payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+                data = (
+                    payload
+                    if isinstance(payload, bytes)
+                    else (
+                        payload.encode()
+                        if isinstance(payload, str)
+                        else json.dumps(payload).encode()
+                    )
                 )
                 try:
                     self.send_response(scripted.status)

@@ -73,9 +73,7 @@ def clawboo_host_factory(clawboo_env, clawboo_data_dir):
         use_env = dict(env if env is not None else clawboo_env)
 
         def build(port: int):
-            config = HostConfig(
-                data_dir=Path(data_dir or clawboo_data_dir), port=port, env=use_env
-            )
+            config = HostConfig(data_dir=Path(data_dir or clawboo_data_dir), port=port, env=use_env)
             registry = build_registry(env=use_env, plugins=plugins)
             return create_app(config, registry)
 

@@ -43,8 +43,14 @@ class LiveServer:
         sock = bind_socket(self.host, 0)
         self.port = sock.getsockname()[1]
         self.app = self._factory(self.port)
-        config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="on",
-                                proxy_headers=False, timeout_graceful_shutdown=3)
+        config = uvicorn.Config(
+            self.app,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            proxy_headers=False,
+            timeout_graceful_shutdown=3,
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=lambda: asyncio.run(self._server.serve(sockets=[sock])), daemon=True
@@ -73,7 +79,10 @@ def server_process(args: list[str], env: dict, data_dir: Path, timeout: float = 
     port_file = data_dir / "api-port.txt"
     proc = subprocess.Popen(
         [sys.executable, "-m", "clawboo_host.cli", "serve", *args],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + timeout
