@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from contextlib import aclosing
+
 from clawboo_host.plugin_api import (
     Capabilities,
     InstallContext,
     InstallSpec,
+    RunContext,
     RuntimeDescriptor,
     hookimpl,
 )
 from clawboo_host.plugin_api.install import npm_install
+
+from . import run as _run
 
 DESCRIPTOR = RuntimeDescriptor(
     id="claude-code",
@@ -47,3 +52,11 @@ def clawboo_runtime_descriptor() -> RuntimeDescriptor:
 async def clawboo_runtime_install(ctx: InstallContext):
     async for event in npm_install(DESCRIPTOR.install.package, env=ctx.env):
         yield event
+
+
+@hookimpl
+async def clawboo_runtime_run(ctx: RunContext):
+    """``claude -p … --output-format stream-json`` in the task's worktree (see :mod:`.run`)."""
+    async with aclosing(_run.run(ctx)) as events:
+        async for event in events:
+            yield event
