@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 def create_app(config: HostConfig, registry: RuntimeRegistry | None = None) -> FastAPI:
     """Build the app. ``registry`` lets tests choose exactly which plugins are loaded."""
     host = Host(config, registry)
-    mcp_tasks = build_mcp_tasks(lambda: host.board, host.run_tokens)
+    mcp_tasks = build_mcp_tasks(
+        lambda: host.board, host.run_tokens, max_depth=host.executor.max_depth
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

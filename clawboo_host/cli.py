@@ -73,7 +73,8 @@ def configure_logging() -> None:
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("CLAWBOO_LOG_LEVEL", "INFO").upper())
+    level = os.environ.get("CLAWBOO_LOG_LEVEL", "INFO").upper()
+    root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ its process tree.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -37,7 +38,7 @@ from .plugin_api.types import (
     TextDelta,
 )
 from .pricing import estimate_cost_usd
-from .redaction import safe_summary
+from .redaction import redact_json, safe_summary
 from .registry import RuntimeRegistry
 from .run_tokens import RunScope, RunTokens
 
@@ -47,6 +48,8 @@ ASSIGNEE_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 NO_ISOLATION_KINDS = frozenset({"research", "review"})
 DEFAULT_MAX_DEPTH = 2
 ABORT_GRACE_S = 10.0  # after an abort, how long a plugin may take to finish on its own
+SILENT_TIMEOUT_S = 1800.0  # a run with no event for this long is aborted
+MAX_TEXT_TAIL = 20_000  # the summary fallback keeps this much of the streamed text
 HOME_LOCK_TIMEOUT_S = 600.0
 NO_ISOLATION_COMMENT = (
     "[blocked: no isolation] This task changes files, so it needs an isolated git worktree, "
@@ -106,6 +109,7 @@ class RunTally:
     output_tokens: int = 0
     done: Done | None = None
     budget_stop: str | None = None
+    silent: bool = False
 
 
 def owner_boot() -> str:
@@ -149,10 +153,15 @@ class Executor:
 
     @property
     def max_depth(self) -> int:
+        """Ancestors a dispatchable task may have (``CLAWBOO_MAX_SPAWN_DEPTH``, default 2)."""
         try:
-            return int(self.config.env.get("CLAWBOO_MAX_SPAWN_DEPTH", DEFAULT_MAX_DEPTH))
+            value = int(self.config.env.get("CLAWBOO_MAX_SPAWN_DEPTH", DEFAULT_MAX_DEPTH))
         except ValueError:
             return DEFAULT_MAX_DEPTH
+        return value if value >= 0 else DEFAULT_MAX_DEPTH
+
+    def env_seconds(self, name: str, default: float) -> float:
+        return self.config.env_float(name, default)
 
     # ------------------------------------------------------------------ recovery
 
@@ -161,7 +170,18 @@ class Executor:
         closed = await self._db(self.board.recover_orphans, is_owner_alive)
         if closed:
             log.warning("recovered %d interrupted execution(s)", len(closed))
+        await anyio.to_thread.run_sync(self._remove_stale_scratch)
         return closed
+
+    def _remove_stale_scratch(self) -> None:
+        """Delete per-run scratch dirs left behind by runs that are no longer running."""
+        runs_dir = self.config.data_dir / "runs"
+        if not runs_dir.is_dir():
+            return
+        for entry in runs_dir.iterdir():
+            execution = self.board.get_execution(entry.name)
+            if execution is None or execution["status"] != "running":
+                shutil.rmtree(entry, ignore_errors=True)
 
     # ------------------------------------------------------------------ abort
 
@@ -309,16 +329,31 @@ class Executor:
         token: str | None = None
         scratch = self.config.data_dir / "runs" / run.exec_id
         try:
+            ctx, token, secrets = await self._context(run, scratch)
+            locked = home_lock is None
             if home_lock is not None:
-                with anyio.fail_after(HOME_LOCK_TIMEOUT_S):
+                with anyio.move_on_after(
+                    self.env_seconds("CLAWBOO_HOME_LOCK_TIMEOUT_S", HOME_LOCK_TIMEOUT_S)
+                ):
                     await home_lock.acquire()
+                    locked = True
             try:
-                ctx, token, secrets = await self._context(run, scratch)
-                tally = await self._drive(run, ctx, on_event)
+                if locked:
+                    tally = await self._drive(run, ctx, on_event, secrets)
+                else:
+                    tally = RunTally(
+                        done=Done(
+                            "error",
+                            summary=(
+                                "timed out waiting for another run of this agent to finish "
+                                "(runs sharing a runtime's identity home take turns)"
+                            ),
+                        )
+                    )
                 with anyio.CancelScope(shield=True):
                     return await self._report(run, ctx, tally, secrets)
             finally:
-                if home_lock is not None:
+                if home_lock is not None and locked:
                     home_lock.release()
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
@@ -413,15 +448,21 @@ class Executor:
         parts.extend(part for part in context if part)
         return "\n\n".join(parts)
 
-    async def _interrupted_note(self, run: PreparedRun) -> str:
+    async def _last_crash(self, run: PreparedRun) -> dict | None:
+        """The previous attempt, when it was cut short by a host crash (a recovery tombstone)."""
         previous = [
             e
             for e in await self._db(self.board.list_executions, run.task["id"])
             if e["id"] != run.exec_id and e["status"] != "running"
         ]
-        if not previous or not previous[-1]["recovery_tombstone"]:
+        if previous and previous[-1]["recovery_tombstone"]:
+            return previous[-1]
+        return None
+
+    async def _interrupted_note(self, run: PreparedRun) -> str:
+        crash = await self._last_crash(run)
+        if crash is None:
             return ""
-        crash = previous[-1]
         reason = crash["error"] or "no reason recorded"
         if run.worktree is None:
             return (
@@ -435,24 +476,28 @@ class Executor:
         )
 
     async def _drive(
-        self, run: PreparedRun, ctx: RunContext, on_event: EventSink | None
+        self, run: PreparedRun, ctx: RunContext, on_event: EventSink | None, secrets
     ) -> RunTally:
-        """Consume the plugin's events; enforce budgets; bound the wait after an abort."""
+        """Consume the plugin's events; enforce budgets; bound silence and the wait after
+        an abort."""
         tally = RunTally()
         events = self.registry.stream(run.descriptor.id, "clawboo_runtime_run", ctx=ctx)
         if events is None:
             tally.done = Done("error", summary=f"{run.descriptor.name} cannot run tasks yet")
             return tally
+        silent_limit = self.env_seconds("CLAWBOO_RUN_SILENT_TIMEOUT_S", SILENT_TIMEOUT_S)
+        last_event = [anyio.current_time()]
 
         async def consume() -> None:
             async for event in events:
-                if on_event is not None:
-                    try:
-                        await on_event(event.to_json())
-                    except Exception:  # a gone SSE client must not break the run
-                        pass
+                last_event[0] = anyio.current_time()
+                if on_event is not None and not isinstance(event, Done):
+                    # The final ``result`` frame stands for Done. Frames are redacted
+                    # like comments: a runtime may echo a key it was given.
+                    with contextlib.suppress(Exception):  # a gone client can't break the run
+                        await on_event(redact_json(event.to_json(), secrets))
                 if isinstance(event, TextDelta) and event.channel != "reasoning":
-                    tally.last_text = event.text
+                    tally.last_text = (tally.last_text + event.text)[-MAX_TEXT_TAIL:]
                 elif isinstance(event, CostEvent):
                     await self._account(run, tally, event)
                 elif isinstance(event, ErrorEvent):
@@ -466,9 +511,19 @@ class Executor:
             await anyio.sleep(ABORT_GRACE_S)
             scope.cancel()
 
+        async def watch_silence() -> None:
+            while not run.abort.is_set:
+                idle = anyio.current_time() - last_event[0]
+                if idle >= silent_limit:
+                    tally.silent = True
+                    run.abort.set("silent")
+                    return
+                await anyio.sleep(min(silent_limit - idle, 5.0))
+
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(bound_after_abort, tg.cancel_scope)
+                tg.start_soon(watch_silence)
                 try:
                     await consume()
                 except Exception as exc:  # a plugin crash is a failed run, not a 500
@@ -481,7 +536,13 @@ class Executor:
                     await events.aclose()
                 except Exception:
                     log.exception("runtime %s failed to close", run.descriptor.id)
-        if tally.done is None:
+        if tally.silent:
+            minutes = silent_limit / 60
+            tally.done = Done(
+                "error",
+                summary=f"runtime silent: no events for {minutes:g} minutes — the run was aborted",
+            )
+        elif tally.done is None:
             if run.abort.is_set:
                 tally.done = Done("aborted", summary="")
             else:
@@ -600,29 +661,45 @@ class Executor:
                     runtime=run.descriptor.id,
                     timestamp=_now_iso(),
                     completed_subtasks=[] if keep else [reported],
-                    broken_or_unverified=[],
+                    broken_or_unverified=await self._broken_items(run),
                     next_best_step=reported if keep else "",
-                    commands={"init": "./init.sh", "verify": "", "start": ""},
-                    evidence={},
-                    warnings=[],
                     native_session_id=done.session_id,
                 ),
             )
             if keep:
                 await self._db(self.board.release, task_id)
                 return "todo"
-            if await worktrees.has_changes(wt, env):
-                await worktrees.commit_changes(
-                    wt, f"clawboo: task {task_id} — {run.task['title']}", env
-                )
-                return await self._move(task_id, "in_review")
+            try:
+                if await worktrees.has_changes(wt, env):
+                    await worktrees.commit_changes(
+                        wt, f"clawboo: task {task_id} — {run.task['title']}", env
+                    )
+                    return await self._move(task_id, "in_review", reported)
+            except worktrees.WorktreeError as exc:
+                # The work is still in the worktree; a person must look before it is lost.
+                await self._comment(task_id, f"[changes not committed] {exc}")
+                await self._db(self.board.release, task_id)
+                return "todo"
             await worktrees.remove(wt, env, delete_branch=True)
             if run.workspace_id:
                 await self._db(self.board.set_workspace_status, run.workspace_id, "archived")
             await self._db(self.board.clear_task_refs, task_id)
-        return await self._move(task_id, "done")
+        return await self._move(task_id, "done", reported)
 
-    async def _move(self, task_id: str, to: str) -> str:
+    async def _broken_items(self, run: PreparedRun) -> list[str]:
+        """What the next run must double-check: an interrupted attempt, prior open items."""
+        items: list[str] = []
+        crash = await self._last_crash(run)
+        if crash is not None:
+            items.append(
+                f"A previous attempt was interrupted ({crash['error'] or 'no reason recorded'}) "
+                "and the outcome of whatever it was doing is UNKNOWN — verify before redoing "
+                "anything with a side effect."
+            )
+        prior = read_handoff(run.worktree.path) if run.worktree else None
+        return items + (prior.broken_or_unverified if prior else [])
+
+    async def _move(self, task_id: str, to: str, reported: str) -> str:
         change = await self._db(self.board.update_status, task_id, to)
         if change.ok:
             return to
@@ -631,7 +708,8 @@ class Executor:
             "not_found": "the task no longer exists",
             "illegal_transition": "the task had been moved before this run finished",
         }.get(change.reason, change.reason)
-        await self._comment(task_id, f"[late result — {why}]")
+        if current is not None:
+            await self._comment(task_id, f"[late result — {why}] {reported}")
         return current["status"] if current else "unknown"
 
     def _clear_failed_resume(self, run: PreparedRun) -> None:

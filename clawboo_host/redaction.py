@@ -127,6 +127,18 @@ def safe_summary(text: str | None, secrets: Iterable[str] = ()) -> str:
     return out
 
 
+def redact_json(value: object, secrets: Iterable[str] = ()) -> object:
+    """A copy of a JSON-like value with every string redacted (keys are kept as they are)."""
+    secrets = tuple(secrets)
+    if isinstance(value, str):
+        return redact_known(value, secrets)
+    if isinstance(value, dict):
+        return {key: redact_json(item, secrets) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_json(item, secrets) for item in value]
+    return value
+
+
 class RedactingFilter(logging.Filter):
     """A logging filter that redacts each record's rendered message (and traceback).
 

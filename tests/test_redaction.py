@@ -376,3 +376,12 @@ def test_filter_is_idempotent_across_handlers():
     f.filter(record)
     f.filter(record)
     assert record.getMessage() == f"k={REDACTED}"
+
+
+def test_redact_json_walks_nested_values():
+    from clawboo_host.redaction import redact_json
+
+    event = {"type": "tool-result", "output": {"lines": ["ok", "key=known-secret-123"]}, "n": 3}
+    out = redact_json(event, ["known-secret-123"])
+    assert out == {"type": "tool-result", "output": {"lines": ["ok", "key=[REDACTED]"]}, "n": 3}
+    assert event["output"]["lines"][1] == "key=known-secret-123"  # the input is not modified

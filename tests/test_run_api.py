@@ -457,3 +457,28 @@ def _kill_server(data: Path, port: int) -> None:
                     proc.wait(10)
                     return
     raise AssertionError("server process not found")
+
+
+def test_sse_frames_are_redacted_and_end_with_the_result(client):
+    task = new_task(client, "!ok the key is OPENROUTER_API_KEY=sk-or-v1-abcdefghijklmnop1234")
+    with client.stream("POST", f"/api/runtimes/{MOCK}/run", json={"taskId": task["id"], "kind": "research"},
+                       headers={"Accept": "text/event-stream"}) as response:
+        raw = response.read().decode()
+    assert "abcdefghijklmnop" not in raw
+    frames = [json.loads(line[6:]) for line in raw.splitlines() if line.startswith("data: ")]
+    assert [f["type"] for f in frames].count("done") == 0 and frames[-1]["type"] == "result"
+
+
+def test_a_silent_runtime_is_stopped(clawboo_host_factory, env):
+    server = clawboo_host_factory(env=dict(env, CLAWBOO_RUN_SILENT_TIMEOUT_S="1"))
+    with server.client() as client:
+        task = new_task(client, "!hang")
+        body = run(client, task["id"], kind="research").json()
+    assert (body["doneReason"], body["status"]) == ("error", "todo")
+    assert body["summary"].startswith("runtime silent: no events for")
+
+
+def test_updating_a_budget_limit_keeps_its_mode(client):
+    client.put("/api/budgets/team/t1", json={"limitUsd": 1, "mode": "cap"})
+    budget = client.put("/api/budgets/team/t1", json={"limitUsd": 2}).json()["budget"]
+    assert (budget["mode"], budget["limitUsd"]) == ("cap", 2)

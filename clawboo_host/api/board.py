@@ -241,8 +241,9 @@ async def put_budget(request: Request, scope: str, scope_id: str) -> dict:
     ):
         raise ApiError(400, "limitUsd must be a number >= 0")
     mode = body.get("mode")
-    if mode is None:
-        mode = "warn"
+    if mode is None:  # keep an existing budget's mode; a new one warns
+        existing = await _call(request, "get_budget", scope, scope_id)
+        mode = existing["mode"] if existing else "warn"
     elif not isinstance(mode, str) or mode not in BUDGET_MODES:
         raise ApiError(400, f"mode must be one of {_one_of(BUDGET_MODES)}")
     budget = await _call(request, "put_budget", scope, scope_id, float(limit), mode)
