@@ -103,3 +103,6 @@ async def clawboo_runtime_install(ctx: InstallContext):
         spec.package, min_minor=spec.python_min_minor, env=ctx.env, display_name=DESCRIPTOR.name
     ):
         yield event
+
+
+from .run import clawboo_runtime_run  # noqa: E402  (the run hook lives in run.py)

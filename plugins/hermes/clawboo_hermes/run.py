@@ -1,0 +1,229 @@
+"""``clawboo_runtime_run`` for Hermes: ``hermes chat -q <prompt> -Q --yolo``.
+
+Hermes is not streaming: with ``-Q`` it prints only its final answer on stdout (plus the
+odd warning line) and ``session_id: <id>`` on stderr, and reports no usage. So a run is:
+
+1. resolve ``hermes``; pick its home (``ctx.home_dir``, else ``<scratch>/hermes-home``) and
+   pass it as ``HERMES_HOME`` — never ``~/.hermes``;
+2. refresh ``<home>/.update_check`` (no PyPI check on start) and put our ``clawboo-tasks``
+   MCP server in ``<home>/config.yaml`` (0600), or take a stale one out;
+3. spawn ``hermes chat -q <prompt> -Q --yolo [--provider P] [-m MODEL] [--resume SID]``
+   and stream each stdout line as a ``TextDelta``;
+4. map the exit: ``0`` → ``success`` (``max_turns`` when Hermes printed its iteration-limit
+   warning), non-zero → ``error`` with the answer line (``HTTP 401: ...``) or the stderr
+   tail, killed → ``aborted``; ``Done.session_id`` is the first ``session_id:`` line;
+5. always take our entry back out of ``config.yaml``.
+
+No ``CostEvent`` is emitted (Hermes reports no usage; the host reports ``costUsd: null``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextlib import aclosing
+from pathlib import Path
+
+from clawboo_host.plugin_api import (
+    Done,
+    ErrorEvent,
+    RunContext,
+    StatusEvent,
+    TextDelta,
+    hookimpl,
+)
+from clawboo_host.plugin_api.binaries import resolve_binary
+from clawboo_host.plugin_api.process import spawn
+
+from . import config_file, update_cache
+
+BINARY = "hermes"
+SUMMARY_LIMIT = 2000
+
+#: The provider Hermes should use for each key we may be granted, in order of preference,
+#: with the model used when the caller names none.
+PROVIDERS: tuple[tuple[str, str, str], ...] = (
+    ("OPENROUTER_API_KEY", "openrouter", "openai/gpt-4o-mini"),
+    ("ANTHROPIC_API_KEY", "anthropic", "claude-haiku-4-5"),
+    ("OPENAI_API_KEY", "openai-api", "gpt-4o-mini"),
+)
+CHATGPT_PROVIDER = ("openai-codex", "gpt-5.5")
+
+_SESSION_LINE = re.compile(r"^\s*session[\s_-]?id\s*:\s*(\S+)\s*$", re.IGNORECASE)
+#: Hermes's iteration-limit warnings (agent/chat_completion_helpers.py, run_agent.py).
+_MAX_TURNS = re.compile(
+    r"Reached maximum iterations \(\d+\)|maximum tool-iteration limit was reached", re.IGNORECASE
+)
+#: Start-up notices Hermes prints on stdout that are not part of the answer.
+_NOISE = re.compile(r"^\s*⚠\ufe0f?\s+tirith security scanner\b")
+_SESSION_NOT_FOUND = re.compile(r"^\s*Session not found:", re.MULTILINE)
+
+
+def _secret(value: str | None) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def choose_provider(env, home: Path, config_text: str) -> tuple[str | None, str | None]:
+    """``(provider flag, default model)`` for this run.
+
+    A ``model: provider:`` in the home's config.yaml wins (no flag, no default model);
+    otherwise the first granted key in :data:`PROVIDERS` order; otherwise Hermes's own
+    ChatGPT login in the home; otherwise nothing (Hermes decides).
+    """
+    if config_file.configured_provider(config_text):
+        return None, None
+    for env_var, provider, model in PROVIDERS:
+        if _secret(env.get(env_var)):
+            return provider, model
+    from . import has_chatgpt_auth
+
+    if has_chatgpt_auth(home / "auth.json"):
+        return CHATGPT_PROVIDER
+    return None, None
+
+
+def build_argv(
+    bin_path: str,
+    prompt: str,
+    *,
+    provider: str | None,
+    model: str | None,
+    resume: str | None,
+) -> list[str]:
+    argv = [bin_path, "chat", "-q", prompt, "-Q", "--yolo"]
+    if provider:
+        argv += ["--provider", provider]
+    if model:
+        argv += ["-m", model]
+    if resume:
+        argv += ["--resume", resume]
+    return argv
+
+
+def answer_text(stdout_lines: list[str]) -> str:
+    """The answer: stdout without session lines and start-up notices, trimmed."""
+    kept = [l for l in stdout_lines if not _SESSION_LINE.match(l) and not _NOISE.match(l)]
+    return "\n".join(kept).strip()
+
+
+def _tail(text: str, limit: int = SUMMARY_LIMIT) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
+
+
+def _home_for(ctx: RunContext) -> Path:
+    home = Path(ctx.home_dir) if ctx.home_dir is not None else Path(ctx.scratch_dir) / "hermes-home"
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(home, 0o700)
+    return home
+
+
+class _Attempt:
+    """What one ``hermes`` process printed."""
+
+    def __init__(self) -> None:
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self.session_id: str | None = None
+        self.code: int | None = None
+        self.aborted = False
+
+
+async def _run_once(argv, ctx: RunContext, env, attempt: _Attempt):
+    """Spawn ``argv`` and yield a ``TextDelta`` per stdout line; fill ``attempt``."""
+    cwd = ctx.cwd if ctx.cwd is not None else ctx.scratch_dir
+    async with spawn(argv, cwd=cwd, env=env, abort=ctx.abort) as proc:
+        async with aclosing(proc.lines()) as lines:
+            async for stream, line in lines:
+                session = _SESSION_LINE.match(line)
+                if session:
+                    if attempt.session_id is None:
+                        attempt.session_id = session.group(1)
+                    continue
+                if stream == "stdout":
+                    attempt.stdout.append(line)
+                    yield TextDelta(line + "\n")
+                else:
+                    attempt.stderr.append(line)
+        attempt.code = await proc.wait()
+        attempt.aborted = proc.aborted or ctx.abort.is_set
+
+
+@hookimpl
+async def clawboo_runtime_run(ctx: RunContext):
+    bin_path = resolve_binary(BINARY, ctx.env)
+    if not bin_path:
+        yield Done("error", summary=f"{BINARY} not found on PATH or user-install dirs")
+        return
+
+    home = _home_for(ctx)
+    env = dict(ctx.env)
+    env["HERMES_HOME"] = str(home)
+    env["PYTHONUNBUFFERED"] = "1"
+
+    try:
+        update_cache.refresh(home, update_cache.installed_version(bin_path, ctx.env), ctx.env)
+    except OSError as exc:  # a missing cache only costs a network check
+        yield ErrorEvent(f"could not write Hermes's update-check cache: {exc.strerror or exc}")
+
+    start_error: str | None = None
+    attempt = _Attempt()
+    try:
+        try:
+            config_file.attach(home, ctx.mcp_url, ctx.mcp_token)
+        except config_file.UnsupportedConfig as exc:
+            yield ErrorEvent(f"{exc}; the clawboo-tasks MCP server is not attached", code="mcp")
+        except OSError as exc:
+            start_error = f"could not write {home / 'config.yaml'}: {exc.strerror or exc}"
+        if start_error is None:
+            try:
+                config_text = (home / "config.yaml").read_text(encoding="utf-8")
+            except OSError:
+                config_text = ""
+            provider, default_model = choose_provider(ctx.env, home, config_text)
+            model = ctx.model or default_model
+            # An ephemeral home holds no sessions: only a persistent one can resume.
+            resume = ctx.resume_session_id if ctx.home_dir is not None else None
+            try:
+                argv = build_argv(bin_path, ctx.prompt, provider=provider, model=model, resume=resume)
+                async with aclosing(_run_once(argv, ctx, env, attempt)) as events:
+                    async for event in events:
+                        yield event
+
+                if (
+                    resume
+                    and not attempt.aborted
+                    and attempt.code not in (0, None)
+                    and _SESSION_NOT_FOUND.search("\n".join(attempt.stderr + attempt.stdout))
+                ):
+                    # The session is gone (home reset, pruned): start a new one instead.
+                    yield StatusEvent("resume-failed, starting a new session")
+                    attempt = _Attempt()
+                    argv = build_argv(bin_path, ctx.prompt, provider=provider, model=model, resume=None)
+                    async with aclosing(_run_once(argv, ctx, env, attempt)) as events:
+                        async for event in events:
+                            yield event
+            except OSError as exc:  # not executable, bad interpreter...
+                start_error = f"could not start {BINARY}: {exc.strerror or exc}"
+    finally:
+        try:
+            config_file.detach(home)
+        except OSError:  # the next run's attach/detach takes a leftover entry out
+            pass
+
+    if start_error:
+        yield ErrorEvent(start_error, fatal=True)
+        yield Done("error", summary=start_error)
+        return
+
+    answer = answer_text(attempt.stdout)
+    if attempt.aborted:
+        yield Done("aborted", summary=_tail(answer) or "aborted", session_id=attempt.session_id)
+    elif attempt.code == 0:
+        reason = "max_turns" if _MAX_TURNS.search(answer) else "success"
+        yield Done(reason, summary=_tail(answer), session_id=attempt.session_id)
+    else:
+        stderr = "\n".join(l for l in attempt.stderr if l.strip())
+        message = _tail(answer or stderr or f"{BINARY} exited with code {attempt.code}")
+        yield ErrorEvent(message, fatal=True)
+        yield Done("error", summary=message, session_id=attempt.session_id)
