@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from clawboo_host.plugin_api import (
     Capabilities,
     ConnectPlan,
@@ -10,15 +12,18 @@ from clawboo_host.plugin_api import (
     HealthcheckRequest,
     HealthcheckResult,
     NativeHome,
+    RunContext,
     RuntimeDescriptor,
+    RuntimeEvent,
     SeedPlan,
     SeedRequest,
     StatusProbe,
     hookimpl,
 )
 
+from . import loop
 from .healthcheck import check_key
-from .providers import PROVIDER_ENV_VARS, PROVIDERS
+from .providers import NO_KEY_MESSAGE, PROVIDER_ENV_VARS, PROVIDERS
 from .seed import plan_team
 
 DESCRIPTOR = RuntimeDescriptor(
@@ -49,11 +54,6 @@ DESCRIPTOR = RuntimeDescriptor(
     ),
 )
 
-NO_KEY_MESSAGE = (
-    "no provider key connected ("
-    + " or ".join(PROVIDER_ENV_VARS)
-    + ", or set OLLAMA_BASE_URL)"
-)
 
 
 @hookimpl
@@ -92,3 +92,10 @@ async def clawboo_runtime_healthcheck(request: HealthcheckRequest) -> Healthchec
 @hookimpl
 def clawboo_seed_team(request: SeedRequest) -> SeedPlan:
     return plan_team(request)
+
+
+@hookimpl
+async def clawboo_runtime_run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
+    """Run the agent loop in-process (see :mod:`clawboo_native.loop`)."""
+    async for event in loop.run(ctx):
+        yield event

@@ -58,3 +58,10 @@ PROVIDERS: dict[str, Provider] = {
 
 #: Every provider key slot, in provider priority order (Anthropic first).
 PROVIDER_ENV_VARS = tuple(p.env_var for p in PROVIDERS.values() if p.env_var)
+
+#: What a run or the health check says when nothing is connected.
+NO_KEY_MESSAGE = (
+    "no provider key connected ("
+    + " or ".join(PROVIDER_ENV_VARS)
+    + ", or set OLLAMA_BASE_URL)"
+)
