@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 # (key, input $/1M, output $/1M). Lookup: exact key, else the first key the lower-cased
-# model name contains, else the default rate.
+# model name contains (so "anthropic/claude-haiku-4.5" and dated ids match), else the
+# default rate. Haiku 4.5 is priced at its list price ($1/$5), not the reference's $0.25/$1.25.
 PRICES: tuple[tuple[str, float, float], ...] = (
     ("claude-opus-4-6", 15.0, 75.0),
     ("claude-opus-4", 15.0, 75.0),
     ("claude-sonnet-4-6", 3.0, 15.0),
     ("claude-sonnet-4", 3.0, 15.0),
     ("claude-sonnet-3-7", 3.0, 15.0),
-    ("claude-haiku-4-5", 0.25, 1.25),
-    ("claude-haiku-3-5", 0.25, 1.25),
+    ("claude-haiku-4-5", 1.0, 5.0),
+    ("claude-haiku-4.5", 1.0, 5.0),
+    ("claude-haiku-3-5", 0.8, 4.0),
     ("gpt-4o-mini", 0.15, 0.6),
     ("gpt-4o", 2.5, 10.0),
 )

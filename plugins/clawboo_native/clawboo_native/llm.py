@@ -25,7 +25,6 @@ import re
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,16 +46,6 @@ RETRY_STATUSES = frozenset({408, 409, 429})
 USER_AGENT = "clawboo-native/0.1"
 MAX_ERROR_CHARS = 300
 CONTEXT_OVERFLOW_MESSAGE = "The task was too large for the model's context window."
-
-#: Exact-match prices, USD per million tokens (input, output); a trailing -YYYYMMDD is ignored.
-PRICES: dict[str, tuple[float, float]] = {
-    "claude-haiku-4-5": (1.0, 5.0),
-    "claude-sonnet-4-6": (3.0, 15.0),
-    "gpt-4o-mini": (0.15, 0.6),
-    "gpt-4o": (2.5, 10.0),
-    "openai/gpt-4o-mini": (0.15, 0.6),
-    "anthropic/claude-haiku-4.5": (1.0, 5.0),
-}
 
 _OVERFLOW = re.compile(
     r"context[ _-]?(overflow|length|window|limit)"
@@ -162,21 +151,6 @@ def choose_route(env: Mapping[str, str], model: str | None) -> Route | None:
         if key:
             return Route(provider, model or MODEL_DEFAULTS[pid][0], key)
     return None
-
-
-# --------------------------------------------------------------------------- cost
-
-
-def price_usd(model: str, input_tokens: int, output_tokens: int) -> float | None:
-    """This turn's cost from the price table, rounded half-up to 6 decimals; None if unknown."""
-    name = re.sub(r"-\d{8}$", "", model or "")
-    rates = PRICES.get(name)
-    if rates is None:
-        return None
-    usd = Decimal(max(input_tokens, 0)) / Decimal(1_000_000) * Decimal(str(rates[0])) + Decimal(
-        max(output_tokens, 0)
-    ) / Decimal(1_000_000) * Decimal(str(rates[1]))
-    return float(usd.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP))
 
 
 # --------------------------------------------------------------------------- settings

@@ -8,7 +8,7 @@ One run, as events:
    tools over MCP when ``ctx.mcp_url`` is set; sorted by name;
 3. up to ``max_turns`` turns (16; ``CLAWBOO_NATIVE_MAX_TURNS`` overrides): call the model
    (``CostEvent`` after every call: tokens, model, and dollars from the provider's reported
-   cost or the price table, else ``None`` so the host prices the tokens); its text is a
+   cost, else ``None`` so the host prices the tokens); its text is a
    ``TextDelta``; each tool call is a ``ToolCall``, run sequentially, then a ``ToolResult``;
    a turn without tool calls ends the run ``Done("success", summary=<its text>)``;
 4. out of turns → ``Done("max_turns")``; a provider failure → ``ErrorEvent`` (fatal) then
@@ -49,7 +49,6 @@ from .llm import (
     call_model,
     choose_route,
     make_http_client,
-    price_usd,
     scrub,
 )
 from .providers import NO_KEY_MESSAGE
@@ -203,10 +202,9 @@ async def run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
 
 
 def _cost(route: Route, turn) -> CostEvent:
-    usd = turn.reported_cost_usd
-    if usd is None:
-        usd = price_usd(route.model, turn.input_tokens, turn.output_tokens)
-    return CostEvent(cost_usd=usd, input_tokens=turn.input_tokens,
+    """Dollars only when the provider reports them (OpenRouter); otherwise the host prices
+    the tokens with its one price table."""
+    return CostEvent(cost_usd=turn.reported_cost_usd, input_tokens=turn.input_tokens,
                      output_tokens=turn.output_tokens, model=route.model)
 
 

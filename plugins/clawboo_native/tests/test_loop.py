@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio
 import clawboo_native
 import pytest
-from clawboo_native.llm import choose_route, price_usd
+from clawboo_native.llm import choose_route
 from clawboo_native.tools import GIT_DIR, OUTSIDE, Workspace
 
 from clawboo_host.plugin_api import (
@@ -79,15 +79,6 @@ def test_route_follows_the_first_connected_provider():
     assert (route.name, route.model) == ("ollama", "llama3.2:3b")
 
 
-def test_price_table():
-    assert price_usd("claude-haiku-4-5", 1_000_000, 1_000_000) == 6
-    assert price_usd("claude-haiku-4-5-20251001", 1_000_000, 1_000_000) == 6
-    assert price_usd("gpt-4o-mini", 1_000_000, 0) == 0.15
-    assert price_usd("openai/gpt-4o-mini", 1_000_000, 1_000_000) == 0.75
-    assert price_usd("claude-sonnet-4-6", 100, 20) == 0.0006
-    assert price_usd("mystery-model", 1, 1) is None
-
-
 async def test_no_key_makes_no_request(tmp_path, provider):
     events = await collect(make_ctx(tmp_path, {"ANTHROPIC_BASE_URL": provider.url}))
     assert len(events) == 1 and events[0].reason == "error"
@@ -113,7 +104,7 @@ async def test_two_turns_write_a_file(tmp_path, provider, anthropic_env, workdir
                                  {"path": "docs/hello.txt", "content": "hi\n"})
     assert events[3] == ToolResult("toolu_1", "write_file", "wrote docs/hello.txt", False)
     assert events[-1] == Done("success", "Wrote docs/hello.txt.", "exec-1")
-    assert events[0] == CostEvent(cost_usd=0.0006, input_tokens=100, output_tokens=20,
+    assert events[0] == CostEvent(cost_usd=None, input_tokens=100, output_tokens=20,
                                   model="claude-sonnet-4-6")
 
     first, second = (body(r) for r in provider.requests)
@@ -257,7 +248,7 @@ async def test_openai_compatible_round_trip(tmp_path, provider, workdir, wire):
     events = await collect(make_ctx(tmp_path, env, cwd=workdir, model="gpt-4o-mini"))
     assert events[-1] == Done("success", "It says alpha.", "exec-1")
     assert next(e for e in events if isinstance(e, ToolResult)).output == "alpha\n"
-    assert events[0] == CostEvent(cost_usd=0.000014, input_tokens=50, output_tokens=10,
+    assert events[0] == CostEvent(cost_usd=None, input_tokens=50, output_tokens=10,
                                   model="gpt-4o-mini")
     first, second = (body(r) for r in provider.requests)
     assert provider.requests[0].headers["authorization"] == f"Bearer {OPENAI_KEY}"
@@ -285,7 +276,7 @@ async def test_openrouter_reports_its_cost(tmp_path, provider, wire):
     assert body(provider.requests[0])["usage"] == {"include": True}
 
 
-async def test_unpriced_models_leave_pricing_to_the_host(tmp_path, provider, wire):
+async def test_without_a_reported_cost_the_host_prices(tmp_path, provider, wire):
     env = {"GROQ_API_KEY": "groq-key-0001", "GROQ_BASE_URL": provider.url + "/openai/v1"}
     provider.respond("POST", "/openai/v1/chat/completions", 200, wire.openai("hi"))
     events = await collect(make_ctx(tmp_path, env))
