@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,29 +14,15 @@ import httpx
 import pytest
 
 from clawboo_host.testing.fakes import still_running
+from clawboo_host.testing.helpers import create_task, git, task_detail
 from clawboo_host.testing.server import server_process
 
 MOCK = "clawboo-mock"
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-
-
 @pytest.fixture
-def repo(tmp_path) -> Path:
-    path = tmp_path / "repo"
-    path.mkdir()
-    git(path, "init", "-q", "-b", "main")
-    (path / "README.md").write_text("hello\n")
-    git(path, "add", "README.md")
-    git(path, "commit", "-q", "-m", "init")
-    return path
+def repo(git_repo) -> Path:
+    return git_repo
 
 
 @pytest.fixture
@@ -57,15 +42,11 @@ def client(server):
 
 
 def new_task(client, description="", **extra) -> dict:
-    response = client.post(
-        "/api/board/tasks", json={"title": "Do the thing", "description": description, **extra}
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["task"]
+    return create_task(client, "Do the thing", description, **extra)
 
 
 def detail(client, task_id) -> dict:
-    return client.get(f"/api/board/tasks/{task_id}").json()
+    return task_detail(client, task_id)
 
 
 def run(client, task_id, **body):

@@ -8,12 +8,15 @@
   loopback port and returns a :class:`~clawboo_host.testing.server.LiveServer`; ``plugins``
   is a list of ``(runtime_id, module)`` (default: the installed entry points).
 - ``clawboo_client``: an ``httpx.Client`` for a host with the installed plugins.
+- ``git_repo``: a real git repository with one commit, to run tasks in.
+
+Helpers for driving a host (tasks, connect, runs, SSE frames) are in
+:mod:`clawboo_host.testing.helpers`.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -94,5 +97,8 @@ def clawboo_client(clawboo_host_factory):
         yield client
 
 
-def python_dir() -> str:
-    return str(Path(sys.executable).parent)
+@pytest.fixture
+def git_repo(tmp_path: Path) -> Path:
+    from .helpers import make_git_repo
+
+    return make_git_repo(tmp_path / "repo")

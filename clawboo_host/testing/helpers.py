@@ -1,0 +1,65 @@
+"""Small helpers for tests that drive a live host: git repositories, tasks, runs, SSE."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import httpx
+
+GIT_IDENTITY = ("-c", "user.name=test", "-c", "user.email=test@localhost")
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in ``repo`` (with a throwaway identity) and return its stripped stdout."""
+    return subprocess.run(
+        ["git", "-C", str(repo), *GIT_IDENTITY, *args],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+
+
+def make_git_repo(path: Path) -> Path:
+    """A real repository on ``main`` with one commit (a README)."""
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    (path / "README.md").write_text("hello\n")
+    git(path, "add", "README.md")
+    git(path, "commit", "-q", "-m", "init")
+    return path
+
+
+def create_task(client: httpx.Client, title: str = "Do the thing", description: str = "",
+                **fields) -> dict:
+    """``POST /api/board/tasks`` and return the task (asserts 201)."""
+    response = client.post(
+        "/api/board/tasks", json={"title": title, "description": description, **fields}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["task"]
+
+
+def task_detail(client: httpx.Client, task_id: str) -> dict:
+    return client.get(f"/api/board/tasks/{task_id}").json()
+
+
+def connect(client: httpx.Client, runtime_id: str, api_key: str, **body) -> dict:
+    """``POST /api/runtimes/<id>/connect`` and return the body (asserts 200)."""
+    response = client.post(f"/api/runtimes/{runtime_id}/connect", json={"apiKey": api_key, **body})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def sse_frames(text: str) -> list[dict]:
+    """The JSON frames of a ``text/event-stream`` body."""
+    return [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
+
+
+def run_streaming(client: httpx.Client, runtime_id: str, task_id: str, **body) -> list[dict]:
+    """``POST /api/runtimes/<id>/run`` with ``Accept: text/event-stream``; every frame."""
+    with client.stream(
+        "POST", f"/api/runtimes/{runtime_id}/run", json={"taskId": task_id, **body},
+        headers={"Accept": "text/event-stream"},
+    ) as response:
+        assert response.status_code == 200, response.read()
+        return sse_frames(response.read().decode())
