@@ -18,6 +18,8 @@ from clawboo_host.plugin_api import (
 from clawboo_host.plugin_api.install import npm_install
 from clawboo_host.plugin_api.process import run_capture
 
+from .run import clawboo_runtime_run  # noqa: F401  (the run hook: see run.py)
+
 DESCRIPTOR = RuntimeDescriptor(
     id="codex",
     name="Codex",

@@ -1,0 +1,306 @@
+"""Drive ``codex exec --json`` for one run and normalize its output.
+
+The command line (stdin is ``/dev/null``: with a pipe codex waits to read more input)::
+
+    codex exec --json --dangerously-bypass-approvals-and-sandbox --skip-git-repo-check
+               -C <worktree> [-m MODEL] -- <prompt>
+    codex exec -C <worktree> resume --json --dangerously-bypass-approvals-and-sandbox
+               --skip-git-repo-check [-m MODEL] -- <session id> <prompt>
+
+(``codex exec resume`` has no ``-C`` of its own: the parent's applies. ``--`` keeps a prompt
+that starts with ``-`` from being read as an option.)
+
+- ``CODEX_HOME`` is the per-identity home the host gives the runtime (``ctx.home_dir``), else
+  ``<scratch>/codex-home``; never the user's ``~/.codex``. The user's ``codex login`` is
+  seeded into it (see :mod:`clawboo_codex.home`). No usable login there and no
+  ``CODEX_API_KEY``/``OPENAI_API_KEY`` granted → the run fails without spawning.
+- ``<CODEX_HOME>/config.toml`` is rewritten before each run: plugin/app sync off, and the
+  host's MCP tasks server as ``[mcp_servers.clawboo-tasks]`` with
+  ``bearer_token_env_var = "CLAWBOO_MCP_TOKEN"``; the token is only in the child's env.
+- The child env is ``ctx.env`` plus ``CODEX_HOME`` and ``CLAWBOO_MCP_TOKEN``.
+- Resume: ``ctx.resume_session_id`` is used only with a persistent home (where codex keeps
+  the session). If codex cannot find the session, the run starts a new one.
+- Codex loops for ever on an unreachable provider (``Reconnecting... waiting for network``):
+  after :data:`RECONNECT_LIMIT` of those in a row the tree is killed and the run fails with
+  ``codex could not reach its provider: <last error>`` (about 90 s with codex's back-off).
+- After ``turn.completed``/``turn.failed`` codex normally exits at once; if it lingers more
+  than :data:`TERMINAL_EXIT_GRACE_S` its tree is killed and the outcome stands.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+
+from clawboo_host.plugin_api import (
+    Done,
+    ErrorEvent,
+    RunContext,
+    RuntimeEvent,
+    StatusEvent,
+    hookimpl,
+)
+from clawboo_host.plugin_api.binaries import aresolve_binary
+from clawboo_host.plugin_api.childenv import PROVIDER_KEY_NAMES
+from clawboo_host.plugin_api.process import spawn
+
+from .events import CodexStream
+from .home import MCP_TOKEN_ENV, seed_auth, write_config
+
+__all__ = [
+    "BINARY",
+    "NO_CREDENTIALS",
+    "RECONNECT_LIMIT",
+    "build_argv",
+    "build_env",
+    "clawboo_runtime_run",
+    "codex_home",
+    "run",
+]
+
+BINARY = "codex"
+#: Unbounded ``Reconnecting...`` errors in a row before we give up on the provider.
+RECONNECT_LIMIT = 5
+#: How long codex may take to exit after its turn ended before its tree is killed.
+TERMINAL_EXIT_GRACE_S = 10.0
+#: Longest summary built from error output.
+MAX_SUMMARY_CHARS = 2000
+#: Granted env keys codex can authenticate with instead of a ``codex login``.
+CREDENTIAL_ENV = ("CODEX_API_KEY", "OPENAI_API_KEY")
+NO_CREDENTIALS = "no Codex credentials: run `codex login` or connect a key"
+_BYPASS = ("--json", "--dangerously-bypass-approvals-and-sandbox", "--skip-git-repo-check")
+_SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_RESUME_FAILED = re.compile(r"no rollout found|thread/resume|session .*not found", re.I)
+#: stderr lines that are noise in an error summary.
+_NOISE = (
+    re.compile(r"^WARNING: proceeding, even though we could not create PATH aliases"),
+    re.compile(r"^Reading additional input from stdin"),
+    re.compile(r"^Stack backtrace:\s*$"),
+    re.compile(r"^\s+\d+:\s"),
+    re.compile(r"^\s+at\s"),
+)
+_REDACTED = "[REDACTED]"
+_MIN_SECRET_LEN = 6
+
+
+# --------------------------------------------------------------------------- setup
+
+
+def codex_home(ctx: RunContext) -> Path:
+    """The child's ``CODEX_HOME``: the identity home, else ``<scratch>/codex-home`` (0700)."""
+    if ctx.home_dir is not None:
+        home = Path(ctx.home_dir)
+    else:
+        home = Path(ctx.scratch_dir) / "codex-home"
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return home
+
+
+def build_argv(
+    binary: str,
+    prompt: str,
+    *,
+    workdir: Path | str,
+    model: str | None = None,
+    resume: str | None = None,
+) -> list[str]:
+    """The codex command line; the prompt is one element, always last."""
+    model_args = ["-m", model] if model else []
+    if resume:
+        return [binary, "exec", "-C", str(workdir), "resume", *_BYPASS, *model_args,
+                "--", resume, prompt]
+    return [binary, "exec", *_BYPASS, "-C", str(workdir), *model_args, "--", prompt]
+
+
+def build_env(ctx: RunContext, home: Path) -> dict[str, str]:
+    """``ctx.env`` plus ``CODEX_HOME`` and (with MCP) the bearer token codex reads."""
+    env = dict(ctx.env)
+    env["CODEX_HOME"] = str(home)
+    env.pop(MCP_TOKEN_ENV, None)
+    if ctx.mcp_url and ctx.mcp_token:
+        env[MCP_TOKEN_ENV] = ctx.mcp_token
+    return env
+
+
+def has_key(env: dict[str, str]) -> bool:
+    return any((env.get(name) or "").strip() for name in CREDENTIAL_ENV)
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def _secrets(ctx: RunContext) -> list[str]:
+    values = [ctx.mcp_token or ""]
+    values += [v for k, v in ctx.env.items() if k.upper() in PROVIDER_KEY_NAMES]
+    return sorted({v for v in values if v and len(v) >= _MIN_SECRET_LEN}, key=len, reverse=True)
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, _REDACTED)
+    return text
+
+
+def _tail(text: str, limit: int = MAX_SUMMARY_CHARS) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else "…" + text[-(limit - 1):]
+
+
+def _clean_stderr(stderr: str) -> str:
+    lines = stderr.splitlines()
+    return "\n".join(ln for ln in lines if ln.strip() and not any(p.match(ln) for p in _NOISE))
+
+
+def _failure_summary(parser: CodexStream, stderr: str, code: int | None) -> str:
+    if parser.last_error:
+        return _tail(parser.last_error)
+    cleaned = _clean_stderr(stderr)
+    if cleaned:
+        return _tail(cleaned)
+    if parser.other_lines:
+        return _tail("\n".join(parser.other_lines))
+    if code is not None and code < 0:
+        return f"codex was killed by signal {-code}"
+    return f"codex exited with code {code}"
+
+
+# --------------------------------------------------------------------------- one process
+
+
+@dataclass
+class _Outcome:
+    parser: CodexStream
+    code: int | None = None
+    stderr: str = ""
+    gave_up: bool = False  # we killed it: the provider is unreachable
+    lingered: bool = False  # we killed it: it did not exit after its turn ended
+    start_error: str | None = None
+    secrets: list[str] = field(default_factory=list)
+
+
+async def _attempt(argv: list[str], *, cwd: Path, env: dict[str, str], ctx: RunContext,
+                   outcome: _Outcome) -> AsyncIterator[RuntimeEvent]:
+    """Run codex once, yielding its events; the outcome is left in ``outcome``."""
+    parser = outcome.parser
+    try:
+        async with spawn(argv, cwd=cwd, env=env, abort=ctx.abort) as proc:
+            async with aclosing(proc.lines()) as lines:
+                async for stream, line in lines:
+                    if stream != "stdout":
+                        continue  # kept in proc.stderr_text
+                    for event in parser.feed(line):
+                        if isinstance(event, ErrorEvent):
+                            event = ErrorEvent(_redact(event.message, outcome.secrets),
+                                               code=event.code, fatal=event.fatal)
+                        yield event
+                    if parser.reconnects >= RECONNECT_LIMIT:
+                        outcome.gave_up = True
+                        break
+                    if parser.terminal:
+                        break
+            if outcome.gave_up:
+                await proc.kill_tree()
+            elif parser.terminal and not ctx.abort.is_set:
+                with anyio.move_on_after(TERMINAL_EXIT_GRACE_S):
+                    await proc.wait()
+                if proc.returncode is None:
+                    outcome.lingered = True
+                    await proc.kill_tree()
+            outcome.code = await proc.wait()
+            outcome.stderr = proc.stderr_text
+    except OSError as exc:  # the binary vanished or is not executable
+        outcome.start_error = f"could not start codex: {exc.strerror or exc}"
+
+
+def _resume_failed(outcome: _Outcome, ctx: RunContext) -> bool:
+    """Codex refused the session id (no rollout for it in this home): start afresh."""
+    return (
+        not ctx.abort.is_set
+        and outcome.start_error is None
+        and not outcome.parser.saw_json
+        and outcome.code not in (0, None)
+        and bool(_RESUME_FAILED.search(outcome.stderr))
+    )
+
+
+def _done(outcome: _Outcome, ctx: RunContext, session_id: str | None) -> Done:
+    parser = outcome.parser
+    session_id = parser.session_id or session_id
+    secrets = outcome.secrets
+    if outcome.start_error:
+        return Done("error", summary=outcome.start_error, session_id=session_id)
+    if ctx.abort.is_set:
+        return Done("aborted", summary=_redact(parser.last_message, secrets), session_id=session_id)
+    if outcome.gave_up:
+        last = parser.last_reconnect or "no answer"
+        summary = _tail(f"codex could not reach its provider: {last}")
+        return Done("error", summary=_redact(summary, secrets), session_id=session_id)
+    if parser.failed is not None:
+        return Done("error", summary=_redact(_tail(parser.failed), secrets), session_id=session_id)
+    if parser.completed or outcome.code == 0:
+        return Done("success", summary=_redact(parser.last_message, secrets), session_id=session_id)
+    summary = _failure_summary(parser, outcome.stderr, outcome.code)
+    return Done("error", summary=_redact(summary, secrets), session_id=session_id)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+async def run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
+    """The run hook's body: resolve, prepare the home, spawn, normalize, one ``Done``."""
+    binary = await aresolve_binary(BINARY, ctx.env)
+    if binary is None:
+        yield Done("error", summary=f"{BINARY} not found on PATH or user-install dirs")
+        return
+    try:
+        home = codex_home(ctx)
+        logged_in = await anyio.to_thread.run_sync(seed_auth, home, ctx.env)
+    except OSError as exc:
+        yield Done("error", summary=f"could not prepare CODEX_HOME: {exc.strerror or exc}")
+        return
+    if not logged_in and not has_key(ctx.env):
+        yield Done("error", summary=NO_CREDENTIALS)
+        return
+    try:
+        await anyio.to_thread.run_sync(
+            lambda: write_config(home, ctx.mcp_url, bearer_token=bool(ctx.mcp_token))
+        )
+    except OSError as exc:
+        yield Done("error", summary=f"could not write codex config: {exc.strerror or exc}")
+        return
+
+    workdir = Path(ctx.cwd) if ctx.cwd is not None else Path(ctx.scratch_dir)
+    env = build_env(ctx, home)
+    secrets = _secrets(ctx)
+    resume = ctx.resume_session_id
+    if not (ctx.home_dir is not None and resume and _SESSION_ID.match(resume)):
+        resume = None
+
+    while True:
+        argv = build_argv(binary, ctx.prompt, workdir=workdir, model=ctx.model, resume=resume)
+        outcome = _Outcome(CodexStream(ctx.model), secrets=secrets)
+        if resume:
+            yield StatusEvent(f"resuming {resume}")
+        attempt = _attempt(argv, cwd=workdir, env=env, ctx=ctx, outcome=outcome)
+        async with aclosing(attempt) as events:
+            async for event in events:
+                yield event
+        if resume and _resume_failed(outcome, ctx):
+            yield StatusEvent("resume-failed: starting a new Codex session")
+            resume = None
+            continue
+        yield _done(outcome, ctx, resume)
+        return
+
+
+@hookimpl
+async def clawboo_runtime_run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
+    """Run ``codex exec --json`` on the task (see the module docstring)."""
+    async with aclosing(run(ctx)) as events:
+        async for event in events:
+            yield event

@@ -1,0 +1,156 @@
+"""POST /api/runtimes/codex/run end to end: a live host, a real git repo, a fake codex."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import clawboo_codex
+import pytest
+
+GITHUB_SECRET = "ghp_should_never_reach_the_agent_0123456789"
+AMBIENT_OPENAI = "sk-ambient-openai-key-not-granted-to-codex"
+AUTH = {"tokens": {"access_token": "at-user-chatgpt-login", "refresh_token": "rt-user"}}
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    path = tmp_path / "repo"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    (path / "README.md").write_text("hello\n")
+    git(path, "add", "README.md")
+    git(path, "commit", "-q", "-m", "init")
+    return path
+
+
+@pytest.fixture
+def server(clawboo_host_factory, clawboo_env):
+    env = dict(clawboo_env, GITHUB_TOKEN=GITHUB_SECRET, OPENAI_API_KEY=AMBIENT_OPENAI,
+               CLAWBOO_TEST_MARKER="kept")
+    return clawboo_host_factory(plugins=[("codex", clawboo_codex)], env=env)
+
+
+@pytest.fixture
+def client(server):
+    with server.client() as c:
+        yield c
+
+
+@pytest.fixture
+def user_login(clawboo_env) -> Path:
+    """The user's ``codex login``: ``$CODEX_HOME/auth.json`` of the server env."""
+    home = Path(clawboo_env["CODEX_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "auth.json"
+    path.write_text(json.dumps(AUTH))
+    path.chmod(0o600)
+    return path
+
+
+def new_task(client, title: str, description: str) -> dict:
+    response = client.post("/api/board/tasks", json={"title": title, "description": description})
+    assert response.status_code == 201, response.text
+    return response.json()["task"]
+
+
+def test_a_task_runs_end_to_end_with_mcp(client, server, fake_codex, repo, clawboo_env,
+                                         clawboo_data_dir, user_login):
+    task = new_task(client, "Comment on the task", "Use add_comment, then say DONE-123.")
+    # The fake replays the real MCP transcript and really calls add_comment on this task
+    # through the config.toml entry and the token env var the plugin gave it.
+    fake_codex.install("mcp", task_id=task["id"], real_mcp_task=task["id"])
+
+    response = client.post("/api/runtimes/codex/run",
+                           json={"taskId": task["id"], "repoPath": str(repo)})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["doneReason"], body["status"], body["summary"]) == ("success", "done", "DONE-123")
+    assert body["usage"] == {"inputTokens": 36, "outputTokens": 21}
+    assert body["costEstimated"] is True and body["costUsd"] > 0
+    assert body["usedWorktree"] is True and body["degradations"] == []
+
+    [call] = fake_codex.calls()
+    argv = call["argv"]
+    assert argv[:6] == ["exec", "--json", "--dangerously-bypass-approvals-and-sandbox",
+                        "--skip-git-repo-check", "-C", call["cwd"]]
+    # The prompt is one argv element, the last, after "--".
+    assert argv[-2] == "--"
+    prompt = argv[-1]
+    assert prompt.startswith("# Task: Comment on the task\n\nUse add_comment, then say DONE-123.")
+    assert "clawboo-tasks" in prompt
+    assert call["stdin_devnull"] is True
+    # Env: codex gets no vault key; neither the ambient provider key nor unrelated secrets.
+    assert "GITHUB_TOKEN" not in call["env_present"]
+    assert "OPENAI_API_KEY" not in call["env_present"]
+    assert call["env"]["CLAWBOO_TEST_MARKER"] == "kept"
+    assert call["env"]["HOME"] == clawboo_env["HOME"]
+    identity_home = clawboo_data_dir / "runtimes" / "codex"
+    codex_home = Path(call["env"]["CODEX_HOME"])
+    assert codex_home.parent == identity_home and codex_home.is_dir()
+    assert oct(codex_home.stat().st_mode & 0o777) == "0o700"
+    # The user's login was seeded into the identity home.
+    assert call["auth"]["parsed"] == AUTH and call["auth"]["mode"] == "0o600"
+    # config.toml: the host's tasks server, token by env var name only.
+    server_cfg = call["config"]["parsed"]["mcp_servers"]["clawboo-tasks"]
+    assert server_cfg == {"url": f"http://127.0.0.1:{server.port}/api/mcp/tasks",
+                          "bearer_token_env_var": "CLAWBOO_MCP_TOKEN"}
+    token = call["env"]["CLAWBOO_MCP_TOKEN"]
+    assert token and len(token) >= 16 and token not in call["config"]["text"]
+    assert call["config"]["mode"] == "0o600"
+    assert Path(call["config"]["path"]).parent == codex_home
+    # The token worked: the real add_comment landed on the task.
+    assert call["mcp_results"] and call["mcp_results"][0]["is_error"] is False
+    comments = client.get(f"/api/board/tasks/{task['id']}").json()["comments"]
+    assert "hello from the fake codex" in [c["body"] for c in comments]
+    assert comments[-1]["body"] == "DONE-123"
+    # Nothing in the worktree, the repo, the user's HOME or the user's CODEX_HOME.
+    worktree = Path(call["cwd"])
+    assert worktree != repo and not worktree.is_relative_to(repo)
+    listing = call["cwd_listing"]
+    assert "README.md" in listing
+    assert not [n for n in listing
+                if n in ("config.toml", "auth.json", ".codex") or "mcp" in n.lower()], listing
+    assert git(repo, "status", "--porcelain") == ""
+    assert list(Path(clawboo_env["HOME"]).rglob("*")) == []
+    assert sorted(p.name for p in Path(clawboo_env["CODEX_HOME"]).iterdir()) == ["auth.json"]
+    assert json.loads(user_login.read_text()) == AUTH
+    assert token not in response.text
+
+
+def test_without_a_codex_login_the_run_fails_and_releases_the_task(client, fake_codex, repo):
+    fake_codex.install("plain")
+    task = new_task(client, "Say hi", "Reply with exactly PLAIN-OK and nothing else.")
+    body = client.post("/api/runtimes/codex/run",
+                       json={"taskId": task["id"], "repoPath": str(repo)}).json()
+    assert (body["doneReason"], body["status"]) == ("error", "todo")
+    assert body["summary"] == "no Codex credentials: run `codex login` or connect a key"
+    assert fake_codex.calls() == []
+
+
+def test_a_rejected_login_fails_the_run(client, fake_codex, repo, user_login):
+    fake_codex.install("auth401")
+    task = new_task(client, "Say hi", "Reply with exactly PLAIN-OK and nothing else.")
+    body = client.post("/api/runtimes/codex/run",
+                       json={"taskId": task["id"], "repoPath": str(repo)}).json()
+    assert (body["doneReason"], body["status"]) == ("error", "todo")
+    assert body["summary"].startswith("unexpected status 401 Unauthorized")
+    detail = client.get(f"/api/board/tasks/{task['id']}").json()
+    assert detail["executions"][0]["status"] == "failed"
+
+
+def test_without_codex_the_run_fails_cleanly(client, repo, fake_codex, user_login):
+    task = new_task(client, "Say hi", "hi")
+    body = client.post("/api/runtimes/codex/run",
+                       json={"taskId": task["id"], "repoPath": str(repo)}).json()
+    assert (body["doneReason"], body["status"]) == ("error", "todo")
+    assert body["summary"] == "codex not found on PATH or user-install dirs"
+    assert fake_codex.calls() == []
