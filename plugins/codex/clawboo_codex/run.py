@@ -72,7 +72,7 @@ TERMINAL_EXIT_GRACE_S = 10.0
 MAX_SUMMARY_CHARS = 2000
 #: Granted env keys codex can authenticate with instead of a ``codex login``.
 CREDENTIAL_ENV = ("CODEX_API_KEY", "OPENAI_API_KEY")
-NO_CREDENTIALS = "no Codex credentials: run `codex login` or connect a key"
+NO_CREDENTIALS = "no Codex credentials: run `codex login` on this machine"
 _BYPASS = ("--json", "--dangerously-bypass-approvals-and-sandbox", "--skip-git-repo-check")
 _SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _RESUME_FAILED = re.compile(r"no rollout found|thread/resume|session .*not found", re.I)

@@ -214,7 +214,7 @@ async def test_no_credentials_anywhere_fails_without_spawning(tmp_path, clawboo_
                                                               fake_codex):
     fake_codex.install("plain")
     events = await collect(make_ctx(tmp_path, clawboo_env, cwd=worktree))
-    assert events == [Done("error", summary="no Codex credentials: run `codex login` or connect a key")]
+    assert events == [Done("error", summary="no Codex credentials: run `codex login` on this machine")]
     assert fake_codex.calls() == []
 
 

@@ -132,7 +132,7 @@ def test_without_a_codex_login_the_run_fails_and_releases_the_task(client, fake_
     body = client.post("/api/runtimes/codex/run",
                        json={"taskId": task["id"], "repoPath": str(repo)}).json()
     assert (body["doneReason"], body["status"]) == ("error", "todo")
-    assert body["summary"] == "no Codex credentials: run `codex login` or connect a key"
+    assert body["summary"] == "no Codex credentials: run `codex login` on this machine"
     assert fake_codex.calls() == []
 
 
