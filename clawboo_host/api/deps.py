@@ -19,19 +19,23 @@ def get_host(request: Request) -> Host:
 
 
 async def json_body(request: Request) -> dict:
-    """The request's JSON object. Missing or non-JSON content type reads as ``{}``.
+    """The request's JSON object; an empty body reads as ``{}``.
 
-    Malformed JSON is a 400; a JSON value that is not an object is a 400 too, so handlers
-    can always treat the body as a dict.
+    A body sent without ``Content-Type: application/json`` (curl's ``-d`` default) is still
+    accepted when it is JSON, so a forgotten header does not silently drop the fields.
+    Anything that is not a JSON object is a 400.
     """
     raw = await request.body()
-    content_type = request.headers.get("content-type", "")
-    if not raw.strip() or "json" not in content_type.lower():
+    if not raw.strip():
         return {}
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "malformed JSON body") from None
+        if "json" in request.headers.get("content-type", "").lower():
+            raise ApiError(400, "malformed JSON body") from None
+        raise ApiError(
+            400, "the request body must be JSON (Content-Type: application/json)"
+        ) from None
     if not isinstance(body, dict):
         raise ApiError(400, "JSON body must be an object")
     return body
