@@ -1,16 +1,27 @@
-"""FakeExecutables: fake CLIs on a private PATH that record how they were called."""
+"""FakeExecutables: fake CLIs on a private PATH that record how they were called; TranscriptFake:
+a fake agent CLI replaying a recorded transcript."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from clawboo_host.testing.fakes import REAL_CLIS, FakeExecutables, still_running
+from clawboo_host.testing.fakes import (
+    REAL_CLIS,
+    TRANSCRIPTS_DIR,
+    FakeExecutables,
+    Transcript,
+    TranscriptFake,
+    read_transcript,
+    still_running,
+)
 
 
 @pytest.fixture
@@ -153,3 +164,154 @@ def test_recording_fake_uses_this_interpreter(fakes):
     path = fakes.add_recording("tool")
     first_line = path.read_text().splitlines()[0]
     assert first_line in (f"#!{sys.executable}", "#!/usr/bin/env python3")
+
+
+# ---------------------------------------------------------------------------- transcripts
+
+
+def write_transcript(directory: Path, name: str, stdout: str, stderr: str | None, meta: dict,
+                     *, stdout_suffix: str = "jsonl") -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{name}.stdout.{stdout_suffix}").write_text(stdout)
+    if stderr is not None:
+        (directory / f"{name}.stderr.txt").write_text(stderr)
+    (directory / f"{name}.meta.json").write_text(json.dumps(meta))
+
+
+def test_read_transcript_jsonl_drops_blank_lines_and_text_keeps_them(tmp_path):
+    write_transcript(tmp_path, "tool-plain", '{"a": 1}\n\n{"b": 2}\n\n', "warn\n\nmore\n\n",
+                     {"exit_code": "2", "cli": "tool"})
+    write_transcript(tmp_path, "other-plain", "one\n\n  \ntwo\n\n\n", None, {"exit_code": 0},
+                     stdout_suffix="txt")
+    plain = read_transcript("tool", "plain", directory=tmp_path)
+    assert plain == Transcript(stdout=['{"a": 1}', '{"b": 2}'], stderr=["warn", "", "more"],
+                               exit_code=2, meta={"exit_code": "2", "cli": "tool"})
+    other = read_transcript("other", "plain", directory=str(tmp_path))
+    assert (other.stdout, other.stderr, other.exit_code) == (["one", "", "  ", "two"], [], 0)
+
+
+def test_read_transcript_wants_exactly_one_stdout_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"tool-missing\.stdout"):
+        read_transcript("tool", "missing", directory=tmp_path)
+    write_transcript(tmp_path, "tool-twice", "x\n", "", {"exit_code": 0})
+    (tmp_path / "tool-twice.stdout.txt").write_text("y\n")
+    with pytest.raises(FileNotFoundError, match="found"):
+        read_transcript("tool", "twice", directory=tmp_path)
+
+
+@pytest.mark.skipif(not TRANSCRIPTS_DIR.is_dir(), reason="no shared CLI transcripts here")
+def test_read_transcript_defaults_to_the_shared_transcripts():
+    plain = read_transcript("claude", "plain")
+    assert plain.exit_code == 0 and plain.meta["cli"] == "claude"
+    assert json.loads(plain.stdout[-1])["result"] == "PLAIN-OK"
+
+
+class FakeTool(TranscriptFake):
+    cli = "tool"
+    recorded_env = ("TOOL_HOME", "ABSENT")
+    stderr_first = 1
+    task_placeholder = "T-1"
+    script = r'''
+        home = os.environ["TOOL_HOME"]
+        record["home_listing"] = sorted(os.listdir(home))
+        if opt("--resume") and not os.path.exists(os.path.join(home, opt("--resume"))):
+            fail("no session " + opt("--resume") + "\n", code=4)
+        session = first_value(out, "session")
+        if opt("--resume"):
+            out = [line.replace(session, opt("--resume")) for line in out]
+        subst["<HOME>"] = home
+        if options.get("extra_line"):
+            out.append(options["extra_line"])
+        open(os.path.join(home, "ran"), "a").close()
+
+        def mcp_endpoint():
+            return None  # no server configured: real_mcp_task does nothing
+    '''
+
+
+@pytest.fixture
+def tool(tmp_path, fakes):
+    write_transcript(
+        tmp_path / "transcripts", "tool-plain",
+        'not json\n{"session": "s-1", "where": "<HOME>"}\n{"task": "T-1"}\n',
+        "first warning\nlast words\n", {"exit_code": 3},
+    )
+    home = tmp_path / "tool-home"
+    home.mkdir()
+    fake = FakeTool(fakes, transcripts=tmp_path / "transcripts")
+    fake.env = fakes.path_env({"TOOL_HOME": str(home)})
+    fake.home = home
+    return fake
+
+
+def test_a_transcript_fake_needs_a_cli(fakes):
+    with pytest.raises(TypeError, match="cli"):
+        TranscriptFake(fakes)
+
+
+def test_a_transcript_fake_records_and_replays(tool, tmp_path):
+    assert (tool.records(), tool.calls(), tool.grandchildren()) == ([], [], [])
+    path = tool.install("plain", task_id="task-9", real_mcp_task="task-9", extra_line="bye")
+    assert path == tool.fakes.bin_dir / "tool"
+    assert tool.transcript("plain").exit_code == 3
+    result = subprocess.run(["tool", "go", "--flag"], env=tool.env, cwd=tmp_path / "transcripts",
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 3
+    # One stderr line first, then stdout (placeholders and the task id filled), then the rest.
+    assert result.stdout.splitlines() == [
+        "first warning", "not json", f'{{"session": "s-1", "where": "{tool.home}"}}',
+        '{"task": "task-9"}', "bye", "last words",
+    ]
+    [call] = tool.calls()
+    assert call["argv"] == ["go", "--flag"]
+    assert call["cwd"] == str(tmp_path / "transcripts")
+    assert isinstance(call["pid"], int)
+    assert call["env_present"] == ["TOOL_HOME"]
+    assert call["env"] == {"TOOL_HOME": str(tool.home), "ABSENT": None}
+    assert call["cwd_listing"] == sorted(p.name for p in (tmp_path / "transcripts").iterdir())
+    assert call["home_listing"] == []
+    assert call["mcp_results"] == []
+    assert tool.record_path == tool.fakes.bin_dir / "tool.record.jsonl"
+
+
+def test_a_transcript_fake_can_refuse_a_call(tool):
+    tool.install("plain")
+    result = run(["tool", "--resume", "s-9"], tool.env)
+    assert (result.returncode, result.stdout, result.stderr) == (4, "", "no session s-9\n")
+    [call] = tool.calls()
+    assert call["argv"] == ["--resume", "s-9"] and "mcp_results" not in call
+    (tool.home / "s-9").touch()
+    result = run(["tool", "--resume", "s-9"], tool.env)
+    assert result.returncode == 3
+    assert '"session": "s-9"' in result.stdout
+    assert len(tool.calls()) == 2
+
+
+def test_a_transcript_fake_overrides_and_no_scenario(tool):
+    tool.install(None)
+    result = run(["tool"], tool.env)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    tool.install("plain", stdout=["only"], stderr=[], exit_code=0)
+    result = run(["tool"], tool.env)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "only\n", "")
+    assert len(tool.calls()) == 2  # the record survives reinstalling
+
+
+@pytest.mark.parametrize("how", ["sleep_after", "linger"])
+def test_a_transcript_fake_can_hang_with_a_grandchild_or_linger(tool, how):
+    tool.install("plain", **({"sleep_after": 2} if how == "sleep_after" else {"linger": True}))
+    proc = subprocess.Popen(["tool"], env=tool.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(2 if how == "sleep_after" else 3)]
+        assert lines[0] == "not json\n"
+        assert proc.poll() is None  # still there, sleeping
+        pids = [proc.pid, *tool.grandchildren()]
+        assert len(pids) == (2 if how == "sleep_after" else 1)
+        assert still_running(pids, timeout=0) == pids
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+    assert still_running(pids) == []

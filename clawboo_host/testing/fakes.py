@@ -11,6 +11,24 @@ with :meth:`FakeExecutables.path_env`, then read what each fake was called with:
 ``path_env()`` builds a PATH of the bin dir plus a private dir of links to the basic
 system tools (``sh``, ``sleep``, ``cat``...) and a ``python3`` that runs this interpreter:
 no real ``npm``, ``pipx`` or other CLI is reachable, so a test can never run them.
+
+For an agent CLI whose real output was recorded, :class:`TranscriptFake` replays a
+transcript (:func:`read_transcript`) and records each call; subclass it with the few lines
+that make the fake behave like that CLI::
+
+    class FakeMyCli(TranscriptFake):
+        cli = "mycli"                       # the program, and the transcripts' prefix
+        recorded_env = ("HOME", "MYCLI_HOME")
+        script = r'''
+            home = os.environ.get("MYCLI_HOME", "")
+            if opt("--resume") and not os.path.isdir(home):
+                fail("no such session\\n")
+        '''
+
+    fake = FakeMyCli(fake_executables)
+    fake.install("plain")                   # mycli-plain.stdout.* / .stderr.txt / .meta.json
+    ...
+    [call] = fake.calls()
 """
 
 from __future__ import annotations
@@ -23,9 +41,18 @@ import stat
 import sys
 import textwrap
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SYSTEM_TOOLS", "FakeExecutables", "still_running"]
+__all__ = [
+    "SYSTEM_TOOLS",
+    "TRANSCRIPTS_DIR",
+    "FakeExecutables",
+    "Transcript",
+    "TranscriptFake",
+    "read_transcript",
+    "still_running",
+]
 
 #: Basic tools linked into the private system dir (those that exist on this machine).
 # fmt: off
@@ -244,3 +271,275 @@ def still_running(pids: Iterable[int], *, timeout: float = 10.0) -> list[int]:
         if not pending or time.monotonic() >= deadline:
             return pending
         time.sleep(0.05)
+
+
+# ---------------------------------------------------------------------------- transcripts
+
+def _transcripts_dir() -> Path:
+    candidates = (
+        # shared/ beside the checkout (``<root>/main/clawboo_host/testing/fakes.py``)
+        Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "cli-transcripts",
+        Path("/work/shared/fixtures/cli-transcripts"),
+    )
+    return next((path for path in candidates if path.is_dir()), candidates[-1])
+
+
+#: The recorded runs of the real agent CLIs (``<cli>-<scenario>.stdout.jsonl`` or
+#: ``.stdout.txt``, ``.stderr.txt``, ``.meta.json``); see the README there.
+TRANSCRIPTS_DIR = _transcripts_dir()
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What a real CLI printed in one recorded run."""
+
+    stdout: list[str]
+    stderr: list[str]
+    exit_code: int
+    meta: dict = field(default_factory=dict)
+
+
+def transcript_lines(path: Path) -> list[str]:
+    """The lines of a transcript file: for ``.jsonl`` the non-blank ones; for text, every
+    line as printed (blank ones kept) except trailing blank lines."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if path.suffix == ".jsonl":
+        return [line for line in lines if line.strip()]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return lines
+
+
+def read_transcript(cli: str, scenario: str, *, directory: Path | str | None = None) -> Transcript:
+    """The recorded run ``<cli>-<scenario>`` in ``directory`` (default
+    :data:`TRANSCRIPTS_DIR`): its one ``.stdout.*`` file, ``.stderr.txt`` (none: no
+    lines) and ``.meta.json`` (which must hold ``exit_code``)."""
+    base = Path(directory) if directory is not None else TRANSCRIPTS_DIR
+    name = f"{cli}-{scenario}"
+    stdout_files = sorted(base.glob(f"{name}.stdout.*"))
+    if len(stdout_files) != 1:
+        raise FileNotFoundError(
+            f"expected one {name}.stdout.* in {base}, found {[p.name for p in stdout_files]}"
+        )
+    stderr_file = base / f"{name}.stderr.txt"
+    meta = json.loads((base / f"{name}.meta.json").read_text(encoding="utf-8"))
+    return Transcript(
+        stdout=transcript_lines(stdout_files[0]),
+        stderr=transcript_lines(stderr_file) if stderr_file.exists() else [],
+        exit_code=int(meta["exit_code"]),
+        meta=meta,
+    )
+
+
+# The fake is one standalone script: this prelude, the CLI's own ``script``, then the replay.
+_TRANSCRIPT_PRELUDE = '''\
+import json, os, re, subprocess, sys, time
+CONFIG = json.loads(__CONFIG__)
+argv = sys.argv[1:]
+cwd = os.getcwd()
+out = list(CONFIG["stdout"])  # what will be printed (the CLI part may rewrite both)
+err = list(CONFIG["stderr"])
+subst = dict(CONFIG["subst"])  # literal replacements made in out and err when printing
+options = CONFIG["options"]
+record = {
+    "argv": argv,
+    "cwd": cwd,
+    "pid": os.getpid(),
+    "env_present": sorted(n for n in CONFIG["env_names"] if n in os.environ),
+    "env": {n: os.environ.get(n) for n in CONFIG["env_names"]},
+    "cwd_listing": sorted(os.listdir(cwd)),
+}
+
+
+def opt(name):
+    """The argument after option ``name``, or None."""
+    if name in argv and argv.index(name) + 1 < len(argv):
+        return argv[argv.index(name) + 1]
+    return None
+
+
+def first_value(lines, key):
+    """``key`` of the first JSON-object line that has a true value for it, or None."""
+    for line in lines:
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and value.get(key):
+            return value[key]
+    return None
+
+
+def save(extra=None):
+    """Append the call's record (with ``extra``) to the record file."""
+    record.update(extra or {})
+    with open(CONFIG["record_path"], "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\\n")
+
+
+def fail(message, code=1):
+    """Refuse the call like the real CLI: record it, print ``message`` on stderr, exit."""
+    save()
+    sys.stderr.write(message)
+    sys.exit(code)
+
+
+def mcp_endpoint():
+    """(url, bearer token) of the tasks MCP server the CLI was given, or None."""
+    return None
+
+'''
+
+_TRANSCRIPT_REPLAY = '''
+mcp_results = []
+endpoint = mcp_endpoint() if CONFIG["real_mcp_task"] else None
+if endpoint:
+    sys.path[:0] = CONFIG["sys_path"]
+    import anyio
+    from clawboo_host.testing.mcp_client import call_tool
+    url, token = endpoint
+    outcome = anyio.run(call_tool, url, token, "add_comment",
+                        {"taskId": CONFIG["real_mcp_task"],
+                         "body": "hello from the fake " + CONFIG["cli"]})
+    mcp_results.append({"text": outcome.text, "is_error": outcome.is_error})
+save({"mcp_results": mcp_results})
+
+
+def fill(line):
+    for key, value in subst.items():
+        line = line.replace(key, value)
+    return line
+
+
+def emit(stream, line):
+    stream.write(fill(line) + "\\n")
+    stream.flush()
+
+
+for line in err[:CONFIG["stderr_first"]]:
+    emit(sys.stderr, line)
+if CONFIG["sleep_after"] is not None:
+    # Started (and recorded) before any output, so an abort can't win the race.
+    child = subprocess.Popen(["sleep", "300"])
+    with open(CONFIG["record_path"], "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"grandchild": child.pid}) + "\\n")
+for index, line in enumerate(out):
+    emit(sys.stdout, line)
+    if CONFIG["sleep_after"] is not None and index + 1 == CONFIG["sleep_after"]:
+        time.sleep(300)
+for line in err[CONFIG["stderr_first"]:]:
+    emit(sys.stderr, line)
+if CONFIG["linger"]:
+    time.sleep(300)
+sys.exit(CONFIG["exit_code"])
+'''
+
+
+class TranscriptFake:
+    """A fake agent CLI that replays a recorded transcript and records how it was called.
+
+    Subclass it per CLI and set:
+
+    - ``cli``: the executable's name, also the transcripts' prefix (``<cli>-<scenario>``);
+    - ``recorded_env``: env var names whose presence and values each call records;
+    - ``script``: Python source (best a raw string; it is dedented) that makes the fake
+      behave like that CLI. It runs at the top level of the fake, after the call's record
+      is started and before anything is printed, so it may rebind ``out`` and ``err``;
+    - ``stderr_first``: how many stderr lines are printed before stdout (a start-up warning);
+    - ``task_placeholder``: the task id the transcripts used (``T-42``), replaced by
+      ``install(task_id=...)``.
+
+    The generated script (run by this interpreter) gives ``script``:
+
+    - ``CONFIG`` (``CONFIG["cli"]``...), ``options`` (``install``'s extra keywords), ``argv``
+      (without the program), ``cwd``, ``opt(name)`` (the argument after an option, or None),
+      ``first_value(lines, key)`` (a field of the first JSON line that has it);
+    - ``record``: the call's record, add keys to it. It already holds ``argv``, ``cwd``,
+      ``pid``, ``env_present`` (sorted names of ``recorded_env`` that are set), ``env``
+      (name -> value or None) and ``cwd_listing``; the replay adds ``mcp_results``;
+    - ``out`` / ``err``: the stdout / stderr lines to print, ``subst``: literal replacements
+      made in them when printed (e.g. ``subst["<CWD>"] = cwd``);
+    - ``fail(message, code=1)``: record the call, print ``message`` on stderr and exit;
+    - ``mcp_endpoint()``: define it to return ``(url, token)`` of the tasks MCP server the
+      CLI was configured with; with ``install(real_mcp_task=id)`` the fake then really calls
+      ``add_comment`` on that task (body ``hello from the fake <cli>``).
+
+    Then the fake prints ``err[:stderr_first]``, the stdout lines and the rest of stderr
+    (each flushed) and exits with the transcript's code. ``sleep_after=N`` first starts a
+    ``sleep`` grandchild (recorded, see :meth:`grandchildren`) and sleeps after stdout line N;
+    ``linger`` sleeps after the last line: abort and kill-the-tree tests.
+    """
+
+    cli: str = ""
+    recorded_env: tuple[str, ...] = ()
+    script: str = ""
+    stderr_first: int = 0
+    task_placeholder: str = "T-42"
+
+    def __init__(self, fakes: FakeExecutables, *, transcripts: Path | str | None = None) -> None:
+        if not self.cli:
+            raise TypeError(f"{type(self).__name__} must set the class attribute 'cli'")
+        self.fakes = fakes
+        self.transcripts = transcripts
+        #: One JSON line per call (and one ``{"grandchild": pid}`` per ``sleep_after`` child).
+        self.record_path = fakes.bin_dir / f"{self.cli}.record.jsonl"
+
+    def transcript(self, scenario: str) -> Transcript:
+        """The recorded run ``<cli>-<scenario>``."""
+        return read_transcript(self.cli, scenario, directory=self.transcripts)
+
+    def install(
+        self,
+        scenario: str | None = "plain",
+        *,
+        stdout: list[str] | None = None,
+        stderr: list[str] | None = None,
+        exit_code: int | None = None,
+        sleep_after: int | None = None,
+        linger: bool = False,
+        task_id: str | None = None,
+        real_mcp_task: str | None = None,
+        **options,
+    ) -> Path:
+        """Write the fake ``<cli>`` replaying ``scenario`` (``None``: nothing, exit 0);
+        ``stdout``, ``stderr`` and ``exit_code`` override the transcript's. ``options`` go
+        to the script as ``options`` (JSON values). Installing again replaces the fake and
+        keeps the record."""
+        recorded = self.transcript(scenario) if scenario else Transcript([], [], 0)
+        config = {
+            "cli": self.cli,
+            "record_path": str(self.record_path),
+            "env_names": list(self.recorded_env),
+            "stdout": recorded.stdout if stdout is None else list(stdout),
+            "stderr": recorded.stderr if stderr is None else list(stderr),
+            "exit_code": recorded.exit_code if exit_code is None else int(exit_code),
+            "stderr_first": self.stderr_first,
+            "sleep_after": sleep_after,
+            "linger": linger,
+            "subst": {self.task_placeholder: task_id} if task_id else {},
+            "real_mcp_task": real_mcp_task,
+            "sys_path": [p for p in sys.path if p],
+            "options": options,
+        }
+        script = (
+            _TRANSCRIPT_PRELUDE.replace("__CONFIG__", repr(json.dumps(config)))
+            + textwrap.dedent(self.script).strip("\n")
+            + "\n"
+            + _TRANSCRIPT_REPLAY
+        )
+        return self.fakes.add(self.cli, script, shebang=_python_shebang())
+
+    def records(self) -> list[dict]:
+        """Every line of the record file, oldest first."""
+        if not self.record_path.exists():
+            return []
+        lines = self.record_path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def calls(self) -> list[dict]:
+        """The record of each call, oldest first."""
+        return [r for r in self.records() if "argv" in r]
+
+    def grandchildren(self) -> list[int]:
+        """The pids of the ``sleep`` grandchildren started for ``sleep_after``."""
+        return [r["grandchild"] for r in self.records() if "grandchild" in r]

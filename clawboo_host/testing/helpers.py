@@ -63,3 +63,11 @@ def run_streaming(client: httpx.Client, runtime_id: str, task_id: str, **body) -
     ) as response:
         assert response.status_code == 200, response.read()
         return sse_frames(response.read().decode())
+
+
+def run_task(client: httpx.Client, runtime_id: str, task_id: str, **body) -> dict:
+    """``POST /api/runtimes/<id>/run`` (plain JSON, not streamed) and return the result
+    (asserts 200: a failed run is still a 200 with ``doneReason`` ``error``)."""
+    response = client.post(f"/api/runtimes/{runtime_id}/run", json={"taskId": task_id, **body})
+    assert response.status_code == 200, response.text
+    return response.json()

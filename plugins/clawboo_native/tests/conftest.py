@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from clawboo_host.testing.provider import FakeProvider
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
 
 
 @pytest.fixture
@@ -58,25 +51,7 @@ def openai_reply(text: str | None = None, calls=(), *, prompt_tokens=50, complet
     }
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()
-
-
 @pytest.fixture
 def wire():
-    """The answer builders and the git helper, for tests (conftest is not importable)."""
-    return SimpleNamespace(anthropic=anthropic_reply, openai=openai_reply, git=git)
-
-
-@pytest.fixture
-def repo(tmp_path) -> Path:
-    path = tmp_path / "repo"
-    path.mkdir()
-    git(path, "init", "-q", "-b", "main")
-    (path / "README.md").write_text("hello\n")
-    git(path, "add", "README.md")
-    git(path, "commit", "-q", "-m", "init")
-    return path
+    """The answer builders, for tests (conftest is not importable)."""
+    return SimpleNamespace(anthropic=anthropic_reply, openai=openai_reply)

@@ -6,17 +6,11 @@ import json
 
 import pytest
 
-from clawboo_host.testing.provider import FakeProvider
+from clawboo_host.testing.helpers import connect
 
 import clawboo_native
 
 KEY = "sk-ant-test-health-0001"
-
-
-@pytest.fixture
-def provider():
-    with FakeProvider() as fake:
-        yield fake
 
 
 @pytest.fixture
@@ -84,8 +78,7 @@ def test_ollama_is_keyless_and_strips_v1(native, provider):
 
 
 def test_the_stored_key_is_used_but_not_echoed_or_resaved(native, provider, clawboo_data_dir):
-    assert native.post("/api/runtimes/clawboo-native/connect",
-                       json={"apiKey": "or-stored-key-0001", "provider": "openrouter"}).status_code == 200
+    connect(native, "clawboo-native", "or-stored-key-0001", provider="openrouter")
     before = (clawboo_data_dir / "secrets" / "runtime-keys.json").read_bytes()
     provider.respond("GET", "/v1/models", 200, {"data": []})
     code, body = check(native, provider="openrouter")

@@ -11,8 +11,18 @@ from pathlib import Path
 import clawboo_native
 import pytest
 
+from clawboo_host.testing.helpers import (
+    connect,
+    create_task,
+    git,
+    run_streaming,
+    run_task,
+    task_detail,
+)
+
 RUNTIME = "clawboo-native"
 KEY = "sk-ant-e2e-secret-key-7f3a9c"
+TASK = ("Add a greeting", "Create hello.txt saying hi.")
 
 
 @pytest.fixture
@@ -32,30 +42,9 @@ def client(server):
         yield c
 
 
-def connect(client, key=KEY, provider=None):
-    body = {"apiKey": key, **({"provider": provider} if provider else {})}
-    response = client.post(f"/api/runtimes/{RUNTIME}/connect", json=body)
-    assert response.status_code == 200, response.text
-    assert key not in response.text
-
-
-def new_task(client, title="Add a greeting", description="Create hello.txt saying hi.") -> dict:
-    response = client.post("/api/board/tasks", json={"title": title, "description": description})
-    assert response.status_code == 201, response.text
-    return response.json()["task"]
-
-
-def detail(client, task_id) -> dict:
-    return client.get(f"/api/board/tasks/{task_id}").json()
-
-
-def run_sse(client, task_id, **body) -> list[dict]:
-    with client.stream("POST", f"/api/runtimes/{RUNTIME}/run",
-                       json={"taskId": task_id, **body},
-                       headers={"Accept": "text/event-stream"}) as response:
-        assert response.status_code == 200
-        return [json.loads(line[6:]) for line in response.iter_lines()
-                if line.startswith("data: ")]
+def connect_key(client, key=KEY, **body) -> None:
+    """Connect ``key`` (asserts 200), and check the answer does not echo it."""
+    assert key not in json.dumps(connect(client, RUNTIME, key, **body))
 
 
 def files_containing(root: Path, needle: bytes) -> list[Path]:
@@ -64,17 +53,17 @@ def files_containing(root: Path, needle: bytes) -> list[Path]:
 
 
 def test_a_two_turn_run_commits_the_file_on_the_task_branch(
-    client, provider, repo, wire, tmp_path, clawboo_data_dir
+    client, provider, git_repo, wire, tmp_path, clawboo_data_dir
 ):
-    connect(client)
-    task = new_task(client)
+    connect_key(client)
+    task = create_task(client, *TASK)
     provider.respond("POST", "/v1/messages", 200, wire.anthropic(
         "I'll create the file.",
         [("toolu_1", "write_file", {"path": "hello.txt", "content": "hi\n"})]), times=1)
     provider.respond("POST", "/v1/messages", 200, wire.anthropic(
         "Created hello.txt containing a greeting."), times=1)
 
-    frames = run_sse(client, task["id"], repoPath=str(repo))
+    frames = run_streaming(client, RUNTIME, task["id"], repoPath=str(git_repo))
     result = frames[-1]
     assert result["type"] == "result"
     assert (result["doneReason"], result["status"]) == ("success", "in_review")
@@ -88,10 +77,10 @@ def test_a_two_turn_run_commits_the_file_on_the_task_branch(
     assert frames[3]["output"] == "wrote hello.txt" and frames[3]["isError"] is False
 
     branch = f"clawboo/task-{task['id']}"
-    assert wire.git(repo, "show", f"{branch}:hello.txt") == "hi"
-    assert wire.git(repo, "show", "main:README.md") == "hello"
-    assert "hello.txt" not in wire.git(repo, "ls-tree", "--name-only", "main")
-    board = detail(client, task["id"])
+    assert git(git_repo, "show", f"{branch}:hello.txt") == "hi"
+    assert git(git_repo, "show", "main:README.md") == "hello"
+    assert "hello.txt" not in git(git_repo, "ls-tree", "--name-only", "main")
+    board = task_detail(client, task["id"])
     assert board["task"]["status"] == "in_review"
     assert board["comments"][-1]["body"] == "Created hello.txt containing a greeting."
 
@@ -106,9 +95,9 @@ def test_a_two_turn_run_commits_the_file_on_the_task_branch(
     assert files_containing(tmp_path, KEY.encode()) == []  # no file anywhere holds it
 
 
-def test_a_board_tool_call_goes_through_the_real_mcp_server(client, provider, repo, wire):
-    connect(client)
-    task = new_task(client)
+def test_a_board_tool_call_goes_through_the_real_mcp_server(client, provider, git_repo, wire):
+    connect_key(client)
+    task = create_task(client, *TASK)
     provider.respond("POST", "/v1/messages", 200, wire.anthropic("", [
         ("toolu_1", "add_comment", {"taskId": task["id"], "body": "Started: reading the repo."}),
         ("toolu_2", "get_task", {"taskId": "not-a-task"}),
@@ -116,14 +105,14 @@ def test_a_board_tool_call_goes_through_the_real_mcp_server(client, provider, re
     provider.respond("POST", "/v1/messages", 200, wire.anthropic("Commented on the task."),
                      times=1)
 
-    frames = run_sse(client, task["id"], repoPath=str(repo))
+    frames = run_streaming(client, RUNTIME, task["id"], repoPath=str(git_repo))
     assert frames[-1]["doneReason"] == "success" and frames[-1]["status"] == "done"
     results = [f for f in frames if f["type"] == "tool-result"]
     assert results[0]["isError"] is False
     assert json.loads(results[0]["output"])["comment"]["body"] == "Started: reading the repo."
     assert (results[1]["output"], results[1]["isError"]) == ("not found: not-a-task", True)
 
-    comments = detail(client, task["id"])["comments"]
+    comments = task_detail(client, task["id"])["comments"]
     posted = [c for c in comments if c["body"] == "Started: reading the repo."]
     assert len(posted) == 1 and posted[0]["authorType"] == "agent"
     assert posted[0]["authorAgentId"] == RUNTIME
@@ -136,66 +125,60 @@ def test_a_board_tool_call_goes_through_the_real_mcp_server(client, provider, re
     assert task["id"] in first["system"]
 
 
-def test_a_bad_key_fails_the_run_and_releases_the_task(client, provider, repo):
-    connect(client, "sk-ant-revoked-0001")
-    task = new_task(client)
+def test_a_bad_key_fails_the_run_and_releases_the_task(client, provider, git_repo):
+    connect_key(client, "sk-ant-revoked-0001")
+    task = create_task(client, *TASK)
     provider.respond("POST", "/v1/messages", 401, {"type": "error", "error": {
         "type": "authentication_error", "message": "invalid x-api-key"}})
-    response = client.post(f"/api/runtimes/{RUNTIME}/run",
-                           json={"taskId": task["id"], "repoPath": str(repo)})
-    body = response.json()
+    body = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo))
     assert (body["doneReason"], body["status"]) == ("error", "todo")
     assert body["summary"] == "anthropic: 401 Invalid API key."
     assert len(provider.requests) == 1
-    assert detail(client, task["id"])["comments"][-1]["body"] == (
+    assert task_detail(client, task["id"])["comments"][-1]["body"] == (
         "Run error: anthropic: 401 Invalid API key.")
 
 
-def test_no_key_connected(client, provider, repo):
-    task = new_task(client)
-    body = client.post(f"/api/runtimes/{RUNTIME}/run",
-                       json={"taskId": task["id"], "repoPath": str(repo)}).json()
+def test_no_key_connected(client, provider, git_repo):
+    task = create_task(client, *TASK)
+    body = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo))
     assert body["doneReason"] == "error"
     assert body["summary"].startswith("no provider key connected (ANTHROPIC_API_KEY or ")
     assert provider.requests == []
 
 
-def test_max_turns_over_http(clawboo_host_factory, server_env, provider, repo, wire):
+def test_max_turns_over_http(clawboo_host_factory, server_env, provider, git_repo, wire):
     env = dict(server_env, CLAWBOO_NATIVE_MAX_TURNS="2")
     with clawboo_host_factory(plugins=[(RUNTIME, clawboo_native)], env=env).client() as client:
-        connect(client)
-        task = new_task(client)
+        connect_key(client)
+        task = create_task(client, *TASK)
         provider.respond("POST", "/v1/messages", 200, wire.anthropic(
             "Still looking.", [("t", "list_files", {})]))
-        body = client.post(f"/api/runtimes/{RUNTIME}/run",
-                           json={"taskId": task["id"], "repoPath": str(repo)}).json()
+        body = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo))
     assert (body["doneReason"], body["status"], body["summary"]) == (
         "max_turns", "todo", "Still looking.")
     assert len(provider.requests) == 2
 
 
-def test_the_openai_path_with_a_model_override(client, provider, repo, wire):
-    connect(client, "sk-openai-e2e-0001", provider="openai")
-    task = new_task(client)
+def test_the_openai_path_with_a_model_override(client, provider, git_repo, wire):
+    connect_key(client, "sk-openai-e2e-0001", provider="openai")
+    task = create_task(client, *TASK)
     provider.respond("POST", "/v1/chat/completions", 200, wire.openai("Nothing to change."))
-    body = client.post(f"/api/runtimes/{RUNTIME}/run", json={
-        "taskId": task["id"], "repoPath": str(repo), "model": "gpt-4o-mini"}).json()
+    body = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo), model="gpt-4o-mini")
     assert (body["doneReason"], body["status"]) == ("success", "done")
     request = provider.requests[0]
     assert request.headers["authorization"] == "Bearer sk-openai-e2e-0001"
     assert json.loads(request.body)["model"] == "gpt-4o-mini"
 
 
-def test_abort_route_cancels_the_call_in_flight(server, client, provider, repo, wire):
-    connect(client)
-    task = new_task(client)
+def test_abort_route_cancels_the_call_in_flight(server, client, provider, git_repo, wire):
+    connect_key(client)
+    task = create_task(client, *TASK)
     provider.respond("POST", "/v1/messages", 200, wire.anthropic("too late"), delay=60)
     out: dict = {}
 
     def target():
         with server.client() as c:
-            out["response"] = c.post(f"/api/runtimes/{RUNTIME}/run",
-                                     json={"taskId": task["id"], "repoPath": str(repo)})
+            out["body"] = run_task(c, RUNTIME, task["id"], repoPath=str(git_repo))
 
     thread = threading.Thread(target=target)
     thread.start()
@@ -203,12 +186,12 @@ def test_abort_route_cancels_the_call_in_flight(server, client, provider, repo, 
     while not provider.requests and time.monotonic() < deadline:
         time.sleep(0.02)
     assert provider.requests, "the run never called the provider"
-    exec_id = detail(client, task["id"])["executions"][0]["id"]
+    exec_id = task_detail(client, task["id"])["executions"][0]["id"]
     assert client.post(f"/api/executions/{exec_id}/abort").json() == {"ok": True, "execId": exec_id}
     thread.join(30)
-    body = out["response"].json()
+    body = out["body"]
     assert (body["doneReason"], body["status"]) == ("aborted", "todo")
     # the plugin ended the run itself (the host's own fallback would have no summary)
     assert body["summary"] == "aborted (aborted by request) before the model finished"
-    assert detail(client, task["id"])["executions"][0]["status"] == "cancelled"
+    assert task_detail(client, task["id"])["executions"][0]["status"] == "cancelled"
     assert len(provider.requests) == 1

@@ -38,8 +38,3 @@ def test_descriptor_matches_the_catalog():
     assert (d.auth_kind, d.env_var, d.install_command, d.headless_auth) == (
         "oauth", None, "npm install -g @openai/codex@0", False)
     assert d.capabilities.to_json()["nativeHome"] == {"scope": "per-identity", "persist": True}
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"

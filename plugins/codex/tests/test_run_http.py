@@ -3,40 +3,24 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import clawboo_codex
 import pytest
 
+from clawboo_host.testing.helpers import create_task, git, run_task, task_detail
+
+RUNTIME = "codex"
 GITHUB_SECRET = "ghp_should_never_reach_the_agent_0123456789"
 AMBIENT_OPENAI = "sk-ambient-openai-key-not-granted-to-codex"
 AUTH = {"tokens": {"access_token": "at-user-chatgpt-login", "refresh_token": "rt-user"}}
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()
-
-
-@pytest.fixture
-def repo(tmp_path) -> Path:
-    path = tmp_path / "repo"
-    path.mkdir()
-    git(path, "init", "-q", "-b", "main")
-    (path / "README.md").write_text("hello\n")
-    git(path, "add", "README.md")
-    git(path, "commit", "-q", "-m", "init")
-    return path
 
 
 @pytest.fixture
 def server(clawboo_host_factory, clawboo_env):
     env = dict(clawboo_env, GITHUB_TOKEN=GITHUB_SECRET, OPENAI_API_KEY=AMBIENT_OPENAI,
                CLAWBOO_TEST_MARKER="kept")
-    return clawboo_host_factory(plugins=[("codex", clawboo_codex)], env=env)
+    return clawboo_host_factory(plugins=[(RUNTIME, clawboo_codex)], env=env)
 
 
 @pytest.fixture
@@ -56,21 +40,15 @@ def user_login(clawboo_env) -> Path:
     return path
 
 
-def new_task(client, title: str, description: str) -> dict:
-    response = client.post("/api/board/tasks", json={"title": title, "description": description})
-    assert response.status_code == 201, response.text
-    return response.json()["task"]
-
-
-def test_a_task_runs_end_to_end_with_mcp(client, server, fake_codex, repo, clawboo_env,
+def test_a_task_runs_end_to_end_with_mcp(client, server, fake_codex, git_repo, clawboo_env,
                                          clawboo_data_dir, user_login):
-    task = new_task(client, "Comment on the task", "Use add_comment, then say DONE-123.")
+    task = create_task(client, "Comment on the task", "Use add_comment, then say DONE-123.")
     # The fake replays the real MCP transcript and really calls add_comment on this task
     # through the config.toml entry and the token env var the plugin gave it.
     fake_codex.install("mcp", task_id=task["id"], real_mcp_task=task["id"])
 
-    response = client.post("/api/runtimes/codex/run",
-                           json={"taskId": task["id"], "repoPath": str(repo)})
+    response = client.post(f"/api/runtimes/{RUNTIME}/run",
+                           json={"taskId": task["id"], "repoPath": str(git_repo)})
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["doneReason"], body["status"], body["summary"]) == ("success", "done", "DONE-123")
@@ -109,48 +87,45 @@ def test_a_task_runs_end_to_end_with_mcp(client, server, fake_codex, repo, clawb
     assert Path(call["config"]["path"]).parent == codex_home
     # The token worked: the real add_comment landed on the task.
     assert call["mcp_results"] and call["mcp_results"][0]["is_error"] is False
-    comments = client.get(f"/api/board/tasks/{task['id']}").json()["comments"]
+    comments = task_detail(client, task["id"])["comments"]
     assert "hello from the fake codex" in [c["body"] for c in comments]
     assert comments[-1]["body"] == "DONE-123"
     # Nothing in the worktree, the repo, the user's HOME or the user's CODEX_HOME.
     worktree = Path(call["cwd"])
-    assert worktree != repo and not worktree.is_relative_to(repo)
+    assert worktree != git_repo and not worktree.is_relative_to(git_repo)
     listing = call["cwd_listing"]
     assert "README.md" in listing
     assert not [n for n in listing
                 if n in ("config.toml", "auth.json", ".codex") or "mcp" in n.lower()], listing
-    assert git(repo, "status", "--porcelain") == ""
+    assert git(git_repo, "status", "--porcelain") == ""
     assert list(Path(clawboo_env["HOME"]).rglob("*")) == []
     assert sorted(p.name for p in Path(clawboo_env["CODEX_HOME"]).iterdir()) == ["auth.json"]
     assert json.loads(user_login.read_text()) == AUTH
     assert token not in response.text
 
 
-def test_without_a_codex_login_the_run_fails_and_releases_the_task(client, fake_codex, repo):
+def test_without_a_codex_login_the_run_fails_and_releases_the_task(client, fake_codex, git_repo):
     fake_codex.install("plain")
-    task = new_task(client, "Say hi", "Reply with exactly PLAIN-OK and nothing else.")
-    body = client.post("/api/runtimes/codex/run",
-                       json={"taskId": task["id"], "repoPath": str(repo)}).json()
+    task = create_task(client, "Say hi", "Reply with exactly PLAIN-OK and nothing else.")
+    body = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo))
     assert (body["doneReason"], body["status"]) == ("error", "todo")
     assert body["summary"] == "no Codex credentials: run `codex login` on this machine"
     assert fake_codex.calls() == []
 
 
-def test_a_rejected_login_fails_the_run(client, fake_codex, repo, user_login):
+def test_a_rejected_login_fails_the_run(client, fake_codex, git_repo, user_login):
     fake_codex.install("auth401")
-    task = new_task(client, "Say hi", "Reply with exactly PLAIN-OK and nothing else.")
-    body = client.post("/api/runtimes/codex/run",
-                       json={"taskId": task["id"], "repoPath": str(repo)}).json()
+    task = create_task(client, "Say hi", "Reply with exactly PLAIN-OK and nothing else.")
+    body = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo))
     assert (body["doneReason"], body["status"]) == ("error", "todo")
     assert body["summary"].startswith("unexpected status 401 Unauthorized")
-    detail = client.get(f"/api/board/tasks/{task['id']}").json()
+    detail = task_detail(client, task["id"])
     assert detail["executions"][0]["status"] == "failed"
 
 
-def test_without_codex_the_run_fails_cleanly(client, repo, fake_codex, user_login):
-    task = new_task(client, "Say hi", "hi")
-    body = client.post("/api/runtimes/codex/run",
-                       json={"taskId": task["id"], "repoPath": str(repo)}).json()
+def test_without_codex_the_run_fails_cleanly(client, git_repo, fake_codex, user_login):
+    task = create_task(client, "Say hi", "hi")
+    body = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo))
     assert (body["doneReason"], body["status"]) == ("error", "todo")
     assert body["summary"] == "codex not found on PATH or user-install dirs"
     assert fake_codex.calls() == []

@@ -180,7 +180,7 @@ async def test_max_turns(fake_hermes, env, workdirs):
     assert "maximum tool-iteration limit was reached" in done.summary
     assert done.session_id == "20261128_223859_fd375f"
     # Every stdout line was streamed as it came, blank lines included.
-    stdout, _, _, _ = fake_hermes.transcript("maxturns")
+    stdout = fake_hermes.transcript("maxturns").stdout
     assert [e.text for e in events if isinstance(e, TextDelta)] == [l + "\n" for l in stdout]
 
 

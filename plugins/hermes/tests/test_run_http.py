@@ -2,39 +2,23 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 import clawboo_hermes
+from clawboo_host.testing.helpers import connect, create_task, git, run_task, task_detail
 
+RUNTIME = "hermes"
 KEY = "sk-or-v1-e2e-test-key-0123456789abcdef"
 GITHUB_SECRET = "ghp_should_never_reach_the_agent_0123456789"
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()
-
-
-@pytest.fixture
-def repo(tmp_path) -> Path:
-    path = tmp_path / "repo"
-    path.mkdir()
-    git(path, "init", "-q", "-b", "main")
-    (path / "README.md").write_text("hello\n")
-    git(path, "add", "README.md")
-    git(path, "commit", "-q", "-m", "init")
-    return path
+READY = {"ok": True, "connectionState": "ready"}
 
 
 @pytest.fixture
 def server(clawboo_host_factory, clawboo_env):
     env = dict(clawboo_env, GITHUB_TOKEN=GITHUB_SECRET, CLAWBOO_TEST_MARKER="kept")
-    return clawboo_host_factory(plugins=[("hermes", clawboo_hermes)], env=env)
+    return clawboo_host_factory(plugins=[(RUNTIME, clawboo_hermes)], env=env)
 
 
 @pytest.fixture
@@ -43,34 +27,17 @@ def client(server):
         yield c
 
 
-def new_task(client, title: str, description: str) -> dict:
-    response = client.post("/api/board/tasks", json={"title": title, "description": description})
-    assert response.status_code == 201, response.text
-    return response.json()["task"]
-
-
-def connect(client) -> None:
-    response = client.post("/api/runtimes/hermes/connect", json={"apiKey": KEY})
-    assert response.json() == {"ok": True, "connectionState": "ready"}, response.text
-
-
-def run(client, task, repo) -> dict:
-    response = client.post("/api/runtimes/hermes/run", json={"taskId": task["id"], "repoPath": str(repo)})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def test_a_task_runs_end_to_end_with_mcp(client, server, fake_hermes, repo, clawboo_env,
+def test_a_task_runs_end_to_end_with_mcp(client, server, fake_hermes, git_repo, clawboo_env,
                                          clawboo_data_dir):
     fake_hermes.install("plain")  # installed before connect: "ready" needs the binary
-    connect(client)
-    task = new_task(client, "Comment on the task", "Use add_comment, then say DONE-123.")
+    assert connect(client, RUNTIME, KEY) == READY
+    task = create_task(client, "Comment on the task", "Use add_comment, then say DONE-123.")
     # The fake replays the real MCP transcript and really calls add_comment on this task
     # with the url and token it found in $HERMES_HOME/config.yaml.
     fake_hermes.install("mcp", real_mcp_task=task["id"])
 
-    response = client.post("/api/runtimes/hermes/run",
-                           json={"taskId": task["id"], "repoPath": str(repo)})
+    response = client.post(f"/api/runtimes/{RUNTIME}/run",
+                           json={"taskId": task["id"], "repoPath": str(git_repo)})
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["doneReason"], body["status"], body["summary"]) == ("success", "done", "DONE-123")
@@ -106,30 +73,29 @@ def test_a_task_runs_end_to_end_with_mcp(client, server, fake_hermes, repo, claw
     assert call["update_check"]["ts"] > 0
     # The token worked: the real add_comment landed on the task.
     assert call["mcp_results"] and call["mcp_results"][0]["is_error"] is False
-    comments = client.get(f"/api/board/tasks/{task['id']}").json()["comments"]
+    comments = task_detail(client, task["id"])["comments"]
     assert "hello from the fake hermes" in [c["body"] for c in comments]
     assert comments[-1]["body"] == "DONE-123"
     # Nothing in the worktree, the repo, the user's HOME or the server's HERMES_HOME.
     worktree = Path(call["cwd"])
-    assert worktree != repo and not worktree.is_relative_to(repo)
+    assert worktree != git_repo and not worktree.is_relative_to(git_repo)
     assert "README.md" in call["cwd_listing"]
     assert not [n for n in call["cwd_listing"]
                 if any(w in n.lower() for w in ("config", "hermes", "mcp", "update_check"))]
-    assert git(repo, "status", "--porcelain") == ""
+    assert git(git_repo, "status", "--porcelain") == ""
     user_home = Path(clawboo_env["HOME"])
     assert list(user_home.rglob("*")) == []
     assert not Path(clawboo_env["HERMES_HOME"]).exists()
     assert token not in response.text and KEY not in response.text
 
 
-def test_the_session_is_resumed_on_the_next_run(client, fake_hermes, repo):
+def test_the_session_is_resumed_on_the_next_run(client, fake_hermes, git_repo):
     fake_hermes.install("plain")
-    connect(client)
-    task = new_task(client, "Say hi", "Reply with exactly PLAIN-OK and nothing else.")
-    first = client.post("/api/runtimes/hermes/run", json={
-        "taskId": task["id"], "repoPath": str(repo), "keepForResume": True}).json()
+    assert connect(client, RUNTIME, KEY) == READY
+    task = create_task(client, "Say hi", "Reply with exactly PLAIN-OK and nothing else.")
+    first = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo), keepForResume=True)
     assert (first["doneReason"], first["status"], first["summary"]) == ("success", "todo", "PLAIN-OK")
-    second = run(client, task, repo)
+    second = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo))
     assert (second["doneReason"], second["summary"]) == ("success", "PLAIN-OK")
     one, two = fake_hermes.calls()
     assert "--resume" not in one["argv"]
@@ -138,29 +104,29 @@ def test_the_session_is_resumed_on_the_next_run(client, fake_hermes, repo):
     assert two["env"]["HERMES_HOME"] == one["env"]["HERMES_HOME"]
 
 
-def test_a_rejected_key_fails_the_run_and_releases_the_task(client, fake_hermes, repo):
+def test_a_rejected_key_fails_the_run_and_releases_the_task(client, fake_hermes, git_repo):
     fake_hermes.install("auth401")
-    connect(client)
-    task = new_task(client, "Say hi", "Reply with exactly PLAIN-OK and nothing else.")
-    body = run(client, task, repo)
+    assert connect(client, RUNTIME, KEY) == READY
+    task = create_task(client, "Say hi", "Reply with exactly PLAIN-OK and nothing else.")
+    body = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo))
     assert (body["doneReason"], body["status"]) == ("error", "todo")
     assert body["summary"] == "HTTP 401: mock: invalid x-api-key"
-    detail = client.get(f"/api/board/tasks/{task['id']}").json()
+    detail = task_detail(client, task["id"])
     assert detail["executions"][0]["status"] == "failed"
 
 
-def test_max_turns_over_http(client, fake_hermes, repo):
+def test_max_turns_over_http(client, fake_hermes, git_repo):
     fake_hermes.install("maxturns")
-    connect(client)
-    task = new_task(client, "Loop", "Use add_comment, then say DONE-123.")
-    body = run(client, task, repo)
+    assert connect(client, RUNTIME, KEY) == READY
+    task = create_task(client, "Loop", "Use add_comment, then say DONE-123.")
+    body = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo))
     assert (body["doneReason"], body["status"]) == ("max_turns", "todo")
     assert "Reached maximum iterations (1)" in body["summary"]
 
 
-def test_without_hermes_the_run_fails_cleanly(client, repo, fake_hermes):
-    task = new_task(client, "Say hi", "hi")
-    body = run(client, task, repo)
+def test_without_hermes_the_run_fails_cleanly(client, git_repo, fake_hermes):
+    task = create_task(client, "Say hi", "hi")
+    body = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo))
     assert (body["doneReason"], body["status"]) == ("error", "todo")
     assert body["summary"] == "hermes not found on PATH or user-install dirs"
     assert fake_hermes.calls() == []
