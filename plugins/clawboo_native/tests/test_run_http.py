@@ -21,7 +21,7 @@ from clawboo_host.testing.helpers import (
 )
 
 RUNTIME = "clawboo-native"
-KEY = "sk-ant-e2e-secret-key-7f3a9c"
+KEY = "sk-ant-" + "e2e-secret-key-7f3a9c"  # split: not a committed key
 TASK = ("Add a greeting", "Create hello.txt saying hi.")
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import clawboo_hermes
 import pytest
 
-import clawboo_hermes
 from clawboo_host.testing.helpers import connect, create_task, git, run_task, task_detail
 
 RUNTIME = "hermes"
