@@ -19,6 +19,7 @@ from types import ModuleType
 import pytest
 
 from ..plugin_api import HOOK_NAMES, RuntimeDescriptor
+from ..registry import MOCK_RUNTIME_ID
 
 ROW_KEYS = [
     "id",
@@ -104,7 +105,10 @@ class RuntimeConformanceTests:
         assert row["capabilities"] == self.descriptor.capabilities.to_json()
         assert set(row["health"]) <= {"ok", "message"}
         available = {d["id"]: d for d in body["available"]}
-        assert list(available[self.runtime_id]) == PUBLIC_KEYS
+        if self.runtime_id == MOCK_RUNTIME_ID:  # fault injection is never advertised
+            assert self.runtime_id not in available
+        else:
+            assert list(available[self.runtime_id]) == PUBLIC_KEYS
 
     def test_not_installed_until_the_cli_appears(self, host, fake_executables):
         if self.descriptor.built_in:
@@ -158,3 +162,58 @@ class RuntimeConformanceTests:
     def test_public_descriptor_is_json(self):
         json.dumps(self.descriptor.public_json())
         json.dumps(self.descriptor.capabilities.to_json())
+
+    # ------------------------------------------------------------------ run
+
+    def _run_context(self, tmp_path, env: dict, abort=None):
+        from ..plugin_api import AbortSignal, RunContext
+
+        scratch = tmp_path / "scratch"
+        scratch.mkdir(exist_ok=True)
+        return RunContext(
+            run_id="conformance-run",
+            task_id="conformance-task",
+            agent_id=self.runtime_id,
+            prompt="# Task: conformance\n\nSay hello.",
+            cwd=None,
+            env=env,
+            home_dir=None,
+            scratch_dir=scratch,
+            abort=abort or AbortSignal(),
+        )
+
+    async def _collect(self, ctx) -> list:
+        events = self.plugin.clawboo_runtime_run(ctx)
+        try:
+            return [event async for event in events]
+        finally:
+            await events.aclose()
+
+    def _assert_one_done_last(self, events) -> None:
+        from ..plugin_api import Done
+
+        dones = [e for e in events if isinstance(e, Done)]
+        assert len(dones) == 1 and events[-1] is dones[0], events
+        for event in events:
+            json.dumps(event.to_json())
+
+    @pytest.mark.anyio
+    async def test_a_run_with_nothing_to_run_ends_with_one_done(self, tmp_path, clawboo_env):
+        """No CLI on PATH and no provider key: the run must end cleanly, not hang or raise."""
+        if not hasattr(self.plugin, "clawboo_runtime_run"):
+            pytest.skip("no run hook")
+        events = await self._collect(self._run_context(tmp_path, dict(clawboo_env)))
+        self._assert_one_done_last(events)
+        assert events[-1].reason in ("error", "success")
+
+    @pytest.mark.anyio
+    async def test_a_run_aborted_before_it_starts_ends_with_one_done(self, tmp_path, clawboo_env):
+        from ..plugin_api import AbortSignal
+
+        if not hasattr(self.plugin, "clawboo_runtime_run"):
+            pytest.skip("no run hook")
+        abort = AbortSignal()
+        abort.set("conformance")
+        events = await self._collect(self._run_context(tmp_path, dict(clawboo_env), abort))
+        self._assert_one_done_last(events)
+        assert events[-1].reason in ("aborted", "error")
