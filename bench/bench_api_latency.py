@@ -7,7 +7,9 @@
   means our socket setup (TCP_NODELAY) adds nothing;
 - runtimes idle: GET /api/runtimes with no run in flight;
 - runtimes busy: the same while --runs mock runs are in flight (they sleep), which shows
-  whether runs block the event loop.
+  whether runs block the event loop;
+- memory: the process's RSS after two rounds of --runs runs, against the RSS after one
+  round (a ratio near 1 means finished runs leave nothing behind).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psutil
 import uvicorn
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
@@ -99,6 +102,15 @@ def main() -> None:
                         json={"taskId": task["id"], "kind": "research"},
                     ).json()
 
+            def round_of_runs() -> None:
+                batch = [
+                    client.post("/api/board/tasks", json={"title": "m", "description": "!ok x"})
+                    .json()["task"]
+                    for _ in range(args.runs)
+                ]
+                with ThreadPoolExecutor(args.runs) as pool:
+                    assert all(r["status"] == "done" for r in pool.map(run, batch))
+
             with ThreadPoolExecutor(args.runs) as pool:
                 futures = [pool.submit(run, t) for t in tasks]
                 deadline = time.monotonic() + 30
@@ -111,6 +123,11 @@ def main() -> None:
                 busy_ms = median_ms(client, "/api/runtimes", args.requests // 4)
                 results = [f.result() for f in futures]
             assert all(r["status"] == "done" for r in results), results[:3]
+            process = psutil.Process()
+            rss_one = process.memory_info().rss
+            round_of_runs()
+            round_of_runs()
+            rss_three = process.memory_info().rss
 
     print(f"floor (bare uvicorn)          {floor_ms:7.2f} ms")
     print(
@@ -121,6 +138,9 @@ def main() -> None:
     )
     print(
         f"GET /api/runtimes, {in_flight:>2} runs   {busy_ms:7.2f} ms   ratio to idle   {busy_ms / idle_ms:5.2f}"
+    )
+    print(
+        f"RSS after {3 * args.runs} runs vs {args.runs}    {rss_three / 2**20:7.1f} MiB ratio           {rss_three / rss_one:5.2f}"
     )
 
 
