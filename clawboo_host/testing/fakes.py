@@ -275,18 +275,10 @@ def still_running(pids: Iterable[int], *, timeout: float = 10.0) -> list[int]:
 
 # ---------------------------------------------------------------------------- transcripts
 
-def _transcripts_dir() -> Path:
-    candidates = (
-        # shared/ beside the checkout (``<root>/main/clawboo_host/testing/fakes.py``)
-        Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "cli-transcripts",
-        Path("/work/shared/fixtures/cli-transcripts"),
-    )
-    return next((path for path in candidates if path.is_dir()), candidates[-1])
-
-
 #: The recorded runs of the real agent CLIs (``<cli>-<scenario>.stdout.jsonl`` or
-#: ``.stdout.txt``, ``.stderr.txt``, ``.meta.json``); see the README there.
-TRANSCRIPTS_DIR = _transcripts_dir()
+#: ``.stdout.txt``, ``.stderr.txt``, ``.meta.json``), shipped with this package so every
+#: suite is self-contained; their README lists the quirks the real CLIs showed.
+TRANSCRIPTS_DIR = Path(__file__).resolve().parent / "transcripts"
 
 
 @dataclass(frozen=True)
