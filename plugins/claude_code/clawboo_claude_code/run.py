@@ -129,9 +129,15 @@ def session_available(home: Path, session_id: str) -> bool:
 
 def build_argv(bin_path: str, ctx: RunContext, mcp_path: Path, *, resume: str | None) -> list[str]:
     argv = [
-        bin_path, "-p", ctx.prompt,
-        "--output-format", "stream-json", "--verbose",
-        "--mcp-config", str(mcp_path), "--strict-mcp-config",
+        bin_path,
+        "-p",
+        ctx.prompt,
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--mcp-config",
+        str(mcp_path),
+        "--strict-mcp-config",
         "--dangerously-skip-permissions",
     ]
     if ctx.model:
@@ -158,7 +164,7 @@ def _redact(text: str, secrets: list[str]) -> str:
 
 def _tail(text: str, limit: int = MAX_ERROR_SUMMARY_CHARS) -> str:
     text = text.strip()
-    return text if len(text) <= limit else "…" + text[-(limit - 1):]
+    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
 
 
 # --------------------------------------------------------------------------- parsing
@@ -180,7 +186,8 @@ def _tool_output(content: object) -> str:
         return content
     if isinstance(content, list):
         parts = [
-            block["text"] for block in content
+            block["text"]
+            for block in content
             if isinstance(block, dict) and isinstance(block.get("text"), str)
         ]
         if parts:

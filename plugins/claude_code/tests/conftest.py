@@ -27,11 +27,17 @@ from clawboo_host.testing.fakes import TranscriptFake
 class FakeClaude(TranscriptFake):
     cli = "claude"
     recorded_env = (
-        "HOME", "CLAUDE_CONFIG_DIR", "IS_SANDBOX", "CLAUDE_CODE_MAX_RETRIES",
-        "DISABLE_AUTOUPDATER", "ANTHROPIC_API_KEY", "GITHUB_TOKEN", "OPENAI_API_KEY",
+        "HOME",
+        "CLAUDE_CONFIG_DIR",
+        "IS_SANDBOX",
+        "CLAUDE_CODE_MAX_RETRIES",
+        "DISABLE_AUTOUPDATER",
+        "ANTHROPIC_API_KEY",
+        "GITHUB_TOKEN",
+        "OPENAI_API_KEY",
         "CLAWBOO_TEST_MARKER",
     )
-    script = r'''
+    script = r"""
         home = os.environ.get("HOME", "")
         config_dir = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(home, ".claude")
         global_config = (os.path.join(os.environ["CLAUDE_CONFIG_DIR"], ".claude.json")
@@ -79,7 +85,7 @@ class FakeClaude(TranscriptFake):
                 return None
             server = mcp["config"]["mcpServers"]["clawboo-tasks"]
             return server["url"], server["headers"]["Authorization"].split(" ", 1)[1]
-    '''
+    """
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from clawboo_host.testing.fakes import still_running
 
 pytestmark = pytest.mark.anyio
 
-PROMPT = "Reply with exactly PLAIN-OK and nothing else.\n\nSecond paragraph; $HOME `id` \"quoted\""
+PROMPT = 'Reply with exactly PLAIN-OK and nothing else.\n\nSecond paragraph; $HOME `id` "quoted"'
 TOKEN = "run-token-0123456789abcdef"
 KEY = "sk-ant-" + "test-key-abcdefghijklmnop"  # split: not a committed key
 MCP_URL = "http://127.0.0.1:9/api/mcp/tasks"
@@ -46,14 +46,22 @@ def make_ctx(tmp_path, fake_executables, worktree):
     user_home.mkdir()
 
     def make(**overrides) -> RunContext:
-        env = fake_executables.path_env({
-            "HOME": str(user_home),
-            "ANTHROPIC_API_KEY": KEY,
-            "CLAUDE_CONFIG_DIR": str(user_home / ".claude"),  # the user's: must be overridden
-        })
+        env = fake_executables.path_env(
+            {
+                "HOME": str(user_home),
+                "ANTHROPIC_API_KEY": KEY,
+                "CLAUDE_CONFIG_DIR": str(user_home / ".claude"),  # the user's: must be overridden
+            }
+        )
         fields = dict(
-            run_id="exec-1", task_id="task-1", agent_id="agent-1", prompt=PROMPT,
-            cwd=worktree, env=env, home_dir=None, scratch_dir=tmp_path / "scratch",
+            run_id="exec-1",
+            task_id="task-1",
+            agent_id="agent-1",
+            prompt=PROMPT,
+            cwd=worktree,
+            env=env,
+            home_dir=None,
+            scratch_dir=tmp_path / "scratch",
             abort=AbortSignal(),
         )
         fields.update(overrides)
@@ -93,8 +101,15 @@ async def test_plain_success(make_ctx, fake_claude, worktree, tmp_path):
     scratch = tmp_path / "scratch"
     mcp_path = str(scratch / "mcp.json")
     assert call["argv"] == [
-        "-p", PROMPT, "--output-format", "stream-json", "--verbose",
-        "--mcp-config", mcp_path, "--strict-mcp-config", "--dangerously-skip-permissions",
+        "-p",
+        PROMPT,
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--mcp-config",
+        mcp_path,
+        "--strict-mcp-config",
+        "--dangerously-skip-permissions",
     ]
     assert call["cwd"] == str(worktree)
     # No MCP for this run: an empty server list, so the user's own servers never load.
@@ -124,15 +139,26 @@ async def test_mcp_tool_call_and_config(make_ctx, fake_claude):
     ]
     assert [e.text for e in events if isinstance(e, TextDelta)] == ["DONE-123"]
     cost = [e for e in events if isinstance(e, CostEvent)]
-    assert cost == [CostEvent(cost_usd=0.00047, input_tokens=24, output_tokens=14,
-                              model="claude-opus-4-8[1m]")]
+    assert cost == [
+        CostEvent(cost_usd=0.00047, input_tokens=24, output_tokens=14, model="claude-opus-4-8[1m]")
+    ]
     done = only_done(events)
     assert (done.reason, done.summary, done.session_id) == (
-        "success", "DONE-123", "64f0dcab-2b11-4363-b771-2680a1316f8f")
+        "success",
+        "DONE-123",
+        "64f0dcab-2b11-4363-b771-2680a1316f8f",
+    )
     [call] = fake_claude.calls()
     assert call["mcp"]["mode"] == "0o600"
-    assert call["mcp"]["config"] == {"mcpServers": {"clawboo-tasks": {
-        "type": "http", "url": MCP_URL, "headers": {"Authorization": f"Bearer {TOKEN}"}}}}
+    assert call["mcp"]["config"] == {
+        "mcpServers": {
+            "clawboo-tasks": {
+                "type": "http",
+                "url": MCP_URL,
+                "headers": {"Authorization": f"Bearer {TOKEN}"},
+            }
+        }
+    }
     assert TOKEN not in json.dumps(call["argv"])
     assert all(TOKEN not in json.dumps(e.to_json()) for e in events)
 
@@ -141,11 +167,18 @@ async def test_auth_401_is_an_error_with_the_result_text(make_ctx, fake_claude):
     fake_claude.install("auth401")
     events = await collect(make_ctx())
     done = only_done(events)
-    assert done == Done("error", summary="Invalid API key · Fix external API key",
-                        session_id="6c831846-ba8b-4a0b-b82f-d248dacc44f5")
-    assert ErrorEvent("Invalid API key · Fix external API key", code="http_401", fatal=True) in events
-    assert CostEvent(cost_usd=0.0, input_tokens=0, output_tokens=0,
-                     model="claude-opus-4-8[1m]") in events
+    assert done == Done(
+        "error",
+        summary="Invalid API key · Fix external API key",
+        session_id="6c831846-ba8b-4a0b-b82f-d248dacc44f5",
+    )
+    assert (
+        ErrorEvent("Invalid API key · Fix external API key", code="http_401", fatal=True) in events
+    )
+    assert (
+        CostEvent(cost_usd=0.0, input_tokens=0, output_tokens=0, model="claude-opus-4-8[1m]")
+        in events
+    )
 
 
 async def test_auth_401_retries_are_non_fatal_errors(make_ctx, fake_claude):
@@ -161,9 +194,17 @@ async def test_max_turns(make_ctx, fake_claude):
     fake_claude.install("maxturns")
     events = await collect(make_ctx(mcp_url=MCP_URL, mcp_token=TOKEN))
     assert [type(e).__name__ for e in events] == [
-        "StatusEvent", "ToolCall", "ToolResult", "CostEvent", "Done"]
-    assert only_done(events) == Done("max_turns", summary="Reached maximum number of turns (1)",
-                                     session_id="2677573b-5a45-403f-8224-aa5a51c05376")
+        "StatusEvent",
+        "ToolCall",
+        "ToolResult",
+        "CostEvent",
+        "Done",
+    ]
+    assert only_done(events) == Done(
+        "max_turns",
+        summary="Reached maximum number of turns (1)",
+        session_id="2677573b-5a45-403f-8224-aa5a51c05376",
+    )
 
 
 async def test_exit_1_without_result_reports_the_stderr_tail(make_ctx, fake_claude):
@@ -221,8 +262,9 @@ async def test_a_claude_lingering_after_its_result_is_stopped(make_ctx, fake_cla
     monkeypatch.setattr(run_module, "RESULT_EXIT_GRACE_S", 0.5)
     fake_claude.install("plain", linger=True)
     events = await collect(make_ctx())
-    assert only_done(events) == Done("success", summary="PLAIN-OK",
-                                     session_id="9f7dbbb3-66d6-4c57-9652-19fa824dfb2f")
+    assert only_done(events) == Done(
+        "success", summary="PLAIN-OK", session_id="9f7dbbb3-66d6-4c57-9652-19fa824dfb2f"
+    )
     assert still_running([c["pid"] for c in fake_claude.calls()]) == []
 
 
@@ -232,8 +274,14 @@ async def test_model_and_resume_with_a_persistent_home(make_ctx, fake_claude, tm
     first = await collect(make_ctx(home_dir=identity_home, model="sonnet"))
     session = only_done(first).session_id
     # The same identity home holds the transcript: the next run resumes it.
-    second = await collect(make_ctx(home_dir=identity_home, model="sonnet", resume_session_id=session,
-                                    scratch_dir=tmp_path / "scratch2"))
+    second = await collect(
+        make_ctx(
+            home_dir=identity_home,
+            model="sonnet",
+            resume_session_id=session,
+            scratch_dir=tmp_path / "scratch2",
+        )
+    )
     assert only_done(second) == Done("success", summary="PLAIN-OK", session_id=session)
     one, two = fake_claude.calls()
     assert one["argv"][-2:] == ["--model", "sonnet"]
@@ -262,21 +310,44 @@ def test_parser_maps_thinking_tool_results_and_cache_tokens():
     parser = run_module.StreamParser(default_model="sonnet")
     events = []
     for message in [
-        {"type": "assistant", "message": {"content": [
-            {"type": "thinking", "thinking": "let me think"},
-            {"type": "text", "text": "hello"},
-            {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "ls"}},
-        ]}},
-        {"type": "user", "message": {"content": [
-            {"type": "tool_result", "tool_use_id": "t1", "is_error": True,
-             "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
-            {"type": "tool_result", "tool_use_id": "t2", "content": {"k": 1}},
-        ]}},
+        {
+            "type": "assistant",
+            "message": {
+                "content": [
+                    {"type": "thinking", "thinking": "let me think"},
+                    {"type": "text", "text": "hello"},
+                    {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "ls"}},
+                ]
+            },
+        },
+        {
+            "type": "user",
+            "message": {
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "t1",
+                        "is_error": True,
+                        "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}],
+                    },
+                    {"type": "tool_result", "tool_use_id": "t2", "content": {"k": 1}},
+                ]
+            },
+        },
         {"type": "system", "subtype": "compact_boundary"},
-        {"type": "result", "subtype": "error_during_execution", "is_error": True,
-         "session_id": "s-1", "errors": ["boom"],
-         "usage": {"input_tokens": 5, "cache_creation_input_tokens": 100,
-                   "cache_read_input_tokens": 1000, "output_tokens": 9}},
+        {
+            "type": "result",
+            "subtype": "error_during_execution",
+            "is_error": True,
+            "session_id": "s-1",
+            "errors": ["boom"],
+            "usage": {
+                "input_tokens": 5,
+                "cache_creation_input_tokens": 100,
+                "cache_read_input_tokens": 1000,
+                "output_tokens": 9,
+            },
+        },
     ]:
         events += parser.feed(json.dumps(message))
     assert events == [

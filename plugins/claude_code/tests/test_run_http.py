@@ -27,8 +27,9 @@ def client(server):
         yield c
 
 
-def test_a_task_runs_end_to_end_with_mcp(client, server, fake_claude, git_repo, clawboo_env,
-                                         clawboo_data_dir):
+def test_a_task_runs_end_to_end_with_mcp(
+    client, server, fake_claude, git_repo, clawboo_env, clawboo_data_dir
+):
     fake_claude.install("plain")  # installed before connect: "ready" needs the binary
     assert connect(client, RUNTIME, KEY) == READY
     task = create_task(client, "Comment on the task", "Use add_comment, then say DONE-123.")
@@ -36,8 +37,9 @@ def test_a_task_runs_end_to_end_with_mcp(client, server, fake_claude, git_repo, 
     # through the MCP config the plugin wrote.
     fake_claude.install("mcp", task_id=task["id"], real_mcp_task=task["id"])
 
-    response = client.post(f"/api/runtimes/{RUNTIME}/run",
-                           json={"taskId": task["id"], "repoPath": str(git_repo)})
+    response = client.post(
+        f"/api/runtimes/{RUNTIME}/run", json={"taskId": task["id"], "repoPath": str(git_repo)}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["doneReason"], body["status"], body["summary"]) == ("success", "done", "DONE-123")

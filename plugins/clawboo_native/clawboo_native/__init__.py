@@ -55,7 +55,6 @@ DESCRIPTOR = RuntimeDescriptor(
 )
 
 
-
 @hookimpl
 def clawboo_runtime_descriptor() -> RuntimeDescriptor:
     return DESCRIPTOR

@@ -52,8 +52,9 @@ class BoardTools:
         """The server's tools as :class:`ToolSpec` (raises on failure)."""
         async with self._http() as http:
             transport = streamable_http_client(self.url, http_client=http)
-            async with Client(transport, mode="legacy", read_timeout_seconds=self.timeout,
-                              cache=None) as client:
+            async with Client(
+                transport, mode="legacy", read_timeout_seconds=self.timeout, cache=None
+            ) as client:
                 result = await client.list_tools()
         specs = [
             ToolSpec(tool.name, tool.description or "", tool.input_schema or {"type": "object"})
@@ -67,8 +68,9 @@ class BoardTools:
         try:
             async with self._http() as http:
                 transport = streamable_http_client(self.url, http_client=http)
-                async with Client(transport, mode="legacy", read_timeout_seconds=self.timeout,
-                                  cache=None) as client:
+                async with Client(
+                    transport, mode="legacy", read_timeout_seconds=self.timeout, cache=None
+                ) as client:
                     result = await client.call_tool(name, arguments)
         except Exception as exc:  # ExceptionGroup included
             return self._error(f"MCP call {name!r}", exc), True

@@ -261,12 +261,19 @@ def anthropic_messages(messages: list[dict]) -> list[dict]:
                     blocks.append({"type": "text", "text": part["text"]})
             elif kind == "tool-call":
                 blocks.append(
-                    {"type": "tool_use", "id": part["id"], "name": part["name"],
-                     "input": part.get("input") or {}}
+                    {
+                        "type": "tool_use",
+                        "id": part["id"],
+                        "name": part["name"],
+                        "input": part.get("input") or {},
+                    }
                 )
             elif kind == "tool-result":
-                block = {"type": "tool_result", "tool_use_id": part["id"],
-                         "content": part["output"]}
+                block = {
+                    "type": "tool_result",
+                    "tool_use_id": part["id"],
+                    "content": part["output"],
+                }
                 if part.get("is_error"):
                     block["is_error"] = True
                 blocks.append(block)
@@ -282,9 +289,13 @@ def openai_messages(system: str, messages: list[dict]) -> list[dict]:
         if message["role"] == "assistant":
             entry: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
             calls = [
-                {"id": p["id"], "type": "function",
-                 "function": {"name": p["name"], "arguments": json.dumps(p.get("input") or {})}}
-                for p in parts if p["type"] == "tool-call"
+                {
+                    "id": p["id"],
+                    "type": "function",
+                    "function": {"name": p["name"], "arguments": json.dumps(p.get("input") or {})},
+                }
+                for p in parts
+                if p["type"] == "tool-call"
             ]
             if calls:
                 entry["tool_calls"] = calls
@@ -299,7 +310,10 @@ def openai_messages(system: str, messages: list[dict]) -> list[dict]:
 
 
 def request_body(
-    route: Route, env: Mapping[str, str], system: str, messages: list[dict],
+    route: Route,
+    env: Mapping[str, str],
+    system: str,
+    messages: list[dict],
     tools: list[ToolSpec],
 ) -> dict:
     max_tokens = _max_tokens(env)
@@ -319,9 +333,14 @@ def request_body(
     body = {"model": route.model, "messages": openai_messages(system, messages)}
     if tools:
         body["tools"] = [
-            {"type": "function",
-             "function": {"name": t.name, "description": t.description,
-                          "parameters": t.input_schema}}
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.input_schema,
+                },
+            }
             for t in tools
         ]
     overridden = bool((env.get(f"{route.provider.id.upper()}_BASE_URL") or "").strip())
@@ -362,8 +381,11 @@ def parse_anthropic(data: Any) -> Turn:
             texts.append(block["text"])
         elif block.get("type") == "tool_use" and isinstance(block.get("name"), str):
             turn.tool_calls.append(
-                ToolCallRequest(str(block.get("id") or f"toolu_{i}"), block["name"],
-                                _parse_arguments(block.get("input")))
+                ToolCallRequest(
+                    str(block.get("id") or f"toolu_{i}"),
+                    block["name"],
+                    _parse_arguments(block.get("input")),
+                )
             )
     turn.text = "".join(texts)
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
@@ -391,8 +413,11 @@ def parse_openai(data: Any) -> Turn:
         if not isinstance(function, dict) or not isinstance(function.get("name"), str):
             continue
         turn.tool_calls.append(
-            ToolCallRequest(str(call.get("id") or f"call_{i}"), function["name"],
-                            _parse_arguments(function.get("arguments")))
+            ToolCallRequest(
+                str(call.get("id") or f"call_{i}"),
+                function["name"],
+                _parse_arguments(function.get("arguments")),
+            )
         )
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
     turn.input_tokens = _int(usage.get("prompt_tokens"))
@@ -449,15 +474,17 @@ def http_error(route: Route, response: httpx.Response) -> ProviderError:
     if status in (401, 403):
         return ProviderError(route.name, "Invalid API key.", "auth", status)
     if 300 <= status < 400:
-        return ProviderError(route.name, "the provider answered with a redirect (not followed)",
-                             "unknown", status)
+        return ProviderError(
+            route.name, "the provider answered with a redirect (not followed)", "unknown", status
+        )
     text = " ".join(scrub(_error_text(response), route.key).split())
     if _OVERFLOW.search(text):
         return ProviderError(route.name, CONTEXT_OVERFLOW_MESSAGE, "context_overflow", status)
     if len(text) > MAX_ERROR_CHARS:
         text = text[:MAX_ERROR_CHARS] + "…"
-    return ProviderError(route.name, text or response.reason_phrase or "error",
-                         _error_code(status), status)
+    return ProviderError(
+        route.name, text or response.reason_phrase or "error", _error_code(status), status
+    )
 
 
 # --------------------------------------------------------------------------- abortable waits
@@ -547,11 +574,15 @@ async def call_model(
         if 200 <= status < 300:
             try:
                 data = response.json()
-                return parse_anthropic(data) if route.provider.wire == "anthropic" \
+                return (
+                    parse_anthropic(data)
+                    if route.provider.wire == "anthropic"
                     else parse_openai(data)
+                )
             except ValueError as exc:
-                raise ProviderError(route.name, f"unreadable answer ({exc})", "unknown",
-                                    status) from None
+                raise ProviderError(
+                    route.name, f"unreadable answer ({exc})", "unknown", status
+                ) from None
         if not last and (status in RETRY_STATUSES or status >= 500):
             wait = _retry_after(response)
             await _sleep_unless_aborted(abort, delay if wait is None else wait)

@@ -80,9 +80,7 @@ def system_prompt(ctx: RunContext, tools: list[ToolSpec], board: bool) -> str:
     else:
         lines = ["You are an agent working on a task. You have no access to files in this run."]
     if board:
-        lines.append(
-            f"The task board is available through tools; this task's id is {ctx.task_id}."
-        )
+        lines.append(f"The task board is available through tools; this task's id is {ctx.task_id}.")
     if not tools:
         lines.append("You have no tools in this run: answer directly.")
     lines.append(
@@ -183,16 +181,20 @@ async def run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
                     yield _aborted(ctx, text or final_text)
                     return
                 try:
-                    output, is_error = await _dispatch(ctx, workspace, board, call.name,
-                                                       call.input)
+                    output, is_error = await _dispatch(ctx, workspace, board, call.name, call.input)
                 except Aborted:
                     yield _aborted(ctx, text or final_text)
                     return
                 output = scrub(output, route.key)
                 yield ToolResult(call.id, call.name, output, is_error)
-                results.append({"type": "tool-result", "id": call.id,
-                                "output": _capped(output) or "(no output)",
-                                "is_error": is_error})
+                results.append(
+                    {
+                        "type": "tool-result",
+                        "id": call.id,
+                        "output": _capped(output) or "(no output)",
+                        "is_error": is_error,
+                    }
+                )
             messages.append({"role": "user", "content": results})
             final_text = text or final_text
         yield Done("max_turns", summary=final_text, session_id=ctx.run_id)
@@ -204,12 +206,19 @@ async def run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
 def _cost(route: Route, turn) -> CostEvent:
     """Dollars only when the provider reports them (OpenRouter); otherwise the host prices
     the tokens with its one price table."""
-    return CostEvent(cost_usd=turn.reported_cost_usd, input_tokens=turn.input_tokens,
-                     output_tokens=turn.output_tokens, model=route.model)
+    return CostEvent(
+        cost_usd=turn.reported_cost_usd,
+        input_tokens=turn.input_tokens,
+        output_tokens=turn.output_tokens,
+        model=route.model,
+    )
 
 
 async def _dispatch(
-    ctx: RunContext, workspace: Workspace | None, board: BoardTools | None, name: str,
+    ctx: RunContext,
+    workspace: Workspace | None,
+    board: BoardTools | None,
+    name: str,
     arguments: Any,
 ) -> tuple[str, bool]:
     args = arguments if isinstance(arguments, dict) else {}

@@ -12,8 +12,17 @@ from dataclasses import dataclass
 
 #: In priority order (first connected wins when nothing else decides).
 KNOWN_PROVIDERS = (
-    "anthropic", "openai", "openrouter", "ollama", "google", "xai",
-    "groq", "mistral", "together", "cerebras", "moonshot",
+    "anthropic",
+    "openai",
+    "openrouter",
+    "ollama",
+    "google",
+    "xai",
+    "groq",
+    "mistral",
+    "together",
+    "cerebras",
+    "moonshot",
 )
 
 
@@ -45,8 +54,12 @@ PROVIDERS: dict[str, Provider] = {
         Provider("openai", "OPENAI_API_KEY", "https://api.openai.com/v1", "openai"),
         Provider("openrouter", "OPENROUTER_API_KEY", "https://openrouter.ai/api/v1", "openai"),
         Provider("ollama", None, "http://localhost:11434/v1", "ollama"),
-        Provider("google", "GEMINI_API_KEY",
-                 "https://generativelanguage.googleapis.com/v1beta/openai", "openai"),
+        Provider(
+            "google",
+            "GEMINI_API_KEY",
+            "https://generativelanguage.googleapis.com/v1beta/openai",
+            "openai",
+        ),
         Provider("xai", "XAI_API_KEY", "https://api.x.ai/v1", "openai"),
         Provider("groq", "GROQ_API_KEY", "https://api.groq.com/openai/v1", "openai"),
         Provider("mistral", "MISTRAL_API_KEY", "https://api.mistral.ai/v1", "openai"),
@@ -61,7 +74,5 @@ PROVIDER_ENV_VARS = tuple(p.env_var for p in PROVIDERS.values() if p.env_var)
 
 #: What a run or the health check says when nothing is connected.
 NO_KEY_MESSAGE = (
-    "no provider key connected ("
-    + " or ".join(PROVIDER_ENV_VARS)
-    + ", or set OLLAMA_BASE_URL)"
+    "no provider key connected (" + " or ".join(PROVIDER_ENV_VARS) + ", or set OLLAMA_BASE_URL)"
 )

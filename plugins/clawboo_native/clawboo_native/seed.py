@@ -26,7 +26,10 @@ MODEL_DEFAULTS: dict[str, tuple[str, str]] = {
     "xai": ("grok-2-latest", "grok-2-latest"),
     "groq": ("llama-3.3-70b-versatile", "llama-3.1-8b-instant"),
     "mistral": ("mistral-large-latest", "mistral-small-latest"),
-    "together": ("meta-llama/Llama-3.3-70B-Instruct-Turbo", "meta-llama/Llama-3.3-70B-Instruct-Turbo"),
+    "together": (
+        "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+        "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+    ),
     "cerebras": ("llama-3.3-70b", "llama-3.3-70b"),
     "moonshot": ("moonshot-v1-32k", "moonshot-v1-8k"),
 }
@@ -75,8 +78,9 @@ def _agent(name: str, slug: str, role: str, provider: str, model: str, prompt: s
         "maxTurns": 16,
         "fallbacks": [],
     }
-    return SeedAgent(id=agent_id, name=name, role=role, provider=provider, model=model,
-                     config=config)
+    return SeedAgent(
+        id=agent_id, name=name, role=role, provider=provider, model=model, config=config
+    )
 
 
 def plan_team(request: SeedRequest) -> SeedPlan:
@@ -89,21 +93,18 @@ def plan_team(request: SeedRequest) -> SeedPlan:
         record = True
     else:
         pick = request.recorded_pick
-        usable = (
-            pick is not None and pick[0].strip() in PROVIDERS and bool(pick[1].strip())
-        )
+        usable = pick is not None and pick[0].strip() in PROVIDERS and bool(pick[1].strip())
         if usable and can_run(pick[0].strip(), request):
             provider, recorded_model = pick[0].strip(), pick[1].strip()
         else:
-            provider = next(
-                (p for p in KNOWN_PROVIDERS if is_connected(p, request)), "anthropic"
-            )
+            provider = next((p for p in KNOWN_PROVIDERS if is_connected(p, request)), "anthropic")
             record = not usable and can_run(provider, request)
     leader_default, specialist_model = MODEL_DEFAULTS[provider]
     leader_model = request.model or recorded_model or leader_default
     leader = _agent("Team Lead", "team-lead", "leader", provider, leader_model, LEADER_PROMPT)
-    specialist = _agent("Coder", "coder", "specialist", provider, specialist_model,
-                        SPECIALIST_PROMPT)
+    specialist = _agent(
+        "Coder", "coder", "specialist", provider, specialist_model, SPECIALIST_PROMPT
+    )
     settings = {
         "team-onboarding:{team_id}": json.dumps(
             {"agentsIntroduced": True, "userIntroduced": True, "userIntroText": ""}

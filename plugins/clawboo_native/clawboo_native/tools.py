@@ -37,9 +37,12 @@ FILE_TOOLS: tuple[ToolSpec, ...] = (
         "'dir  <name>' or 'file <name>'.",
         {
             "type": "object",
-            "properties": {"path": {"type": "string",
-                                    "description": "directory relative to the workspace root "
-                                                   "(default '.')"}},
+            "properties": {
+                "path": {
+                    "type": "string",
+                    "description": "directory relative to the workspace root (default '.')",
+                }
+            },
         },
     ),
     ToolSpec(
@@ -47,8 +50,12 @@ FILE_TOOLS: tuple[ToolSpec, ...] = (
         "Read a UTF-8 text file in the workspace (at most 64 KiB are returned).",
         {
             "type": "object",
-            "properties": {"path": {"type": "string",
-                                    "description": "file path relative to the workspace root"}},
+            "properties": {
+                "path": {
+                    "type": "string",
+                    "description": "file path relative to the workspace root",
+                }
+            },
             "required": ["path"],
         },
     ),
@@ -59,8 +66,10 @@ FILE_TOOLS: tuple[ToolSpec, ...] = (
         {
             "type": "object",
             "properties": {
-                "path": {"type": "string",
-                         "description": "file path relative to the workspace root"},
+                "path": {
+                    "type": "string",
+                    "description": "file path relative to the workspace root",
+                },
                 "content": {"type": "string", "description": "the complete new file content"},
             },
             "required": ["path", "content"],

@@ -42,10 +42,15 @@ def test_provider_defaults_to_anthropic(native, provider):
     assert check(native, apiKey=KEY) == (200, {"ok": True})
 
 
-@pytest.mark.parametrize("status,error", [
-    (401, "Invalid API key."), (403, "Invalid API key."), (500, "Provider returned 500."),
-    (302, "Could not reach openai."),
-])
+@pytest.mark.parametrize(
+    "status,error",
+    [
+        (401, "Invalid API key."),
+        (403, "Invalid API key."),
+        (500, "Provider returned 500."),
+        (302, "Could not reach openai."),
+    ],
+)
 def test_outcomes(native, provider, status, error):
     if status == 302:
         provider.redirect_to("GET", "/v1/models", "http://127.0.0.1:9/steal")
@@ -60,14 +65,20 @@ def test_outcomes(native, provider, status, error):
 def test_a_hanging_provider_times_out(native, provider):
     provider.respond("GET", "/v1/models", 200, {}, delay=3)
     assert check(native, provider="openrouter", apiKey="or-key-0001") == (
-        200, {"ok": False, "error": "Could not reach openrouter (timed out)."})
+        200,
+        {"ok": False, "error": "Could not reach openrouter (timed out)."},
+    )
 
 
 def test_an_unreachable_provider(clawboo_host_factory, clawboo_env):
     env = dict(clawboo_env, GROQ_BASE_URL="http://127.0.0.1:9/v1")
-    with clawboo_host_factory(plugins=[("clawboo-native", clawboo_native)], env=env).client() as client:
+    with clawboo_host_factory(
+        plugins=[("clawboo-native", clawboo_native)], env=env
+    ).client() as client:
         assert check(client, provider="groq", apiKey="groq-key-0001") == (
-            200, {"ok": False, "error": "Could not reach groq."})
+            200,
+            {"ok": False, "error": "Could not reach groq."},
+        )
 
 
 def test_ollama_is_keyless_and_strips_v1(native, provider):
@@ -89,5 +100,8 @@ def test_the_stored_key_is_used_but_not_echoed_or_resaved(native, provider, claw
 
 def test_refusals_make_no_request(native, provider):
     assert check(native, provider="openai") == (400, {"ok": False, "error": "apiKey is required"})
-    assert check(native, provider="bogus", apiKey="x") == (400, {"ok": False, "error": "unknown provider 'bogus'"})
+    assert check(native, provider="bogus", apiKey="x") == (
+        400,
+        {"ok": False, "error": "unknown provider 'bogus'"},
+    )
     assert provider.requests == []

@@ -29,13 +29,22 @@ KEY = "sk-ant-loop-test-key-0001"
 OPENAI_KEY = "sk-openai-loop-test-key-0002"
 
 
-def make_ctx(tmp_path: Path, env: dict, *, cwd: Path | None = None, model=None,
-             prompt="Write hello.txt") -> RunContext:
+def make_ctx(
+    tmp_path: Path, env: dict, *, cwd: Path | None = None, model=None, prompt="Write hello.txt"
+) -> RunContext:
     scratch = tmp_path / "scratch"
     scratch.mkdir(exist_ok=True)
     return RunContext(
-        run_id="exec-1", task_id="task-1", agent_id="clawboo-native", prompt=prompt,
-        cwd=cwd, env=env, home_dir=None, scratch_dir=scratch, abort=AbortSignal(), model=model,
+        run_id="exec-1",
+        task_id="task-1",
+        agent_id="clawboo-native",
+        prompt=prompt,
+        cwd=cwd,
+        env=env,
+        home_dir=None,
+        scratch_dir=scratch,
+        abort=AbortSignal(),
+        model=model,
     )
 
 
@@ -56,8 +65,11 @@ def workdir(tmp_path) -> Path:
 
 @pytest.fixture
 def anthropic_env(provider) -> dict:
-    return {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": provider.url,
-            "CLAWBOO_NATIVE_RETRIES": "1"}
+    return {
+        "ANTHROPIC_API_KEY": KEY,
+        "ANTHROPIC_BASE_URL": provider.url,
+        "CLAWBOO_NATIVE_RETRIES": "1",
+    }
 
 
 # ------------------------------------------------------------------ choosing a provider
@@ -67,7 +79,11 @@ def test_route_follows_the_first_connected_provider():
     assert choose_route({}, None) is None
     assert choose_route({"OPENAI_API_KEY": "  "}, "gpt-4o") is None
     route = choose_route({"OPENROUTER_API_KEY": "or", "GROQ_API_KEY": "g"}, None)
-    assert (route.name, route.model, route.key) == ("openrouter", "anthropic/claude-haiku-4.5", "or")
+    assert (route.name, route.model, route.key) == (
+        "openrouter",
+        "anthropic/claude-haiku-4.5",
+        "or",
+    )
     route = choose_route({"GROQ_API_KEY": "g", "ANTHROPIC_API_KEY": "a"}, "my-model")
     assert (route.name, route.model) == ("anthropic", "my-model")
     route = choose_route({"OLLAMA_BASE_URL": "http://h:11434"}, None)
@@ -90,43 +106,70 @@ async def test_no_key_makes_no_request(tmp_path, provider):
 
 
 async def test_two_turns_write_a_file(tmp_path, provider, anthropic_env, workdir, wire):
-    provider.respond("POST", "/v1/messages", 200, wire.anthropic(
-        "Writing it.", [("toolu_1", "write_file", {"path": "docs/hello.txt", "content": "hi\n"})]),
-        times=1)
+    provider.respond(
+        "POST",
+        "/v1/messages",
+        200,
+        wire.anthropic(
+            "Writing it.",
+            [("toolu_1", "write_file", {"path": "docs/hello.txt", "content": "hi\n"})],
+        ),
+        times=1,
+    )
     provider.respond("POST", "/v1/messages", 200, wire.anthropic("Wrote docs/hello.txt."), times=1)
     events = await collect(make_ctx(tmp_path, anthropic_env, cwd=workdir))
 
     assert (workdir / "docs" / "hello.txt").read_text() == "hi\n"
     kinds = [type(e).__name__ for e in events]
-    assert kinds == ["CostEvent", "TextDelta", "ToolCall", "ToolResult", "CostEvent",
-                     "TextDelta", "Done"]
-    assert events[2] == ToolCall("toolu_1", "write_file",
-                                 {"path": "docs/hello.txt", "content": "hi\n"})
+    assert kinds == [
+        "CostEvent",
+        "TextDelta",
+        "ToolCall",
+        "ToolResult",
+        "CostEvent",
+        "TextDelta",
+        "Done",
+    ]
+    assert events[2] == ToolCall(
+        "toolu_1", "write_file", {"path": "docs/hello.txt", "content": "hi\n"}
+    )
     assert events[3] == ToolResult("toolu_1", "write_file", "wrote docs/hello.txt", False)
     assert events[-1] == Done("success", "Wrote docs/hello.txt.", "exec-1")
-    assert events[0] == CostEvent(cost_usd=None, input_tokens=100, output_tokens=20,
-                                  model="claude-sonnet-4-6")
+    assert events[0] == CostEvent(
+        cost_usd=None, input_tokens=100, output_tokens=20, model="claude-sonnet-4-6"
+    )
 
     first, second = (body(r) for r in provider.requests)
     assert first["model"] == "claude-sonnet-4-6" and first["max_tokens"] == 8192
     assert str(workdir) in first["system"]
-    assert first["messages"] == [{"role": "user", "content": [{"type": "text",
-                                                               "text": "Write hello.txt"}]}]
+    assert first["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "Write hello.txt"}]}
+    ]
     assert [t["name"] for t in first["tools"]] == ["list_files", "read_file", "write_file"]
     assert set(first["tools"][0]) == {"name", "description", "input_schema"}
     assert second["messages"][1]["content"][1]["type"] == "tool_use"
-    assert second["messages"][2] == {"role": "user", "content": [
-        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "wrote docs/hello.txt"}]}
+    assert second["messages"][2] == {
+        "role": "user",
+        "content": [
+            {"type": "tool_result", "tool_use_id": "toolu_1", "content": "wrote docs/hello.txt"}
+        ],
+    }
     for request in provider.requests:
         assert request.path == "/v1/messages"
         assert request.headers["x-api-key"] == KEY
         assert request.headers["anthropic-version"] == "2023-06-01"
 
 
-async def test_the_key_appears_only_in_request_headers(tmp_path, provider, anthropic_env,
-                                                       workdir, wire):
-    provider.respond("POST", "/v1/messages", 200, wire.anthropic(
-        "", [("t1", "read_file", {"path": "secret-echo.txt"})]), times=1)
+async def test_the_key_appears_only_in_request_headers(
+    tmp_path, provider, anthropic_env, workdir, wire
+):
+    provider.respond(
+        "POST",
+        "/v1/messages",
+        200,
+        wire.anthropic("", [("t1", "read_file", {"path": "secret-echo.txt"})]),
+        times=1,
+    )
     provider.respond("POST", "/v1/messages", 200, wire.anthropic(f"The key is {KEY}"), times=1)
     (workdir / "secret-echo.txt").write_text(f"key={KEY}\n")
     events = await collect(make_ctx(tmp_path, anthropic_env, cwd=workdir))
@@ -139,8 +182,13 @@ async def test_the_key_appears_only_in_request_headers(tmp_path, provider, anthr
 
 
 async def test_no_cwd_means_no_file_tools(tmp_path, provider, anthropic_env, wire):
-    provider.respond("POST", "/v1/messages", 200, wire.anthropic(
-        "", [("t1", "read_file", {"path": "x"})]), times=1)
+    provider.respond(
+        "POST",
+        "/v1/messages",
+        200,
+        wire.anthropic("", [("t1", "read_file", {"path": "x"})]),
+        times=1,
+    )
     provider.respond("POST", "/v1/messages", 200, wire.anthropic("done"), times=1)
     events = await collect(make_ctx(tmp_path, anthropic_env))
     assert "tools" not in body(provider.requests[0])
@@ -151,8 +199,9 @@ async def test_no_cwd_means_no_file_tools(tmp_path, provider, anthropic_env, wir
 
 async def test_max_turns(tmp_path, provider, anthropic_env, workdir, wire):
     env = dict(anthropic_env, CLAWBOO_NATIVE_MAX_TURNS="3")
-    provider.respond("POST", "/v1/messages", 200, wire.anthropic(
-        "Looking.", [("t", "list_files", {})]))
+    provider.respond(
+        "POST", "/v1/messages", 200, wire.anthropic("Looking.", [("t", "list_files", {})])
+    )
     events = await collect(make_ctx(tmp_path, env, cwd=workdir))
     assert len(provider.requests) == 3
     assert events[-1] == Done("max_turns", "Looking.", "exec-1")
@@ -162,9 +211,15 @@ async def test_max_turns(tmp_path, provider, anthropic_env, workdir, wire):
 
 @pytest.mark.parametrize("status", [401, 403])
 async def test_a_bad_key_is_an_error_without_retry(tmp_path, provider, anthropic_env, status):
-    provider.respond("POST", "/v1/messages", status,
-                     {"type": "error", "error": {"type": "authentication_error",
-                                                 "message": f"invalid x-api-key {KEY}"}})
+    provider.respond(
+        "POST",
+        "/v1/messages",
+        status,
+        {
+            "type": "error",
+            "error": {"type": "authentication_error", "message": f"invalid x-api-key {KEY}"},
+        },
+    )
     events = await collect(make_ctx(tmp_path, anthropic_env))
     assert len(provider.requests) == 1
     assert events == [
@@ -174,13 +229,20 @@ async def test_a_bad_key_is_an_error_without_retry(tmp_path, provider, anthropic
 
 
 async def test_overload_is_retried_then_reported(tmp_path, provider, anthropic_env, wire):
-    provider.respond("POST", "/v1/messages", 529, {"error": {"message": "Overloaded"}},
-                     headers={"retry-after": "0"}, times=1)
+    provider.respond(
+        "POST",
+        "/v1/messages",
+        529,
+        {"error": {"message": "Overloaded"}},
+        headers={"retry-after": "0"},
+        times=1,
+    )
     provider.respond("POST", "/v1/messages", 200, wire.anthropic("fine"), times=1)
     events = await collect(make_ctx(tmp_path, anthropic_env))
     assert events[-1] == Done("success", "fine", "exec-1")
-    provider.respond("POST", "/v1/messages", 500, {"error": {"message": "boom"}},
-                     headers={"retry-after": "0"})
+    provider.respond(
+        "POST", "/v1/messages", 500, {"error": {"message": "boom"}}, headers={"retry-after": "0"}
+    )
     events = await collect(make_ctx(tmp_path, anthropic_env))
     assert len(provider.requests) == 4  # 2 + one retry
     assert events[-1] == Done("error", "anthropic: 500 boom", "exec-1")
@@ -188,17 +250,25 @@ async def test_overload_is_retried_then_reported(tmp_path, provider, anthropic_e
 
 
 async def test_context_overflow_is_named(tmp_path, provider, anthropic_env):
-    provider.respond("POST", "/v1/messages", 400, {"error": {
-        "message": "prompt is too long: 250000 tokens > 200000 maximum"}})
+    provider.respond(
+        "POST",
+        "/v1/messages",
+        400,
+        {"error": {"message": "prompt is too long: 250000 tokens > 200000 maximum"}},
+    )
     events = await collect(make_ctx(tmp_path, anthropic_env))
     assert events[-1].summary == (
-        "anthropic: 400 The task was too large for the model's context window.")
+        "anthropic: 400 The task was too large for the model's context window."
+    )
     assert events[-2].code == "context_overflow"
 
 
 async def test_unreachable_provider(tmp_path):
-    env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": "http://127.0.0.1:9",
-           "CLAWBOO_NATIVE_RETRIES": "0"}
+    env = {
+        "ANTHROPIC_API_KEY": KEY,
+        "ANTHROPIC_BASE_URL": "http://127.0.0.1:9",
+        "CLAWBOO_NATIVE_RETRIES": "0",
+    }
     events = await collect(make_ctx(tmp_path, env))
     assert events[-1].reason == "error"
     assert events[-1].summary.startswith("anthropic: could not reach the provider")
@@ -225,8 +295,9 @@ async def test_abort_cancels_the_call_in_flight(tmp_path, provider, anthropic_en
         while not provider.requests:
             await anyio.sleep(0.01)
         ctx.abort.set("aborted by request")
-    assert events == [Done("aborted", "aborted (aborted by request) before the model finished",
-                           "exec-1")]
+    assert events == [
+        Done("aborted", "aborted (aborted by request) before the model finished", "exec-1")
+    ]
 
 
 async def test_abort_before_the_run(tmp_path, provider, anthropic_env):
@@ -242,14 +313,20 @@ async def test_abort_before_the_run(tmp_path, provider, anthropic_env):
 async def test_openai_compatible_round_trip(tmp_path, provider, workdir, wire):
     env = {"OPENAI_API_KEY": OPENAI_KEY, "OPENAI_BASE_URL": provider.url + "/v1"}
     (workdir / "a.txt").write_text("alpha\n")
-    provider.respond("POST", "/v1/chat/completions", 200, wire.openai(
-        None, [("call_1", "read_file", {"path": "a.txt"})]), times=1)
+    provider.respond(
+        "POST",
+        "/v1/chat/completions",
+        200,
+        wire.openai(None, [("call_1", "read_file", {"path": "a.txt"})]),
+        times=1,
+    )
     provider.respond("POST", "/v1/chat/completions", 200, wire.openai("It says alpha."), times=1)
     events = await collect(make_ctx(tmp_path, env, cwd=workdir, model="gpt-4o-mini"))
     assert events[-1] == Done("success", "It says alpha.", "exec-1")
     assert next(e for e in events if isinstance(e, ToolResult)).output == "alpha\n"
-    assert events[0] == CostEvent(cost_usd=None, input_tokens=50, output_tokens=10,
-                                  model="gpt-4o-mini")
+    assert events[0] == CostEvent(
+        cost_usd=None, input_tokens=50, output_tokens=10, model="gpt-4o-mini"
+    )
     first, second = (body(r) for r in provider.requests)
     assert provider.requests[0].headers["authorization"] == f"Bearer {OPENAI_KEY}"
     assert first["model"] == "gpt-4o-mini" and first["max_tokens"] == 8192
@@ -259,20 +336,26 @@ async def test_openai_compatible_round_trip(tmp_path, provider, workdir, wire):
     assert first["tools"][1]["type"] == "function"
     assert first["tools"][1]["function"]["name"] == "read_file"
     assert second["messages"][2] == {
-        "role": "assistant", "content": None,
-        "tool_calls": [{"id": "call_1", "type": "function",
-                        "function": {"name": "read_file", "arguments": '{"path": "a.txt"}'}}]}
-    assert second["messages"][3] == {"role": "tool", "tool_call_id": "call_1",
-                                     "content": "alpha\n"}
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "read_file", "arguments": '{"path": "a.txt"}'},
+            }
+        ],
+    }
+    assert second["messages"][3] == {"role": "tool", "tool_call_id": "call_1", "content": "alpha\n"}
 
 
 async def test_openrouter_reports_its_cost(tmp_path, provider, wire):
     env = {"OPENROUTER_API_KEY": "or-key-0001", "OPENROUTER_BASE_URL": provider.url + "/api/v1"}
-    provider.respond("POST", "/api/v1/chat/completions", 200,
-                     wire.openai("hello", cost=0.0042))
+    provider.respond("POST", "/api/v1/chat/completions", 200, wire.openai("hello", cost=0.0042))
     events = await collect(make_ctx(tmp_path, env))
-    assert events[0] == CostEvent(cost_usd=0.0042, input_tokens=50, output_tokens=10,
-                                  model="anthropic/claude-haiku-4.5")
+    assert events[0] == CostEvent(
+        cost_usd=0.0042, input_tokens=50, output_tokens=10, model="anthropic/claude-haiku-4.5"
+    )
     assert body(provider.requests[0])["usage"] == {"include": True}
 
 
@@ -280,8 +363,9 @@ async def test_without_a_reported_cost_the_host_prices(tmp_path, provider, wire)
     env = {"GROQ_API_KEY": "groq-key-0001", "GROQ_BASE_URL": provider.url + "/openai/v1"}
     provider.respond("POST", "/openai/v1/chat/completions", 200, wire.openai("hi"))
     events = await collect(make_ctx(tmp_path, env))
-    assert events[0] == CostEvent(cost_usd=None, input_tokens=50, output_tokens=10,
-                                  model="llama-3.3-70b-versatile")
+    assert events[0] == CostEvent(
+        cost_usd=None, input_tokens=50, output_tokens=10, model="llama-3.3-70b-versatile"
+    )
     assert provider.requests[0].headers["authorization"] == "Bearer groq-key-0001"
 
 
@@ -299,12 +383,26 @@ async def test_ollama_is_keyless_and_gets_v1(tmp_path, provider, wire, suffix):
 
 async def test_malformed_tool_arguments_are_passed_raw(tmp_path, provider, workdir):
     env = {"OPENAI_API_KEY": OPENAI_KEY, "OPENAI_BASE_URL": provider.url + "/v1"}
-    reply = {"choices": [{"message": {"content": "", "tool_calls": [
-        {"id": "c1", "type": "function", "function": {"name": "list_files", "arguments": "{oops"}}
-    ]}}]}
+    reply = {
+        "choices": [
+            {
+                "message": {
+                    "content": "",
+                    "tool_calls": [
+                        {
+                            "id": "c1",
+                            "type": "function",
+                            "function": {"name": "list_files", "arguments": "{oops"},
+                        }
+                    ],
+                }
+            }
+        ]
+    }
     provider.respond("POST", "/v1/chat/completions", 200, reply, times=1)
-    provider.respond("POST", "/v1/chat/completions", 200, {"choices": [{"message": {
-        "content": "ok"}}]}, times=1)
+    provider.respond(
+        "POST", "/v1/chat/completions", 200, {"choices": [{"message": {"content": "ok"}}]}, times=1
+    )
     events = await collect(make_ctx(tmp_path, env, cwd=workdir))
     assert next(e for e in events if isinstance(e, ToolCall)).input == {"_raw": "{oops"}
     assert next(e for e in events if isinstance(e, ToolResult)).output == "(empty)"
@@ -323,19 +421,36 @@ def test_workspace_refuses_escapes(tmp_path, workdir):
     (workdir / "dangling").symlink_to(outside / "new.txt")
     (workdir / "ok").mkdir()
     ws = Workspace(workdir)
-    for path in ("../x", "../../etc/passwd", "/etc/passwd", "docs/../../escape.txt", "",
-                 str(outside / "secret.txt"), "link/secret.txt", "file-link", "link",
-                 "dangling", None, ".git", ".git/config", "ok/../.GIT/hooks/x"):
-        for tool, args in (("read_file", {"path": path}),
-                           ("write_file", {"path": path, "content": "x"}),
-                           ("list_files", {"path": path} if path else {"path": "link"})):
+    for path in (
+        "../x",
+        "../../etc/passwd",
+        "/etc/passwd",
+        "docs/../../escape.txt",
+        "",
+        str(outside / "secret.txt"),
+        "link/secret.txt",
+        "file-link",
+        "link",
+        "dangling",
+        None,
+        ".git",
+        ".git/config",
+        "ok/../.GIT/hooks/x",
+    ):
+        for tool, args in (
+            ("read_file", {"path": path}),
+            ("write_file", {"path": path, "content": "x"}),
+            ("list_files", {"path": path} if path else {"path": "link"}),
+        ):
             outcome = ws.run(tool, args)
             assert outcome.is_error, (tool, path)
             assert outcome.output in (OUTSIDE, GIT_DIR), (tool, path, outcome.output)
     assert not (outside / "new.txt").exists()
     assert (outside / "secret.txt").read_text() == "secret"
-    assert ws.run("write_file", {"path": "ok/inside.txt", "content": "in"}).output == \
-        "wrote ok/inside.txt"
+    assert (
+        ws.run("write_file", {"path": "ok/inside.txt", "content": "in"}).output
+        == "wrote ok/inside.txt"
+    )
     assert ws.run("read_file", {"path": "ok/./inside.txt"}).output == "in"
 
 
@@ -356,15 +471,18 @@ def test_file_tool_details(workdir):
     assert (workdir / ".git").read_text() == "gitdir: /elsewhere\n"
 
 
-async def test_escapes_through_the_loop_change_nothing(tmp_path, provider, anthropic_env,
-                                                      workdir, wire):
+async def test_escapes_through_the_loop_change_nothing(
+    tmp_path, provider, anthropic_env, workdir, wire
+):
     outside = tmp_path / "outside"
     outside.mkdir()
     (workdir / "out").symlink_to(outside)
-    calls = [("t1", "write_file", {"path": "../x", "content": "x"}),
-             ("t2", "write_file", {"path": str(tmp_path / "abs.txt"), "content": "x"}),
-             ("t3", "write_file", {"path": "out/x", "content": "x"}),
-             ("t4", "read_file", {"path": "/etc/hostname"})]
+    calls = [
+        ("t1", "write_file", {"path": "../x", "content": "x"}),
+        ("t2", "write_file", {"path": str(tmp_path / "abs.txt"), "content": "x"}),
+        ("t3", "write_file", {"path": "out/x", "content": "x"}),
+        ("t4", "read_file", {"path": "/etc/hostname"}),
+    ]
     provider.respond("POST", "/v1/messages", 200, wire.anthropic("", calls), times=1)
     provider.respond("POST", "/v1/messages", 200, wire.anthropic("refused"), times=1)
     events = await collect(make_ctx(tmp_path, anthropic_env, cwd=workdir))
@@ -381,8 +499,9 @@ async def test_escapes_through_the_loop_change_nothing(tmp_path, provider, anthr
 # ------------------------------------------------------------------ degraded setups
 
 
-async def test_an_unreachable_board_is_reported_and_the_run_goes_on(tmp_path, provider,
-                                                                     anthropic_env, wire):
+async def test_an_unreachable_board_is_reported_and_the_run_goes_on(
+    tmp_path, provider, anthropic_env, wire
+):
     provider.respond("POST", "/v1/messages", 200, wire.anthropic("done without the board"))
     ctx = make_ctx(tmp_path, anthropic_env)
     ctx.mcp_url, ctx.mcp_token = "http://127.0.0.1:9/api/mcp/tasks", "run-token-secret-0001"
@@ -400,18 +519,25 @@ async def test_a_malformed_base_url_is_an_error(tmp_path):
     assert KEY not in events[-1].summary
 
 
-async def test_an_empty_tool_output_is_sent_as_a_placeholder(tmp_path, provider, anthropic_env,
-                                                              workdir, wire):
+async def test_an_empty_tool_output_is_sent_as_a_placeholder(
+    tmp_path, provider, anthropic_env, workdir, wire
+):
     (workdir / "empty.txt").write_text("")
-    provider.respond("POST", "/v1/messages", 200, wire.anthropic(
-        "", [("t1", "read_file", {"path": "empty.txt"})]), times=1)
+    provider.respond(
+        "POST",
+        "/v1/messages",
+        200,
+        wire.anthropic("", [("t1", "read_file", {"path": "empty.txt"})]),
+        times=1,
+    )
     provider.respond("POST", "/v1/messages", 200, wire.anthropic("It is empty."), times=1)
     events = await collect(make_ctx(tmp_path, anthropic_env, cwd=workdir))
     assert next(e for e in events if isinstance(e, ToolResult)).output == ""
     block = body(provider.requests[1])["messages"][2]["content"][0]
     assert block == {"type": "tool_result", "tool_use_id": "t1", "content": "(no output)"}
     assert body(provider.requests[1])["messages"][1]["content"] == [
-        {"type": "tool_use", "id": "t1", "name": "read_file", "input": {"path": "empty.txt"}}]
+        {"type": "tool_use", "id": "t1", "name": "read_file", "input": {"path": "empty.txt"}}
+    ]
 
 
 async def test_a_slow_provider_times_out(tmp_path, provider, anthropic_env, wire):

@@ -1,7 +1,7 @@
-from clawboo_host.plugin_api import ConnectRequest, Health, StatusProbe
-
 import clawboo_native
 from clawboo_native.providers import PROVIDERS
+
+from clawboo_host.plugin_api import ConnectRequest, Health, StatusProbe
 
 
 def probe(keys=(), env=None):
@@ -10,7 +10,9 @@ def probe(keys=(), env=None):
 
 def test_health_needs_a_key_or_ollama():
     assert clawboo_native.clawboo_runtime_health(probe(["OPENROUTER_API_KEY"])) == Health(ok=True)
-    assert clawboo_native.clawboo_runtime_health(probe(env={"OLLAMA_BASE_URL": "http://x"})) == Health(ok=True)
+    assert clawboo_native.clawboo_runtime_health(
+        probe(env={"OLLAMA_BASE_URL": "http://x"})
+    ) == Health(ok=True)
     assert clawboo_native.clawboo_runtime_health(probe()).ok is False
 
 
@@ -28,5 +30,8 @@ def test_descriptor_and_probe_urls():
     assert d.alt_env_vars[0] == "OPENAI_API_KEY" and d.alt_env_vars[-1] == "MOONSHOT_API_KEY"
     assert PROVIDERS["anthropic"].models_url({}) == "https://api.anthropic.com/v1/models"
     assert PROVIDERS["openrouter"].models_url({}) == "https://openrouter.ai/api/v1/models"
-    assert PROVIDERS["ollama"].models_url({"OLLAMA_BASE_URL": "http://h:1/v1/"}) == "http://h:1/api/tags"
+    assert (
+        PROVIDERS["ollama"].models_url({"OLLAMA_BASE_URL": "http://h:1/v1/"})
+        == "http://h:1/api/tags"
+    )
     assert PROVIDERS["groq"].models_url({}) == "https://api.groq.com/openai/v1/models"

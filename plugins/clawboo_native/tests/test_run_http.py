@@ -27,8 +27,13 @@ TASK = ("Add a greeting", "Create hello.txt saying hi.")
 
 @pytest.fixture
 def server_env(clawboo_env, provider):
-    return dict(clawboo_env, ANTHROPIC_BASE_URL=provider.url, OPENAI_BASE_URL=provider.url + "/v1",
-                GITHUB_TOKEN="ghp_unrelated_operator_secret", CLAWBOO_NATIVE_RETRIES="0")
+    return dict(
+        clawboo_env,
+        ANTHROPIC_BASE_URL=provider.url,
+        OPENAI_BASE_URL=provider.url + "/v1",
+        GITHUB_TOKEN="ghp_unrelated_operator_secret",
+        CLAWBOO_NATIVE_RETRIES="0",
+    )
 
 
 @pytest.fixture
@@ -48,8 +53,11 @@ def connect_key(client, key=KEY, **body) -> None:
 
 
 def files_containing(root: Path, needle: bytes) -> list[Path]:
-    return [p for p in root.rglob("*") if p.is_file() and not p.is_symlink()
-            and needle in p.read_bytes()]
+    return [
+        p
+        for p in root.rglob("*")
+        if p.is_file() and not p.is_symlink() and needle in p.read_bytes()
+    ]
 
 
 def test_a_two_turn_run_commits_the_file_on_the_task_branch(
@@ -57,11 +65,23 @@ def test_a_two_turn_run_commits_the_file_on_the_task_branch(
 ):
     connect_key(client)
     task = create_task(client, *TASK)
-    provider.respond("POST", "/v1/messages", 200, wire.anthropic(
-        "I'll create the file.",
-        [("toolu_1", "write_file", {"path": "hello.txt", "content": "hi\n"})]), times=1)
-    provider.respond("POST", "/v1/messages", 200, wire.anthropic(
-        "Created hello.txt containing a greeting."), times=1)
+    provider.respond(
+        "POST",
+        "/v1/messages",
+        200,
+        wire.anthropic(
+            "I'll create the file.",
+            [("toolu_1", "write_file", {"path": "hello.txt", "content": "hi\n"})],
+        ),
+        times=1,
+    )
+    provider.respond(
+        "POST",
+        "/v1/messages",
+        200,
+        wire.anthropic("Created hello.txt containing a greeting."),
+        times=1,
+    )
 
     frames = run_streaming(client, RUNTIME, task["id"], repoPath=str(git_repo))
     result = frames[-1]
@@ -72,8 +92,15 @@ def test_a_two_turn_run_commits_the_file_on_the_task_branch(
     assert result["costUsd"] == pytest.approx(0.0012)  # claude-sonnet-4-6, priced by the host
     assert result["costEstimated"] is True
     types = [f["type"] for f in frames]
-    assert types == ["cost", "text-delta", "tool-call", "tool-result", "cost", "text-delta",
-                     "result"]
+    assert types == [
+        "cost",
+        "text-delta",
+        "tool-call",
+        "tool-result",
+        "cost",
+        "text-delta",
+        "result",
+    ]
     assert frames[3]["output"] == "wrote hello.txt" and frames[3]["isError"] is False
 
     branch = f"clawboo/task-{task['id']}"
@@ -98,12 +125,24 @@ def test_a_two_turn_run_commits_the_file_on_the_task_branch(
 def test_a_board_tool_call_goes_through_the_real_mcp_server(client, provider, git_repo, wire):
     connect_key(client)
     task = create_task(client, *TASK)
-    provider.respond("POST", "/v1/messages", 200, wire.anthropic("", [
-        ("toolu_1", "add_comment", {"taskId": task["id"], "body": "Started: reading the repo."}),
-        ("toolu_2", "get_task", {"taskId": "not-a-task"}),
-    ]), times=1)
-    provider.respond("POST", "/v1/messages", 200, wire.anthropic("Commented on the task."),
-                     times=1)
+    provider.respond(
+        "POST",
+        "/v1/messages",
+        200,
+        wire.anthropic(
+            "",
+            [
+                (
+                    "toolu_1",
+                    "add_comment",
+                    {"taskId": task["id"], "body": "Started: reading the repo."},
+                ),
+                ("toolu_2", "get_task", {"taskId": "not-a-task"}),
+            ],
+        ),
+        times=1,
+    )
+    provider.respond("POST", "/v1/messages", 200, wire.anthropic("Commented on the task."), times=1)
 
     frames = run_streaming(client, RUNTIME, task["id"], repoPath=str(git_repo))
     assert frames[-1]["doneReason"] == "success" and frames[-1]["status"] == "done"
@@ -120,22 +159,38 @@ def test_a_board_tool_call_goes_through_the_real_mcp_server(client, provider, gi
     first = json.loads(provider.requests[0].body)
     names = [t["name"] for t in first["tools"]]
     assert names == sorted(names)
-    assert {"list_tasks", "get_task", "create_subtask", "add_comment",
-            "update_task_status", "read_file", "write_file", "list_files"} <= set(names)
+    assert {
+        "list_tasks",
+        "get_task",
+        "create_subtask",
+        "add_comment",
+        "update_task_status",
+        "read_file",
+        "write_file",
+        "list_files",
+    } <= set(names)
     assert task["id"] in first["system"]
 
 
 def test_a_bad_key_fails_the_run_and_releases_the_task(client, provider, git_repo):
     connect_key(client, "sk-ant-revoked-0001")
     task = create_task(client, *TASK)
-    provider.respond("POST", "/v1/messages", 401, {"type": "error", "error": {
-        "type": "authentication_error", "message": "invalid x-api-key"}})
+    provider.respond(
+        "POST",
+        "/v1/messages",
+        401,
+        {
+            "type": "error",
+            "error": {"type": "authentication_error", "message": "invalid x-api-key"},
+        },
+    )
     body = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo))
     assert (body["doneReason"], body["status"]) == ("error", "todo")
     assert body["summary"] == "anthropic: 401 Invalid API key."
     assert len(provider.requests) == 1
     assert task_detail(client, task["id"])["comments"][-1]["body"] == (
-        "Run error: anthropic: 401 Invalid API key.")
+        "Run error: anthropic: 401 Invalid API key."
+    )
 
 
 def test_no_key_connected(client, provider, git_repo):
@@ -151,11 +206,15 @@ def test_max_turns_over_http(clawboo_host_factory, server_env, provider, git_rep
     with clawboo_host_factory(plugins=[(RUNTIME, clawboo_native)], env=env).client() as client:
         connect_key(client)
         task = create_task(client, *TASK)
-        provider.respond("POST", "/v1/messages", 200, wire.anthropic(
-            "Still looking.", [("t", "list_files", {})]))
+        provider.respond(
+            "POST", "/v1/messages", 200, wire.anthropic("Still looking.", [("t", "list_files", {})])
+        )
         body = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo))
     assert (body["doneReason"], body["status"], body["summary"]) == (
-        "max_turns", "todo", "Still looking.")
+        "max_turns",
+        "todo",
+        "Still looking.",
+    )
     assert len(provider.requests) == 2
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
-import pytest
-
 import clawboo_native
+import pytest
 
 PICK = "boo-zero:native-leader-model"
 
@@ -15,9 +14,11 @@ PICK = "boo-zero:native-leader-model"
 @pytest.fixture
 def make_host(clawboo_host_factory, clawboo_env):
     def make(**env_extra):
-        server = clawboo_host_factory(plugins=[("clawboo-native", clawboo_native)],
-                                      env=dict(clawboo_env, **env_extra))
+        server = clawboo_host_factory(
+            plugins=[("clawboo-native", clawboo_native)], env=dict(clawboo_env, **env_extra)
+        )
         return server.client()
+
     return make
 
 
@@ -28,8 +29,10 @@ def settings(data_dir) -> dict:
 
 def set_pick(data_dir, provider, model):
     with sqlite3.connect(data_dir / "clawboo.db") as db:
-        db.execute("INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES (?, ?, '2026-01-01T00:00:00.000Z')",
-                   (PICK, json.dumps({"provider": provider, "model": model})))
+        db.execute(
+            "INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES (?, ?, '2026-01-01T00:00:00.000Z')",
+            (PICK, json.dumps({"provider": provider, "model": model})),
+        )
 
 
 def seed(client, **body):
@@ -51,7 +54,10 @@ def test_explicit_anthropic(make_host, clawboo_data_dir):
         team, agents = agents_of(client, body["teamId"])
         assert team["leaderAgentId"] == body["leaderAgentId"] and team["name"] == "My First Team"
         assert {a["runtime"] for a in agents.values()} == {"clawboo-native"}
-        assert (agents["leader"]["model"], agents["specialist"]["model"]) == ("claude-sonnet-4-6", "claude-haiku-4-5")
+        assert (agents["leader"]["model"], agents["specialist"]["model"]) == (
+            "claude-sonnet-4-6",
+            "claude-haiku-4-5",
+        )
     stored = settings(clawboo_data_dir)
     flags = json.loads(stored[f"team-onboarding:{body['teamId']}"])
     assert flags["agentsIntroduced"] and flags["userIntroduced"]
@@ -71,9 +77,15 @@ def test_the_first_connected_provider_is_used_and_recorded(make_host, clawboo_da
     with make_host(OPENROUTER_API_KEY="or-env-key-0001") as client:
         _, body = seed(client)
         _, agents = agents_of(client, body["teamId"])
-    assert (agents["leader"]["provider"], agents["leader"]["model"]) == ("openrouter", "anthropic/claude-haiku-4.5")
+    assert (agents["leader"]["provider"], agents["leader"]["model"]) == (
+        "openrouter",
+        "anthropic/claude-haiku-4.5",
+    )
     assert agents["specialist"]["model"] == "openai/gpt-4o-mini"
-    assert json.loads(settings(clawboo_data_dir)[PICK]) == {"provider": "openrouter", "model": "anthropic/claude-haiku-4.5"}
+    assert json.loads(settings(clawboo_data_dir)[PICK]) == {
+        "provider": "openrouter",
+        "model": "anthropic/claude-haiku-4.5",
+    }
 
 
 def test_ollama_only(make_host):

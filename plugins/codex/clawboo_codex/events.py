@@ -100,7 +100,8 @@ def _mcp_output(item: dict) -> str:
     content = result.get("content")
     if isinstance(content, list):
         parts = [
-            block["text"] for block in content
+            block["text"]
+            for block in content
             if isinstance(block, dict) and isinstance(block.get("text"), str)
         ]
         if parts:
@@ -197,8 +198,11 @@ class CodexStream:
         tokens_in, tokens_out = _int(usage.get("input_tokens")), _int(usage.get("output_tokens"))
         if not tokens_in and not tokens_out:
             return []
-        return [CostEvent(cost_usd=None, input_tokens=tokens_in, output_tokens=tokens_out,
-                          model=self.model)]
+        return [
+            CostEvent(
+                cost_usd=None, input_tokens=tokens_in, output_tokens=tokens_out, model=self.model
+            )
+        ]
 
     # ------------------------------------------------------------------ items
 
@@ -208,8 +212,9 @@ class CodexStream:
         self._called[call_id] = name
         return [ToolCall(call_id, name, arguments)]
 
-    def _result(self, call_id: str, name: str, arguments: object, output: object,
-                is_error: bool) -> list[RuntimeEvent]:
+    def _result(
+        self, call_id: str, name: str, arguments: object, output: object, is_error: bool
+    ) -> list[RuntimeEvent]:
         events = self._call(call_id, name, arguments)
         events.append(ToolResult(call_id, name, output, is_error=is_error))
         return events
@@ -252,7 +257,8 @@ class CodexStream:
                 return []
             summary = "\n".join(
                 f"{_str(c.get('kind')) or 'update'} {_str(c.get('path'))}"
-                for c in changes if isinstance(c, dict)
+                for c in changes
+                if isinstance(c, dict)
             )
             failed = _str(item.get("status")) == "failed"
             return self._result(item_id, "file_change", {"changes": changes}, summary, failed)
@@ -263,8 +269,10 @@ class CodexStream:
             return self._result(item_id, "web_search", arguments, item.get("action"), False)
         if kind == "collab_tool_call":
             name = f"collab__{_str(item.get('tool')) or 'tool'}"
-            arguments = {"prompt": item.get("prompt"),
-                         "receiver_thread_ids": item.get("receiver_thread_ids")}
+            arguments = {
+                "prompt": item.get("prompt"),
+                "receiver_thread_ids": item.get("receiver_thread_ids"),
+            }
             if not done:
                 return self._call(item_id, name, arguments)
             failed = _str(item.get("status")) == "failed"

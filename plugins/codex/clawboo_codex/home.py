@@ -18,10 +18,10 @@ gives it (``ctx.home_dir``), or a throw-away one in the run's scratch dir.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+
+from clawboo_host.plugin_api.files import seed_credential_file, write_private
 
 __all__ = [
     "AUTH_FILE",
@@ -44,27 +44,6 @@ MCP_TOKEN_ENV = "CLAWBOO_MCP_TOKEN"
 
 #: Offline, codex tries to sync plugins/apps at start-up unless these are off.
 _DISABLED_FEATURES = ("plugins", "remote_plugin", "apps")
-
-
-# --------------------------------------------------------------------------- files
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Atomically replace ``path`` with ``data``, mode ``0600`` from the first byte."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 # --------------------------------------------------------------------------- auth
@@ -101,39 +80,13 @@ def auth_sources(env: Mapping[str, str]) -> list[Path]:
     return sources
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve()
-    except OSError:
-        return False
-
-
 def seed_auth(codex_home: Path, env: Mapping[str, str]) -> bool:
     """Copy the user's login into ``codex_home`` when it has none usable, or an older one.
 
     Returns whether ``codex_home`` holds a usable ``auth.json`` afterwards. A login codex
     refreshed inside ``codex_home`` (newer than the source) is kept.
     """
-    dest = codex_home / AUTH_FILE
-    source = next(
-        (p for p in auth_sources(env) if not _same_file(p, dest) and auth_usable(p)), None
-    )
-    dest_ok = auth_usable(dest)
-    if source is not None:
-        try:
-            stale = not dest_ok or dest.stat().st_mtime < source.stat().st_mtime
-            if stale:
-                _write_private(dest, source.read_bytes())
-                dest_ok = auth_usable(dest)
-        except OSError:
-            pass  # an unreadable source or an unwritable home: judged by what is there
-    if dest_ok:
-        try:
-            if dest.stat().st_mode & 0o077:
-                os.chmod(dest, 0o600)
-        except OSError:
-            pass
-    return dest_ok
+    return seed_credential_file(codex_home / AUTH_FILE, auth_sources(env), auth_usable)
 
 
 # --------------------------------------------------------------------------- config
@@ -179,5 +132,5 @@ def render_config(mcp_url: str | None, *, bearer_token: bool) -> str:
 def write_config(codex_home: Path, mcp_url: str | None, *, bearer_token: bool) -> Path:
     """Rewrite ``<codex_home>/config.toml`` (``0600``) and return its path."""
     path = codex_home / CONFIG_FILE
-    _write_private(path, render_config(mcp_url, bearer_token=bearer_token).encode("utf-8"))
+    write_private(path, render_config(mcp_url, bearer_token=bearer_token).encode("utf-8"))
     return path

@@ -112,8 +112,18 @@ def build_argv(
     """The codex command line; the prompt is one element, always last."""
     model_args = ["-m", model] if model else []
     if resume:
-        return [binary, "exec", "-C", str(workdir), "resume", *_BYPASS, *model_args,
-                "--", resume, prompt]
+        return [
+            binary,
+            "exec",
+            "-C",
+            str(workdir),
+            "resume",
+            *_BYPASS,
+            *model_args,
+            "--",
+            resume,
+            prompt,
+        ]
     return [binary, "exec", *_BYPASS, "-C", str(workdir), *model_args, "--", prompt]
 
 
@@ -148,7 +158,7 @@ def _redact(text: str, secrets: Iterable[str]) -> str:
 
 def _tail(text: str, limit: int = MAX_SUMMARY_CHARS) -> str:
     text = text.strip()
-    return text if len(text) <= limit else "…" + text[-(limit - 1):]
+    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
 
 
 def _clean_stderr(stderr: str) -> str:
@@ -183,8 +193,9 @@ class _Outcome:
     secrets: list[str] = field(default_factory=list)
 
 
-async def _attempt(argv: list[str], *, cwd: Path, env: dict[str, str], ctx: RunContext,
-                   outcome: _Outcome) -> AsyncIterator[RuntimeEvent]:
+async def _attempt(
+    argv: list[str], *, cwd: Path, env: dict[str, str], ctx: RunContext, outcome: _Outcome
+) -> AsyncIterator[RuntimeEvent]:
     """Run codex once, yielding its events; the outcome is left in ``outcome``."""
     parser = outcome.parser
     try:
@@ -195,8 +206,11 @@ async def _attempt(argv: list[str], *, cwd: Path, env: dict[str, str], ctx: RunC
                         continue  # kept in proc.stderr_text
                     for event in parser.feed(line):
                         if isinstance(event, ErrorEvent):
-                            event = ErrorEvent(_redact(event.message, outcome.secrets),
-                                               code=event.code, fatal=event.fatal)
+                            event = ErrorEvent(
+                                _redact(event.message, outcome.secrets),
+                                code=event.code,
+                                fatal=event.fatal,
+                            )
                         yield event
                     if parser.reconnects >= RECONNECT_LIMIT:
                         outcome.gave_up = True

@@ -29,11 +29,16 @@ from clawboo_host.testing.fakes import TranscriptFake
 class FakeCodex(TranscriptFake):
     cli = "codex"
     recorded_env = (
-        "HOME", "CODEX_HOME", "CLAWBOO_MCP_TOKEN", "OPENAI_API_KEY", "CODEX_API_KEY",
-        "GITHUB_TOKEN", "CLAWBOO_TEST_MARKER",
+        "HOME",
+        "CODEX_HOME",
+        "CLAWBOO_MCP_TOKEN",
+        "OPENAI_API_KEY",
+        "CODEX_API_KEY",
+        "GITHUB_TOKEN",
+        "CLAWBOO_TEST_MARKER",
     )
     stderr_first = 1  # codex prints its PATH-alias warning first
-    script = r'''
+    script = r"""
         import stat, tomllib
         codex_home = os.environ.get("CODEX_HOME") or os.path.join(os.environ.get("HOME", ""), ".codex")
 
@@ -90,7 +95,7 @@ class FakeCodex(TranscriptFake):
                 return None
             server = record["config"]["parsed"]["mcp_servers"]["clawboo-tasks"]
             return server["url"], os.environ[server["bearer_token_env_var"]]
-    '''
+    """
 
 
 @pytest.fixture

@@ -1,15 +1,20 @@
 """Codex sign-in detection through a fake ``codex`` binary (real subprocess)."""
 
-import pytest
-
 import clawboo_codex
+import pytest
 from clawboo_codex import is_logged_in, parse_login_status
 
 
-@pytest.mark.parametrize("output,expected", [
-    ("Logged in using ChatGPT", True), ("Logged in using an API key - sk-...", True),
-    ("Not logged in", False), ("", False), ("error: something", False),
-])
+@pytest.mark.parametrize(
+    "output,expected",
+    [
+        ("Logged in using ChatGPT", True),
+        ("Logged in using an API key - sk-...", True),
+        ("Not logged in", False),
+        ("", False),
+        ("error: something", False),
+    ],
+)
 def test_parse_login_status(output, expected):
     assert parse_login_status(output) is expected
 
@@ -36,5 +41,9 @@ async def test_a_broken_binary_reads_as_logged_out(fake_executables, clawboo_env
 def test_descriptor_matches_the_catalog():
     d = clawboo_codex.DESCRIPTOR
     assert (d.auth_kind, d.env_var, d.install_command, d.headless_auth) == (
-        "oauth", None, "npm install -g @openai/codex@0", False)
+        "oauth",
+        None,
+        "npm install -g @openai/codex@0",
+        False,
+    )
     assert d.capabilities.to_json()["nativeHome"] == {"scope": "per-identity", "persist": True}

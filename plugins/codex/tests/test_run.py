@@ -29,10 +29,15 @@ PROMPT = "Reply with exactly PLAIN-OK and nothing else.\n-- a line that starts l
 MCP_URL = "http://127.0.0.1:18790/api/mcp/tasks"
 MCP_TOKEN = "run-token-0123456789abcdef"
 THREAD_PLAIN = "01a2244f-0ad1-7a82-b87f-fe55b08bb842"
-AUTH = {"OPENAI_API_KEY": None, "tokens": {"access_token": "at-user-login", "refresh_token": "rt-user"},
-        "last_refresh": "2026-01-01T00:00:00Z"}
-RECONNECT = ('{"type":"error","message":"Reconnecting... waiting for network '
-             '(Connection failed: error sending request)"}')
+AUTH = {
+    "OPENAI_API_KEY": None,
+    "tokens": {"access_token": "at-user-login", "refresh_token": "rt-user"},
+    "last_refresh": "2026-01-01T00:00:00Z",
+}
+RECONNECT = (
+    '{"type":"error","message":"Reconnecting... waiting for network '
+    '(Connection failed: error sending request)"}'
+)
 
 
 def login(path: Path, auth: dict = AUTH, *, mtime: float | None = None) -> Path:
@@ -65,18 +70,36 @@ def worktree(tmp_path) -> Path:
     return path
 
 
-def make_ctx(tmp_path: Path, env: dict, *, cwd: Path | None, home: bool = True,
-             mcp: bool = False, resume: str | None = None, model: str | None = None,
-             prompt: str = PROMPT, name: str = "run") -> RunContext:
+def make_ctx(
+    tmp_path: Path,
+    env: dict,
+    *,
+    cwd: Path | None,
+    home: bool = True,
+    mcp: bool = False,
+    resume: str | None = None,
+    model: str | None = None,
+    prompt: str = PROMPT,
+    name: str = "run",
+) -> RunContext:
     scratch = tmp_path / "scratch" / name
     scratch.mkdir(parents=True, exist_ok=True)
     home_dir = tmp_path / "identity-home" if home else None
     if home_dir is not None:
         home_dir.mkdir(mode=0o700, exist_ok=True)
     return RunContext(
-        run_id=name, task_id="t1", agent_id="codex", prompt=prompt, cwd=cwd, env=dict(env),
-        home_dir=home_dir, scratch_dir=scratch, abort=AbortSignal(), model=model,
-        mcp_url=MCP_URL if mcp else None, mcp_token=MCP_TOKEN if mcp else None,
+        run_id=name,
+        task_id="t1",
+        agent_id="codex",
+        prompt=prompt,
+        cwd=cwd,
+        env=dict(env),
+        home_dir=home_dir,
+        scratch_dir=scratch,
+        abort=AbortSignal(),
+        model=model,
+        mcp_url=MCP_URL if mcp else None,
+        mcp_token=MCP_TOKEN if mcp else None,
         resume_session_id=resume,
     )
 
@@ -107,8 +130,16 @@ async def test_plain_run_argv_env_home_and_events(tmp_path, env, worktree, fake_
         Done("success", summary="PLAIN-OK", session_id=THREAD_PLAIN),
     ]
     [call] = fake_codex.calls()
-    assert call["argv"] == ["exec", "--json", "--dangerously-bypass-approvals-and-sandbox",
-                            "--skip-git-repo-check", "-C", str(worktree), "--", PROMPT]
+    assert call["argv"] == [
+        "exec",
+        "--json",
+        "--dangerously-bypass-approvals-and-sandbox",
+        "--skip-git-repo-check",
+        "-C",
+        str(worktree),
+        "--",
+        PROMPT,
+    ]
     assert call["cwd"] == str(worktree)
     assert call["stdin_devnull"] is True
     # CODEX_HOME is the identity home, never the user's.
@@ -122,14 +153,16 @@ async def test_plain_run_argv_env_home_and_events(tmp_path, env, worktree, fake_
     # config.toml: features off, no MCP entry, 0600.
     assert call["config"]["mode"] == "0o600"
     assert call["config"]["parsed"] == {
-        "features": {"plugins": False, "remote_plugin": False, "apps": False}}
+        "features": {"plugins": False, "remote_plugin": False, "apps": False}
+    }
     assert sorted(p.name for p in user_codex_home(env).iterdir()) == ["auth.json"]
     assert sorted(os.listdir(worktree)) == ["README.md"]
 
 
 @pytest.mark.anyio
 async def test_mcp_run_attaches_the_tasks_server_with_the_token_in_the_env_only(
-        tmp_path, env, worktree, fake_codex):
+    tmp_path, env, worktree, fake_codex
+):
     fake_codex.install("mcp")
     ctx = make_ctx(tmp_path, env, cwd=worktree, mcp=True, model="gpt-5-codex")
     events = await collect(ctx)
@@ -145,19 +178,30 @@ async def test_mcp_run_attaches_the_tasks_server_with_the_token_in_the_env_only(
         Done("success", summary="DONE-123", session_id="01a2244f-14a5-7141-9bc7-12f01e7ee0a4"),
     ]
     [call] = fake_codex.calls()
-    assert call["argv"] == ["exec", "--json", "--dangerously-bypass-approvals-and-sandbox",
-                            "--skip-git-repo-check", "-C", str(worktree), "-m", "gpt-5-codex",
-                            "--", PROMPT]
+    assert call["argv"] == [
+        "exec",
+        "--json",
+        "--dangerously-bypass-approvals-and-sandbox",
+        "--skip-git-repo-check",
+        "-C",
+        str(worktree),
+        "-m",
+        "gpt-5-codex",
+        "--",
+        PROMPT,
+    ]
     assert call["config"]["parsed"]["mcp_servers"] == {
-        "clawboo-tasks": {"url": MCP_URL, "bearer_token_env_var": "CLAWBOO_MCP_TOKEN"}}
+        "clawboo-tasks": {"url": MCP_URL, "bearer_token_env_var": "CLAWBOO_MCP_TOKEN"}
+    }
     assert MCP_TOKEN not in call["config"]["text"]
     assert call["config"]["mode"] == "0o600"
     assert call["env"]["CLAWBOO_MCP_TOKEN"] == MCP_TOKEN
 
 
 @pytest.mark.anyio
-async def test_a_stale_mcp_entry_does_not_survive_a_run_without_mcp(tmp_path, env, worktree,
-                                                                    fake_codex):
+async def test_a_stale_mcp_entry_does_not_survive_a_run_without_mcp(
+    tmp_path, env, worktree, fake_codex
+):
     fake_codex.install("plain")
     await collect(make_ctx(tmp_path, env, cwd=worktree, mcp=True, name="first"))
     await collect(make_ctx(tmp_path, env, cwd=worktree, mcp=False, name="second"))
@@ -168,15 +212,17 @@ async def test_a_stale_mcp_entry_does_not_survive_a_run_without_mcp(tmp_path, en
 
 
 @pytest.mark.anyio
-async def test_user_settings_in_the_identity_config_are_rewritten(tmp_path, env, worktree,
-                                                                  fake_codex):
+async def test_user_settings_in_the_identity_config_are_rewritten(
+    tmp_path, env, worktree, fake_codex
+):
     fake_codex.install("plain")
     ctx = make_ctx(tmp_path, env, cwd=worktree)
     (ctx.home_dir / "config.toml").write_text('model = "o3"\n[mcp_servers.other]\nurl = "x"\n')
     await collect(ctx)
     [call] = fake_codex.calls()
     assert call["config"]["parsed"] == {
-        "features": {"plugins": False, "remote_plugin": False, "apps": False}}
+        "features": {"plugins": False, "remote_plugin": False, "apps": False}
+    }
 
 
 @pytest.mark.anyio
@@ -197,30 +243,36 @@ async def test_without_a_worktree_codex_works_in_the_scratch_dir(tmp_path, env, 
 
 
 @pytest.mark.anyio
-async def test_a_rejected_key_fails_with_the_providers_message(tmp_path, env, worktree,
-                                                               fake_codex):
+async def test_a_rejected_key_fails_with_the_providers_message(tmp_path, env, worktree, fake_codex):
     fake_codex.install("auth401")
     events = await collect(make_ctx(tmp_path, env, cwd=worktree))
-    message = ("unexpected status 401 Unauthorized: mock: invalid x-api-key, url: "
-               "http://127.0.0.1:9/v1/responses, request id: req_mock_3087db6f59aa")
+    message = (
+        "unexpected status 401 Unauthorized: mock: invalid x-api-key, url: "
+        "http://127.0.0.1:9/v1/responses, request id: req_mock_3087db6f59aa"
+    )
     errors = [e for e in events if isinstance(e, ErrorEvent)]
     assert errors == [ErrorEvent(message, code="stream_error", fatal=False)]
-    assert done_of(events) == Done("error", summary=message,
-                                   session_id="01a2244f-1e65-7472-ba34-5e9e3d7116ed")
+    assert done_of(events) == Done(
+        "error", summary=message, session_id="01a2244f-1e65-7472-ba34-5e9e3d7116ed"
+    )
 
 
 @pytest.mark.anyio
-async def test_no_credentials_anywhere_fails_without_spawning(tmp_path, clawboo_env, worktree,
-                                                              fake_codex):
+async def test_no_credentials_anywhere_fails_without_spawning(
+    tmp_path, clawboo_env, worktree, fake_codex
+):
     fake_codex.install("plain")
     events = await collect(make_ctx(tmp_path, clawboo_env, cwd=worktree))
-    assert events == [Done("error", summary="no Codex credentials: run `codex login` on this machine")]
+    assert events == [
+        Done("error", summary="no Codex credentials: run `codex login` on this machine")
+    ]
     assert fake_codex.calls() == []
 
 
 @pytest.mark.anyio
-async def test_a_granted_api_key_is_enough_without_a_login(tmp_path, clawboo_env, worktree,
-                                                           fake_codex):
+async def test_a_granted_api_key_is_enough_without_a_login(
+    tmp_path, clawboo_env, worktree, fake_codex
+):
     fake_codex.install("plain")
     env = dict(clawboo_env, CODEX_API_KEY="sk-codex-granted-0123456789")
     events = await collect(make_ctx(tmp_path, env, cwd=worktree))
@@ -239,14 +291,19 @@ async def test_a_missing_binary_fails_cleanly(tmp_path, env, worktree, fake_code
 
 @pytest.mark.anyio
 async def test_a_crash_without_json_reports_the_useful_stderr(tmp_path, env, worktree, fake_codex):
-    fake_codex.install(None, stdout=[], exit_code=1, stderr=[
-        'WARNING: proceeding, even though we could not create PATH aliases: nope',
-        "Reading additional input from stdin...",
-        "Error: unsupported model 'nope' sk-codex-secret-0123456789",
-        "",
-        "Stack backtrace:",
-        "   0: <unknown>",
-    ])
+    fake_codex.install(
+        None,
+        stdout=[],
+        exit_code=1,
+        stderr=[
+            "WARNING: proceeding, even though we could not create PATH aliases: nope",
+            "Reading additional input from stdin...",
+            "Error: unsupported model 'nope' sk-codex-secret-0123456789",
+            "",
+            "Stack backtrace:",
+            "   0: <unknown>",
+        ],
+    )
     env = dict(env, CODEX_API_KEY="sk-codex-secret-0123456789")
     events = await collect(make_ctx(tmp_path, env, cwd=worktree))
     assert done_of(events) == Done("error", summary="Error: unsupported model 'nope' [REDACTED]")
@@ -264,17 +321,23 @@ async def test_a_silent_nonzero_exit_says_so(tmp_path, env, worktree, fake_codex
 
 @pytest.mark.anyio
 async def test_an_unreachable_provider_is_given_up_after_five_reconnects(
-        tmp_path, env, worktree, fake_codex):
-    lines = ['{"type":"thread.started","thread_id":"th-1"}', '{"type":"turn.started"}',
-             *[RECONNECT] * 6]
+    tmp_path, env, worktree, fake_codex
+):
+    lines = [
+        '{"type":"thread.started","thread_id":"th-1"}',
+        '{"type":"turn.started"}',
+        *[RECONNECT] * 6,
+    ]
     fake_codex.install(None, stdout=lines, sleep_after=len(lines))
     events = await collect(make_ctx(tmp_path, env, cwd=worktree))
     reconnects = [e for e in events if isinstance(e, ErrorEvent) and e.code == "reconnecting"]
     assert len(reconnects) == codex_run.RECONNECT_LIMIT == 5
     assert done_of(events) == Done(
-        "error", session_id="th-1",
+        "error",
+        session_id="th-1",
         summary="codex could not reach its provider: Reconnecting... waiting for network "
-                "(Connection failed: error sending request)")
+        "(Connection failed: error sending request)",
+    )
     [call] = fake_codex.calls()
     assert still_running([call["pid"], *fake_codex.grandchildren()]) == []
 
@@ -282,10 +345,14 @@ async def test_an_unreachable_provider_is_given_up_after_five_reconnects(
 @pytest.mark.anyio
 async def test_progress_resets_the_reconnect_count(tmp_path, env, worktree, fake_codex):
     progress = '{"type":"item.completed","item":{"id":"r","type":"reasoning","text":"hm"}}'
-    lines = ['{"type":"thread.started","thread_id":"th-2"}', *[RECONNECT] * 4, progress,
-             *[RECONNECT] * 4,
-             '{"type":"item.completed","item":{"id":"m","type":"agent_message","text":"OK"}}',
-             '{"type":"turn.completed","usage":{"input_tokens":1,"output_tokens":2}}']
+    lines = [
+        '{"type":"thread.started","thread_id":"th-2"}',
+        *[RECONNECT] * 4,
+        progress,
+        *[RECONNECT] * 4,
+        '{"type":"item.completed","item":{"id":"m","type":"agent_message","text":"OK"}}',
+        '{"type":"turn.completed","usage":{"input_tokens":1,"output_tokens":2}}',
+    ]
     fake_codex.install(None, stdout=lines)
     events = await collect(make_ctx(tmp_path, env, cwd=worktree))
     assert done_of(events) == Done("success", summary="OK", session_id="th-2")
@@ -299,20 +366,26 @@ async def test_counted_reconnects_are_left_to_codex(tmp_path, env, worktree, fak
     lines = [
         '{"type":"thread.started","thread_id":"01a224c7-5919-71c2-bdfe-7f3276a8699a"}',
         '{"type":"item.completed","item":{"id":"item_0","type":"error","message":"Model metadata '
-        'for `gpt-5` not found. Defaulting to fallback metadata; this can degrade performance '
+        "for `gpt-5` not found. Defaulting to fallback metadata; this can degrade performance "
         'and cause issues."}}',
         '{"type":"turn.started"}',
-        *[json.dumps({"type": "error", "message": f"Reconnecting... {n}/5 ({busy})"},
-                     ensure_ascii=False) for n in range(1, 6)],
+        *[
+            json.dumps(
+                {"type": "error", "message": f"Reconnecting... {n}/5 ({busy})"}, ensure_ascii=False
+            )
+            for n in range(1, 6)
+        ],
         json.dumps({"type": "error", "message": busy}, ensure_ascii=False),
         json.dumps({"type": "turn.failed", "error": {"message": busy}}, ensure_ascii=False),
     ]
     fake_codex.install(None, stdout=lines, exit_code=1)
     events = await collect(make_ctx(tmp_path, env, cwd=worktree))
     assert [e.code for e in events if isinstance(e, ErrorEvent)] == (
-        ["warning"] + ["reconnecting"] * 5 + ["stream_error"])
-    assert done_of(events) == Done("error", summary=busy,
-                                   session_id="01a224c7-5919-71c2-bdfe-7f3276a8699a")
+        ["warning"] + ["reconnecting"] * 5 + ["stream_error"]
+    )
+    assert done_of(events) == Done(
+        "error", summary=busy, session_id="01a224c7-5919-71c2-bdfe-7f3276a8699a"
+    )
 
 
 # --------------------------------------------------------------------------- abort, linger
@@ -344,8 +417,9 @@ async def test_closing_the_generator_kills_the_tree(tmp_path, env, worktree, fak
 
 
 @pytest.mark.anyio
-async def test_a_codex_that_lingers_after_its_turn_is_killed(tmp_path, env, worktree, fake_codex,
-                                                             monkeypatch):
+async def test_a_codex_that_lingers_after_its_turn_is_killed(
+    tmp_path, env, worktree, fake_codex, monkeypatch
+):
     monkeypatch.setattr(codex_run, "TERMINAL_EXIT_GRACE_S", 0.2)
     fake_codex.install("plain", linger=True)
     events = await collect(make_ctx(tmp_path, env, cwd=worktree))
@@ -358,19 +432,31 @@ async def test_a_codex_that_lingers_after_its_turn_is_killed(tmp_path, env, work
 
 
 @pytest.mark.anyio
-async def test_resume_uses_codex_exec_resume_in_the_identity_home(tmp_path, env, worktree,
-                                                                  fake_codex):
+async def test_resume_uses_codex_exec_resume_in_the_identity_home(
+    tmp_path, env, worktree, fake_codex
+):
     fake_codex.install("plain")
     first = done_of(await collect(make_ctx(tmp_path, env, cwd=worktree, name="a")))
-    events = await collect(make_ctx(tmp_path, env, cwd=worktree, resume=first.session_id,
-                                    model="gpt-5", name="b"))
+    events = await collect(
+        make_ctx(tmp_path, env, cwd=worktree, resume=first.session_id, model="gpt-5", name="b")
+    )
     assert events[0] == StatusEvent(f"resuming {THREAD_PLAIN}")
     assert done_of(events) == Done("success", summary="PLAIN-OK", session_id=THREAD_PLAIN)
     call = fake_codex.calls()[-1]
     assert call["argv"] == [
-        "exec", "-C", str(worktree), "resume", "--json",
-        "--dangerously-bypass-approvals-and-sandbox", "--skip-git-repo-check",
-        "-m", "gpt-5", "--", THREAD_PLAIN, PROMPT]
+        "exec",
+        "-C",
+        str(worktree),
+        "resume",
+        "--json",
+        "--dangerously-bypass-approvals-and-sandbox",
+        "--skip-git-repo-check",
+        "-m",
+        "gpt-5",
+        "--",
+        THREAD_PLAIN,
+        PROMPT,
+    ]
     assert call["cwd"] == str(worktree)
 
 
@@ -397,7 +483,8 @@ async def test_no_resume_without_a_persistent_home(tmp_path, env, worktree, fake
 
 @pytest.mark.anyio
 async def test_a_newer_identity_login_is_kept_and_an_older_one_replaced(
-        tmp_path, clawboo_env, worktree, fake_codex):
+    tmp_path, clawboo_env, worktree, fake_codex
+):
     fake_codex.install("plain")
     source = login(user_codex_home(clawboo_env), mtime=1_700_000_000)
     ctx = make_ctx(tmp_path, clawboo_env, cwd=worktree)
@@ -414,7 +501,8 @@ async def test_a_newer_identity_login_is_kept_and_an_older_one_replaced(
 
 @pytest.mark.anyio
 async def test_the_login_in_home_dot_codex_is_used_without_codex_home(
-        tmp_path, clawboo_env, worktree, fake_codex):
+    tmp_path, clawboo_env, worktree, fake_codex
+):
     fake_codex.install("plain")
     env = {k: v for k, v in clawboo_env.items() if k != "CODEX_HOME"}
     login(Path(env["HOME"]) / ".codex")
@@ -444,23 +532,62 @@ def test_other_item_types_map_to_tool_calls_text_and_status():
     parser = CodexStream()
     lines = [
         {"type": "item.completed", "item": {"id": "r", "type": "reasoning", "text": "think"}},
-        {"type": "item.started", "item": {"id": "c", "type": "command_execution",
-                                          "command": "ls", "aggregated_output": "",
-                                          "exit_code": None, "status": "in_progress"}},
-        {"type": "item.completed", "item": {"id": "c", "type": "command_execution",
-                                            "command": "ls", "aggregated_output": "a\n",
-                                            "exit_code": 2, "status": "failed"}},
-        {"type": "item.completed", "item": {"id": "f", "type": "file_change", "status": "completed",
-                                            "changes": [{"path": "a.py", "kind": "add"}]}},
-        {"type": "item.started", "item": {"id": "t", "type": "todo_list",
-                                          "items": [{"text": "x", "completed": False}]}},
-        {"type": "item.updated", "item": {"id": "t", "type": "todo_list",
-                                          "items": [{"text": "x", "completed": False}]}},
-        {"type": "item.updated", "item": {"id": "t", "type": "todo_list",
-                                          "items": [{"text": "x", "completed": True}]}},
-        {"type": "item.completed", "item": {"id": "m", "type": "mcp_tool_call", "server": "s",
-                                            "tool": "t", "arguments": {}, "result": None,
-                                            "error": {"message": "denied"}, "status": "failed"}},
+        {
+            "type": "item.started",
+            "item": {
+                "id": "c",
+                "type": "command_execution",
+                "command": "ls",
+                "aggregated_output": "",
+                "exit_code": None,
+                "status": "in_progress",
+            },
+        },
+        {
+            "type": "item.completed",
+            "item": {
+                "id": "c",
+                "type": "command_execution",
+                "command": "ls",
+                "aggregated_output": "a\n",
+                "exit_code": 2,
+                "status": "failed",
+            },
+        },
+        {
+            "type": "item.completed",
+            "item": {
+                "id": "f",
+                "type": "file_change",
+                "status": "completed",
+                "changes": [{"path": "a.py", "kind": "add"}],
+            },
+        },
+        {
+            "type": "item.started",
+            "item": {"id": "t", "type": "todo_list", "items": [{"text": "x", "completed": False}]},
+        },
+        {
+            "type": "item.updated",
+            "item": {"id": "t", "type": "todo_list", "items": [{"text": "x", "completed": False}]},
+        },
+        {
+            "type": "item.updated",
+            "item": {"id": "t", "type": "todo_list", "items": [{"text": "x", "completed": True}]},
+        },
+        {
+            "type": "item.completed",
+            "item": {
+                "id": "m",
+                "type": "mcp_tool_call",
+                "server": "s",
+                "tool": "t",
+                "arguments": {},
+                "result": None,
+                "error": {"message": "denied"},
+                "status": "failed",
+            },
+        },
     ]
     events = [e for line in lines for e in parser.feed(json.dumps(line))]
     events += parser.feed("not json at all")
@@ -484,6 +611,8 @@ def test_the_config_is_valid_toml_and_escapes_the_url():
     parsed = tomllib.loads(text)
     assert parsed["mcp_servers"]["clawboo-tasks"] == {
         "url": 'http://127.0.0.1:1/api/mcp/tasks?x="y"\\z\x7f',
-        "bearer_token_env_var": "CLAWBOO_MCP_TOKEN"}
+        "bearer_token_env_var": "CLAWBOO_MCP_TOKEN",
+    }
     assert tomllib.loads(render_config(MCP_URL, bearer_token=False))["mcp_servers"] == {
-        "clawboo-tasks": {"url": MCP_URL}}
+        "clawboo-tasks": {"url": MCP_URL}
+    }

@@ -18,8 +18,12 @@ AUTH = {"tokens": {"access_token": "at-user-chatgpt-login", "refresh_token": "rt
 
 @pytest.fixture
 def server(clawboo_host_factory, clawboo_env):
-    env = dict(clawboo_env, GITHUB_TOKEN=GITHUB_SECRET, OPENAI_API_KEY=AMBIENT_OPENAI,
-               CLAWBOO_TEST_MARKER="kept")
+    env = dict(
+        clawboo_env,
+        GITHUB_TOKEN=GITHUB_SECRET,
+        OPENAI_API_KEY=AMBIENT_OPENAI,
+        CLAWBOO_TEST_MARKER="kept",
+    )
     return clawboo_host_factory(plugins=[(RUNTIME, clawboo_codex)], env=env)
 
 
@@ -40,15 +44,17 @@ def user_login(clawboo_env) -> Path:
     return path
 
 
-def test_a_task_runs_end_to_end_with_mcp(client, server, fake_codex, git_repo, clawboo_env,
-                                         clawboo_data_dir, user_login):
+def test_a_task_runs_end_to_end_with_mcp(
+    client, server, fake_codex, git_repo, clawboo_env, clawboo_data_dir, user_login
+):
     task = create_task(client, "Comment on the task", "Use add_comment, then say DONE-123.")
     # The fake replays the real MCP transcript and really calls add_comment on this task
     # through the config.toml entry and the token env var the plugin gave it.
     fake_codex.install("mcp", task_id=task["id"], real_mcp_task=task["id"])
 
-    response = client.post(f"/api/runtimes/{RUNTIME}/run",
-                           json={"taskId": task["id"], "repoPath": str(git_repo)})
+    response = client.post(
+        f"/api/runtimes/{RUNTIME}/run", json={"taskId": task["id"], "repoPath": str(git_repo)}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["doneReason"], body["status"], body["summary"]) == ("success", "done", "DONE-123")
@@ -58,8 +64,14 @@ def test_a_task_runs_end_to_end_with_mcp(client, server, fake_codex, git_repo, c
 
     [call] = fake_codex.calls()
     argv = call["argv"]
-    assert argv[:6] == ["exec", "--json", "--dangerously-bypass-approvals-and-sandbox",
-                        "--skip-git-repo-check", "-C", call["cwd"]]
+    assert argv[:6] == [
+        "exec",
+        "--json",
+        "--dangerously-bypass-approvals-and-sandbox",
+        "--skip-git-repo-check",
+        "-C",
+        call["cwd"],
+    ]
     # The prompt is one argv element, the last, after "--".
     assert argv[-2] == "--"
     prompt = argv[-1]
@@ -79,8 +91,10 @@ def test_a_task_runs_end_to_end_with_mcp(client, server, fake_codex, git_repo, c
     assert call["auth"]["parsed"] == AUTH and call["auth"]["mode"] == "0o600"
     # config.toml: the host's tasks server, token by env var name only.
     server_cfg = call["config"]["parsed"]["mcp_servers"]["clawboo-tasks"]
-    assert server_cfg == {"url": f"http://127.0.0.1:{server.port}/api/mcp/tasks",
-                          "bearer_token_env_var": "CLAWBOO_MCP_TOKEN"}
+    assert server_cfg == {
+        "url": f"http://127.0.0.1:{server.port}/api/mcp/tasks",
+        "bearer_token_env_var": "CLAWBOO_MCP_TOKEN",
+    }
     token = call["env"]["CLAWBOO_MCP_TOKEN"]
     assert token and len(token) >= 16 and token not in call["config"]["text"]
     assert call["config"]["mode"] == "0o600"
@@ -95,8 +109,9 @@ def test_a_task_runs_end_to_end_with_mcp(client, server, fake_codex, git_repo, c
     assert worktree != git_repo and not worktree.is_relative_to(git_repo)
     listing = call["cwd_listing"]
     assert "README.md" in listing
-    assert not [n for n in listing
-                if n in ("config.toml", "auth.json", ".codex") or "mcp" in n.lower()], listing
+    assert not [
+        n for n in listing if n in ("config.toml", "auth.json", ".codex") or "mcp" in n.lower()
+    ], listing
     assert git(git_repo, "status", "--porcelain") == ""
     assert list(Path(clawboo_env["HOME"]).rglob("*")) == []
     assert sorted(p.name for p in Path(clawboo_env["CODEX_HOME"]).iterdir()) == ["auth.json"]

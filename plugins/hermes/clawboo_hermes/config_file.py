@@ -24,16 +24,19 @@ name and removed too, so a stale token never lingers and the key is never duplic
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
+
+from clawboo_host.plugin_api.files import write_private
 
 SERVER_NAME = "clawboo-tasks"
 BEGIN = f"# >>> {SERVER_NAME} (managed by clawboo, removed after the run)"
 END = f"# <<< {SERVER_NAME}"
 
 _TOP_KEY = re.compile(r"^mcp_servers\s*:(?P<rest>.*)$")
-_ENTRY_KEY = re.compile(r"""^(?P<indent>[ ]+)(?:clawboo-tasks|"clawboo-tasks"|'clawboo-tasks')\s*:""")
+_ENTRY_KEY = re.compile(
+    r"""^(?P<indent>[ ]+)(?:clawboo-tasks|"clawboo-tasks"|'clawboo-tasks')\s*:"""
+)
 _MODEL_KEY = re.compile(r"^model\s*:\s*(?:#.*)?$")
 _PROVIDER_KEY = re.compile(r"""^[ ]+provider\s*:\s*["']?(?P<value>[^"'#\s]+)""")
 
@@ -168,21 +171,6 @@ def configured_provider(text: str) -> str | None:
             if match and match.group("value").lower() not in ("auto", "null", "~"):
                 return match.group("value")
     return None
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically with mode 0600 (the token never sits in a
-    wider-readable file, not even for a moment)."""
-    tmp = path.with_name(f".{path.name}.clawboo-tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
 
 
 def attach(home: Path, url: str | None, token: str | None) -> None:

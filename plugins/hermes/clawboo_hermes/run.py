@@ -33,9 +33,11 @@ from clawboo_host.plugin_api import (
     hookimpl,
 )
 from clawboo_host.plugin_api.binaries import resolve_binary
+from clawboo_host.plugin_api.files import seed_credential_file
 from clawboo_host.plugin_api.process import spawn
 
 from . import config_file, update_cache
+from .auth import has_chatgpt_auth, hermes_home
 
 BINARY = "hermes"
 SUMMARY_LIMIT = 2000
@@ -75,8 +77,6 @@ def choose_provider(env, home: Path, config_text: str) -> tuple[str | None, str 
     for env_var, provider, model in PROVIDERS:
         if _secret(env.get(env_var)):
             return provider, model
-    from . import has_chatgpt_auth
-
     if has_chatgpt_auth(home / "auth.json"):
         return CHATGPT_PROVIDER
     return None, None
@@ -157,6 +157,9 @@ async def clawboo_runtime_run(ctx: RunContext):
         return
 
     home = _home_for(ctx)
+    # The user's own ChatGPT login (what makes Hermes "ready" without a key) is copied into
+    # the identity home, fresher copy wins both ways; the user's file is never written.
+    seed_credential_file(home / "auth.json", [hermes_home(ctx.env) / "auth.json"], has_chatgpt_auth)
     env = dict(ctx.env)
     env["HERMES_HOME"] = str(home)
     env["PYTHONUNBUFFERED"] = "1"
@@ -185,7 +188,9 @@ async def clawboo_runtime_run(ctx: RunContext):
             # An ephemeral home holds no sessions: only a persistent one can resume.
             resume = ctx.resume_session_id if ctx.home_dir is not None else None
             try:
-                argv = build_argv(bin_path, ctx.prompt, provider=provider, model=model, resume=resume)
+                argv = build_argv(
+                    bin_path, ctx.prompt, provider=provider, model=model, resume=resume
+                )
                 async with aclosing(_run_once(argv, ctx, env, attempt)) as events:
                     async for event in events:
                         yield event
@@ -199,7 +204,9 @@ async def clawboo_runtime_run(ctx: RunContext):
                     # The session is gone (home reset, pruned): start a new one instead.
                     yield StatusEvent("resume-failed, starting a new session")
                     attempt = _Attempt()
-                    argv = build_argv(bin_path, ctx.prompt, provider=provider, model=model, resume=None)
+                    argv = build_argv(
+                        bin_path, ctx.prompt, provider=provider, model=model, resume=None
+                    )
                     async with aclosing(_run_once(argv, ctx, env, attempt)) as events:
                         async for event in events:
                             yield event

@@ -88,7 +88,9 @@ def refresh(home: Path, version: str | None, env: Mapping[str, str]) -> None:
     rev = env.get("HERMES_REVISION") or None
     if version is None and isinstance(cached.get("ver"), str):
         version = cached["ver"]
-    behind = cached.get("behind") if cached.get("ver") == version and cached.get("rev") == rev else None
+    behind = (
+        cached.get("behind") if cached.get("ver") == version and cached.get("rev") == rev else None
+    )
     if not isinstance(behind, int) or isinstance(behind, bool):
         behind = None
     payload = {"ts": time.time(), "behind": behind, "rev": rev, "ver": version}

@@ -26,10 +26,16 @@ from clawboo_host.testing.fakes import TranscriptFake
 class FakeHermes(TranscriptFake):
     cli = "hermes"
     recorded_env = (
-        "HOME", "HERMES_HOME", "PYTHONUNBUFFERED", "OPENROUTER_API_KEY", "ANTHROPIC_API_KEY",
-        "OPENAI_API_KEY", "GITHUB_TOKEN", "CLAWBOO_TEST_MARKER",
+        "HOME",
+        "HERMES_HOME",
+        "PYTHONUNBUFFERED",
+        "OPENROUTER_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "OPENAI_API_KEY",
+        "GITHUB_TOKEN",
+        "CLAWBOO_TEST_MARKER",
     )
-    script = r'''
+    script = r"""
         home = os.environ.get("HERMES_HOME") or os.path.join(os.environ.get("HOME", ""), ".hermes")
         config_path = os.path.join(home, "config.yaml")
         config = None
@@ -73,7 +79,7 @@ class FakeHermes(TranscriptFake):
                 return None
             server = config["clawboo_tasks"]
             return server["url"], server["Authorization"].split(" ", 1)[1]
-    '''
+    """
 
 
 @pytest.fixture

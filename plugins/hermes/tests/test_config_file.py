@@ -7,7 +7,6 @@ import os
 import stat
 
 import pytest
-
 from clawboo_hermes import config_file
 from clawboo_hermes.config_file import (
     BEGIN,
@@ -98,15 +97,18 @@ def test_values_are_quoted():
     assert entry_of(added) == {"url": 'http://h/"x"', "Authorization": 'Bearer a"b\\c'}
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("model:\n  provider: anthropic\n", "anthropic"),
-    ("model:\n  default: x\n  provider: 'openrouter'  # c\n", "openrouter"),
-    ("model:\n  provider: auto\n", None),
-    ("model:\n  fallback:\n    provider: nous\n", None),
-    ("providers:\n  provider: nous\n", None),
-    ("model: gpt-4o\nprovider: nous\n", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("model:\n  provider: anthropic\n", "anthropic"),
+        ("model:\n  default: x\n  provider: 'openrouter'  # c\n", "openrouter"),
+        ("model:\n  provider: auto\n", None),
+        ("model:\n  fallback:\n    provider: nous\n", None),
+        ("providers:\n  provider: nous\n", None),
+        ("model: gpt-4o\nprovider: nous\n", None),
+        ("", None),
+    ],
+)
 def test_configured_provider(text, expected):
     assert configured_provider(text) == expected
 

@@ -2,20 +2,37 @@
 
 import json
 
-import pytest
-
 import clawboo_hermes
+import pytest
 from clawboo_hermes import has_chatgpt_auth, hermes_home
 
 
-@pytest.mark.parametrize("data,expected", [
-    ({"providers": {"openai-codex": {"tokens": {"access_token": "a", "refresh_token": "r"}}}}, True),
-    ({"providers": {"openai-codex": {"tokens": {"access_token": "a", "refresh_token": " "}}}}, False),
-    ({"credential_pool": {"openai-codex": [{"refresh_token": "r"}]}}, True),
-    ({"credential_pool": {"openai-codex": [{"access_token": ""}, "junk"]}}, False),
-    ({"credential_pool": {"openai-codex": {"access_token": "a"}}}, False),
-    ([], False), ({}, False),
-])
+@pytest.mark.parametrize(
+    "data,expected",
+    [
+        (
+            {
+                "providers": {
+                    "openai-codex": {"tokens": {"access_token": "a", "refresh_token": "r"}}
+                }
+            },
+            True,
+        ),
+        (
+            {
+                "providers": {
+                    "openai-codex": {"tokens": {"access_token": "a", "refresh_token": " "}}
+                }
+            },
+            False,
+        ),
+        ({"credential_pool": {"openai-codex": [{"refresh_token": "r"}]}}, True),
+        ({"credential_pool": {"openai-codex": [{"access_token": ""}, "junk"]}}, False),
+        ({"credential_pool": {"openai-codex": {"access_token": "a"}}}, False),
+        ([], False),
+        ({}, False),
+    ],
+)
 def test_auth_file_shapes(tmp_path, data, expected):
     path = tmp_path / "auth.json"
     path.write_text(json.dumps(data))
@@ -40,4 +57,8 @@ def test_descriptor_matches_the_catalog():
     assert d.install_command == "pipx install 'hermes-agent[anthropic,mcp]<1'"
     assert d.env_vars == ("OPENROUTER_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_KEY")
     caps = d.capabilities.to_json()
-    assert caps["streaming"] is False and caps["nativeSkills"] == "preserve" and caps["nativeScheduler"] is True
+    assert (
+        caps["streaming"] is False
+        and caps["nativeSkills"] == "preserve"
+        and caps["nativeScheduler"] is True
+    )

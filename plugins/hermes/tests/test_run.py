@@ -9,8 +9,8 @@ from pathlib import Path
 
 import anyio
 import pytest
-
 from clawboo_hermes.run import clawboo_runtime_run
+
 from clawboo_host.plugin_api import (
     AbortSignal,
     CostEvent,
@@ -45,8 +45,15 @@ def workdirs(tmp_path):
 def make_ctx(env, workdirs, **overrides) -> RunContext:
     cwd, home, scratch = workdirs
     values = dict(
-        run_id="run-1", task_id="task-1", agent_id="agent-1", prompt=PROMPT, cwd=cwd,
-        env=dict(env), home_dir=home, scratch_dir=scratch, abort=AbortSignal(),
+        run_id="run-1",
+        task_id="task-1",
+        agent_id="agent-1",
+        prompt=PROMPT,
+        cwd=cwd,
+        env=dict(env),
+        home_dir=home,
+        scratch_dir=scratch,
+        abort=AbortSignal(),
     )
     values.update(overrides)
     return RunContext(**values)
@@ -74,13 +81,26 @@ async def test_plain_run(fake_hermes, env, workdirs):
     events = await collect(make_ctx(env, workdirs))
 
     done = done_of(events)
-    assert (done.reason, done.summary, done.session_id) == ("success", "PLAIN-OK", "20261128_223818_f31aae")
+    assert (done.reason, done.summary, done.session_id) == (
+        "success",
+        "PLAIN-OK",
+        "20261128_223818_f31aae",
+    )
     assert [e.text for e in events if isinstance(e, TextDelta)] == ["PLAIN-OK\n"]
     assert not [e for e in events if isinstance(e, (CostEvent, ErrorEvent))]
 
     [call] = fake_hermes.calls()
-    assert call["argv"] == ["chat", "-q", PROMPT, "-Q", "--yolo",
-                            "--provider", "openrouter", "-m", "openai/gpt-4o-mini"]
+    assert call["argv"] == [
+        "chat",
+        "-q",
+        PROMPT,
+        "-Q",
+        "--yolo",
+        "--provider",
+        "openrouter",
+        "-m",
+        "openai/gpt-4o-mini",
+    ]
     assert call["cwd"] == str(cwd)
     assert call["env"]["HERMES_HOME"] == str(home)
     assert call["env"]["PYTHONUNBUFFERED"] == "1"
@@ -108,7 +128,7 @@ async def test_mcp_run_writes_a_private_config_and_takes_it_back(fake_hermes, en
         "mcp_servers:\n"
         "  filesystem:\n"
         "    command: npx\n"
-        "    args: [\"-y\", \"server-filesystem\"]\n"
+        '    args: ["-y", "server-filesystem"]\n'
         "display:\n"
         "  skin: mono  # trailing comment\n"
     )
@@ -116,7 +136,11 @@ async def test_mcp_run_writes_a_private_config_and_takes_it_back(fake_hermes, en
     events = await collect(make_ctx(env, workdirs, mcp_url=MCP_URL, mcp_token=TOKEN))
 
     done = done_of(events)
-    assert (done.reason, done.summary, done.session_id) == ("success", "DONE-123", "20261128_223831_b89e0d")
+    assert (done.reason, done.summary, done.session_id) == (
+        "success",
+        "DONE-123",
+        "20261128_223831_b89e0d",
+    )
     [call] = fake_hermes.calls()
     config = call["config"]
     assert config["mode"] == "0o600"
@@ -185,7 +209,9 @@ async def test_max_turns(fake_hermes, env, workdirs):
 
 
 async def test_nonzero_exit_without_output_reports_stderr(fake_hermes, env, workdirs):
-    fake_hermes.install(None, stdout=[], stderr=["", "Traceback...", "ValueError: boom"], exit_code=2)
+    fake_hermes.install(
+        None, stdout=[], stderr=["", "Traceback...", "ValueError: boom"], exit_code=2
+    )
     done = done_of(await collect(make_ctx(env, workdirs)))
     assert done.reason == "error"
     assert done.summary == "Traceback...\nValueError: boom"
@@ -204,10 +230,16 @@ async def test_long_error_is_cut_to_its_tail(fake_hermes, env, workdirs):
 
 
 async def test_startup_notices_stay_out_of_the_summary(fake_hermes, env, workdirs):
-    notice = ("  ⚠ tirith security scanner enabled but not available — command scanning "
-              "will use pattern matching only")
-    fake_hermes.install(None, stdout=[notice, "API call failed after 3 retries: Connection error."],
-                        stderr=["", "session_id: 20261129_004645_63f274"], exit_code=1)
+    notice = (
+        "  ⚠ tirith security scanner enabled but not available — command scanning "
+        "will use pattern matching only"
+    )
+    fake_hermes.install(
+        None,
+        stdout=[notice, "API call failed after 3 retries: Connection error."],
+        stderr=["", "session_id: 20261129_004645_63f274"],
+        exit_code=1,
+    )
     done = done_of(await collect(make_ctx(env, workdirs)))
     assert done.summary == "API call failed after 3 retries: Connection error."
     assert done.session_id == "20261129_004645_63f274"
@@ -252,17 +284,26 @@ async def test_closing_the_generator_cleans_up(fake_hermes, env, workdirs):
     assert not (workdirs[1] / "config.yaml").exists()
 
 
-@pytest.mark.parametrize("keys,expected", [
-    ({"ANTHROPIC_API_KEY": "sk-ant-x"}, ["--provider", "anthropic", "-m", "claude-haiku-4-5"]),
-    ({"OPENAI_API_KEY": "sk-x"}, ["--provider", "openai-api", "-m", "gpt-4o-mini"]),
-    ({"OPENAI_API_KEY": "sk-x", "ANTHROPIC_API_KEY": "sk-ant-x"},
-     ["--provider", "anthropic", "-m", "claude-haiku-4-5"]),
-    ({"OPENAI_API_KEY": "sk-x", "ANTHROPIC_API_KEY": "sk-ant-x", "OPENROUTER_API_KEY": KEY},
-     ["--provider", "openrouter", "-m", "openai/gpt-4o-mini"]),
-    ({"OPENROUTER_API_KEY": "  "}, []),
-    ({}, []),
-])
-async def test_provider_follows_the_granted_keys(fake_hermes, clawboo_env, workdirs, keys, expected):
+@pytest.mark.parametrize(
+    "keys,expected",
+    [
+        ({"ANTHROPIC_API_KEY": "sk-ant-x"}, ["--provider", "anthropic", "-m", "claude-haiku-4-5"]),
+        ({"OPENAI_API_KEY": "sk-x"}, ["--provider", "openai-api", "-m", "gpt-4o-mini"]),
+        (
+            {"OPENAI_API_KEY": "sk-x", "ANTHROPIC_API_KEY": "sk-ant-x"},
+            ["--provider", "anthropic", "-m", "claude-haiku-4-5"],
+        ),
+        (
+            {"OPENAI_API_KEY": "sk-x", "ANTHROPIC_API_KEY": "sk-ant-x", "OPENROUTER_API_KEY": KEY},
+            ["--provider", "openrouter", "-m", "openai/gpt-4o-mini"],
+        ),
+        ({"OPENROUTER_API_KEY": "  "}, []),
+        ({}, []),
+    ],
+)
+async def test_provider_follows_the_granted_keys(
+    fake_hermes, clawboo_env, workdirs, keys, expected
+):
     fake_hermes.install("plain")
     await collect(make_ctx(dict(clawboo_env, **keys), workdirs))
     [call] = fake_hermes.calls()
@@ -278,7 +319,7 @@ async def test_an_explicit_model_wins(fake_hermes, env, workdirs):
 
 async def test_a_configured_provider_is_left_to_hermes(fake_hermes, env, workdirs):
     fake_hermes.install("plain")
-    (workdirs[1] / "config.yaml").write_text("model:\n  default: x/y\n  provider: \"nous\"  # mine\n")
+    (workdirs[1] / "config.yaml").write_text('model:\n  default: x/y\n  provider: "nous"  # mine\n')
     await collect(make_ctx(env, workdirs))
     [call] = fake_hermes.calls()
     assert call["argv"][5:] == []
@@ -306,7 +347,11 @@ async def test_resume_of_a_lost_session_starts_a_new_one(fake_hermes, env, workd
     fake_hermes.install("plain")
     events = await collect(make_ctx(env, workdirs, resume_session_id="20990101_000000_abcdef"))
     done = done_of(events)
-    assert (done.reason, done.summary, done.session_id) == ("success", "PLAIN-OK", "20261128_223818_f31aae")
+    assert (done.reason, done.summary, done.session_id) == (
+        "success",
+        "PLAIN-OK",
+        "20261128_223818_f31aae",
+    )
     first, second = fake_hermes.calls()
     assert first["argv"][-2:] == ["--resume", "20990101_000000_abcdef"]
     assert "--resume" not in second["argv"]
@@ -334,7 +379,9 @@ async def test_without_a_worktree_it_runs_in_scratch(fake_hermes, env, workdirs)
 async def test_update_check_uses_the_installed_version(fake_hermes, env, workdirs, tmp_path):
     # A pipx-style venv: bin/hermes next to lib/python3.X/site-packages/hermes_agent-*.dist-info.
     venv = tmp_path / "pipx-venv"
-    (venv / "lib" / "python3.12" / "site-packages" / "hermes_agent-0.19.0.dist-info").mkdir(parents=True)
+    (venv / "lib" / "python3.12" / "site-packages" / "hermes_agent-0.19.0.dist-info").mkdir(
+        parents=True
+    )
     (venv / "bin").mkdir()
     fake_hermes.install("plain")
     script = fake_hermes.fakes.path("hermes")
@@ -348,7 +395,9 @@ async def test_update_check_uses_the_installed_version(fake_hermes, env, workdir
 async def test_update_check_keeps_what_hermes_wrote(fake_hermes, env, workdirs):
     fake_hermes.install("plain")
     home = workdirs[1]
-    (home / ".update_check").write_text(json.dumps({"ts": 1, "behind": 3, "rev": None, "ver": "0.18.2"}))
+    (home / ".update_check").write_text(
+        json.dumps({"ts": 1, "behind": 3, "rev": None, "ver": "0.18.2"})
+    )
     await collect(make_ctx(dict(env, HERMES_REVISION="abc123"), workdirs))
     [call] = fake_hermes.calls()
     cache = call["update_check"]
@@ -384,4 +433,26 @@ async def test_an_abort_before_start(fake_hermes, env, workdirs):
     with anyio.fail_after(60):
         done = done_of(await collect(ctx))
     assert done.reason == "aborted"
-    assert still_running([c["pid"] for c in fake_hermes.calls()] + fake_hermes.grandchildren()) == []
+    assert (
+        still_running([c["pid"] for c in fake_hermes.calls()] + fake_hermes.grandchildren()) == []
+    )
+
+
+async def test_the_users_chatgpt_login_is_copied_into_the_identity_home(
+    fake_hermes, clawboo_env, workdirs
+):
+    """A login that makes Hermes "ready" must also make its runs work; the user's file is
+    only read."""
+    fake_hermes.install("plain")
+    user_home = Path(clawboo_env["HERMES_HOME"])
+    user_home.mkdir(parents=True, exist_ok=True)
+    auth = {"providers": {"openai-codex": {"tokens": {"access_token": "a", "refresh_token": "r"}}}}
+    (user_home / "auth.json").write_text(json.dumps(auth))
+    before = (user_home / "auth.json").read_bytes()
+    await collect(make_ctx(clawboo_env, workdirs))
+    [call] = fake_hermes.calls()
+    assert call["argv"][5:] == ["--provider", "openai-codex", "-m", "gpt-5.5"]
+    seeded = workdirs[1] / "auth.json"
+    assert json.loads(seeded.read_text()) == auth
+    assert seeded.stat().st_mode & 0o777 == 0o600
+    assert (user_home / "auth.json").read_bytes() == before

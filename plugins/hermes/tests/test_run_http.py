@@ -27,8 +27,9 @@ def client(server):
         yield c
 
 
-def test_a_task_runs_end_to_end_with_mcp(client, server, fake_hermes, git_repo, clawboo_env,
-                                         clawboo_data_dir):
+def test_a_task_runs_end_to_end_with_mcp(
+    client, server, fake_hermes, git_repo, clawboo_env, clawboo_data_dir
+):
     fake_hermes.install("plain")  # installed before connect: "ready" needs the binary
     assert connect(client, RUNTIME, KEY) == READY
     task = create_task(client, "Comment on the task", "Use add_comment, then say DONE-123.")
@@ -36,8 +37,9 @@ def test_a_task_runs_end_to_end_with_mcp(client, server, fake_hermes, git_repo, 
     # with the url and token it found in $HERMES_HOME/config.yaml.
     fake_hermes.install("mcp", real_mcp_task=task["id"])
 
-    response = client.post(f"/api/runtimes/{RUNTIME}/run",
-                           json={"taskId": task["id"], "repoPath": str(git_repo)})
+    response = client.post(
+        f"/api/runtimes/{RUNTIME}/run", json={"taskId": task["id"], "repoPath": str(git_repo)}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["doneReason"], body["status"], body["summary"]) == ("success", "done", "DONE-123")
@@ -80,8 +82,11 @@ def test_a_task_runs_end_to_end_with_mcp(client, server, fake_hermes, git_repo, 
     worktree = Path(call["cwd"])
     assert worktree != git_repo and not worktree.is_relative_to(git_repo)
     assert "README.md" in call["cwd_listing"]
-    assert not [n for n in call["cwd_listing"]
-                if any(w in n.lower() for w in ("config", "hermes", "mcp", "update_check"))]
+    assert not [
+        n
+        for n in call["cwd_listing"]
+        if any(w in n.lower() for w in ("config", "hermes", "mcp", "update_check"))
+    ]
     assert git(git_repo, "status", "--porcelain") == ""
     user_home = Path(clawboo_env["HOME"])
     assert list(user_home.rglob("*")) == []
@@ -94,7 +99,11 @@ def test_the_session_is_resumed_on_the_next_run(client, fake_hermes, git_repo):
     assert connect(client, RUNTIME, KEY) == READY
     task = create_task(client, "Say hi", "Reply with exactly PLAIN-OK and nothing else.")
     first = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo), keepForResume=True)
-    assert (first["doneReason"], first["status"], first["summary"]) == ("success", "todo", "PLAIN-OK")
+    assert (first["doneReason"], first["status"], first["summary"]) == (
+        "success",
+        "todo",
+        "PLAIN-OK",
+    )
     second = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo))
     assert (second["doneReason"], second["summary"]) == ("success", "PLAIN-OK")
     one, two = fake_hermes.calls()
