@@ -303,3 +303,30 @@ def test_a_json_body_without_its_content_type_is_still_read(host, clawboo_data_d
     assert response.status_code == 400 and "must be JSON" in response.json()["error"]
     response = host.post("/api/runtimes/clawboo-native/connect", json=["not", "an", "object"])
     assert (response.status_code, response.json()) == (400, {"error": "JSON body must be an object"})
+
+
+def test_deeply_nested_json_is_a_400_not_a_crash(host, clawboo_data_dir):
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for body in (deep, b'{"apiKey": ' + deep + b"}"):
+        response = host.post(
+            "/api/runtimes/clawboo-native/connect",
+            content=body,
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 400, response.text
+        assert response.json() == {"error": "malformed JSON body"}
+    assert vault_entries(clawboo_data_dir) == {}
+
+
+def test_a_lone_surrogate_in_a_json_string_is_a_400_not_a_crash(host, clawboo_data_dir):
+    for path, body in (
+        ("/api/runtimes/clawboo-native/connect", b'{"apiKey": "sk-\\ud800-key"}'),
+        ("/api/onboarding/seed-native-team", b'{"provider": "x\\udfff"}'),
+        ("/api/board/tasks", b'{"title": "a\\ud800"}'),
+    ):
+        response = host.post(path, content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 400, (path, response.text)
+        assert response.json() == {"error": "malformed JSON body"}
+    assert vault_entries(clawboo_data_dir) == {}
+    assert host.get("/api/board/tasks").json() == {"tasks": []}
+    assert host.get("/api/teams").json() == {"teams": []}

@@ -30,6 +30,13 @@ async def json_body(request: Request) -> dict:
         return {}
     try:
         body = json.loads(raw)
+        # A lone surrogate escape ("\ud800") parses but cannot be stored, encrypted or
+        # echoed as UTF-8; refuse it here rather than crash later with a 500.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except RecursionError:  # absurdly deep nesting: not something any route accepts
+        raise ApiError(400, "malformed JSON body") from None
+    except UnicodeEncodeError:
+        raise ApiError(400, "malformed JSON body") from None
     except (ValueError, UnicodeDecodeError):
         if "json" in request.headers.get("content-type", "").lower():
             raise ApiError(400, "malformed JSON body") from None
