@@ -65,6 +65,14 @@ def test_validation_errors(client):
     assert response.status_code == 404
 
 
+def test_an_assignee_id_with_a_trailing_newline_is_refused_before_the_claim(client):
+    task = new_task(client)
+    response = run(client, task["id"], assigneeAgentId="agent\n", kind="research")
+    assert (response.status_code, response.json()) == (400, {"error": "invalid assigneeAgentId"})
+    after = detail(client, task["id"])
+    assert after["task"]["status"] == "todo" and after["executions"] == []
+
+
 def test_unknown_task_is_404(client):
     response = run(client, "no-such-task")
     assert (response.status_code, response.json()) == (404, {"ok": False, "reason": "not_found"})

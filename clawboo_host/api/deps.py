@@ -61,7 +61,7 @@ def parse_run_request(body: dict, default_agent: str) -> RunRequest:
         raise ApiError(400, "taskId is required")
     agent = body.get("assigneeAgentId")
     agent = agent if isinstance(agent, str) else default_agent
-    if not ASSIGNEE_PATTERN.match(agent):
+    if not ASSIGNEE_PATTERN.fullmatch(agent):  # `$` alone would admit a trailing "\n"
         raise ApiError(400, "invalid assigneeAgentId")
     kind = body.get("kind")
 
