@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import stat
 from pathlib import Path
 
+import anyio
 import clawboo_claude_code
 import pytest
 from clawboo_claude_code import run as run_module
@@ -362,3 +365,32 @@ def test_parser_maps_thinking_tool_results_and_cache_tokens():
         ErrorEvent("boom", code="error_during_execution", fatal=True),
         Done("error", summary="boom", session_id="s-1"),
     ]
+
+
+@pytest.mark.parametrize("setsid", [False, True], ids=["same-group", "setsid"])
+async def test_a_grandchild_holding_the_pipes_does_not_hang_a_run_without_result(
+    make_ctx, fake_executables, tmp_path, setsid
+):
+    # claude dies without a result line, but a child it started (an MCP server, a
+    # background shell) inherited its stdout/stderr and keeps them open.
+    pid_file = tmp_path / "grandchild.pid"
+    fake_executables.add(
+        "claude",
+        f"""
+        import json, subprocess, sys
+        print(json.dumps({{"type": "system", "subtype": "init", "session_id": "s-1"}}), flush=True)
+        child = subprocess.Popen(["sleep", "300"], start_new_session={setsid!r})
+        open({str(pid_file)!r}, "w").write(str(child.pid))
+        sys.stderr.write("claude crashed\\n")
+        sys.exit(1)
+        """,
+    )
+    try:
+        with anyio.fail_after(20):
+            events = await collect(make_ctx())
+    finally:
+        if pid_file.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    done = only_done(events)
+    assert (done.reason, done.summary, done.session_id) == ("error", "claude crashed", "s-1")
