@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import tomllib
 from pathlib import Path
 
+import anyio
 import clawboo_codex
 import pytest
 from clawboo_codex import run as codex_run
@@ -616,3 +619,32 @@ def test_the_config_is_valid_toml_and_escapes_the_url():
     assert tomllib.loads(render_config(MCP_URL, bearer_token=False))["mcp_servers"] == {
         "clawboo-tasks": {"url": MCP_URL}
     }
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("setsid", [False, True], ids=["same-group", "setsid"])
+async def test_a_grandchild_holding_the_pipes_does_not_hang_a_crashed_codex(
+    tmp_path, env, worktree, fake_executables, setsid
+):
+    # codex dies before its turn ends, but a child it started (an MCP server, a
+    # background command) inherited its stdout/stderr and keeps them open.
+    pid_file = tmp_path / "grandchild.pid"
+    fake_executables.add(
+        "codex",
+        f"""
+        import subprocess, sys
+        print('{{"type":"thread.started","thread_id":"th-1"}}', flush=True)
+        child = subprocess.Popen(["sleep", "300"], start_new_session={setsid!r})
+        open({str(pid_file)!r}, "w").write(str(child.pid))
+        sys.stderr.write("codex crashed\\n")
+        sys.exit(1)
+        """,
+    )
+    try:
+        with anyio.fail_after(20):
+            events = await collect(make_ctx(tmp_path, env, cwd=worktree))
+    finally:
+        if pid_file.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    assert done_of(events) == Done("error", summary="codex crashed", session_id="th-1")
