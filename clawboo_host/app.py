@@ -22,8 +22,17 @@ log = logging.getLogger(__name__)
 def create_app(config: HostConfig, registry: RuntimeRegistry | None = None) -> FastAPI:
     """Build the app. ``registry`` lets tests choose exactly which plugins are loaded."""
     host = Host(config, registry)
+    def run_secrets(scope) -> list[str]:
+        descriptor = host.registry.descriptors.get(scope.runtime_id)
+        if descriptor is None:
+            return []
+        return list(host.keys.grants_for_runtime(scope.runtime_id, descriptor.env_vars).values())
+
     mcp_tasks = build_mcp_tasks(
-        lambda: host.board, host.run_tokens, max_depth=host.executor.max_depth
+        lambda: host.board,
+        host.run_tokens,
+        max_depth=host.executor.max_depth,
+        run_secrets=run_secrets,
     )
 
     @asynccontextmanager

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -47,7 +47,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .board import states
 from .board.store import BoardStore, UnknownReference, comment_json, task_json
-from .redaction import redact
+from .redaction import REDACTED, redact_known
 from .run_tokens import RunScope, RunTokens
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,8 @@ MCP_TASKS_PATH = "/api/mcp/tasks"
 
 #: ASGI scope key under which the gate stores the caller's :class:`RunScope`.
 SCOPE_KEY = "clawboo.run_scope"
+#: ASGI scope key for the caller's own bearer token: in memory only, so the tools can redact it.
+TOKEN_KEY = "clawboo.run_token"
 
 #: Subtasks may be created under a parent of depth < this (root = 0): run-flow §2.5.
 DEFAULT_MAX_SUBTASK_DEPTH = 2
@@ -224,17 +226,37 @@ def _descendants_and_self(rows: list[dict], root_id: str) -> list[dict]:
 
 
 class _Tools:
-    def __init__(self, board_getter: Callable[[], BoardStore], max_depth: int) -> None:
+    def __init__(
+        self,
+        board_getter: Callable[[], BoardStore],
+        max_depth: int,
+        run_secrets: Callable[[RunScope], Iterable[str]] | None = None,
+    ) -> None:
         self._board_getter = board_getter
         self._max_depth = max_depth
+        self._run_secrets = run_secrets
 
-    def run(self, name: str, scope: RunScope, arguments: dict[str, Any] | None) -> Any:
+    def run(
+        self, name: str, scope: RunScope, arguments: dict[str, Any] | None, token: str | None = None
+    ) -> Any:
         handler = getattr(self, f"_tool_{name}", None) if name in TOOL_NAMES else None
         if handler is None:
             raise _ToolFailure(f"unknown tool: {name}")
-        return handler(self._board_getter(), scope, arguments)
+        return handler(self._board_getter(), scope, arguments, [token] if token else [])
 
-    def _tool_list_tasks(self, board: BoardStore, scope: RunScope, arguments) -> dict:
+    def _secrets(self, scope: RunScope, token_secrets: list[str]) -> list[str]:
+        """The values to redact from what this run writes: its token and its runtime's keys."""
+        secrets = list(token_secrets)
+        if self._run_secrets is not None:
+            try:
+                secrets.extend(self._run_secrets(scope))
+            except Exception:  # noqa: BLE001 - the shape net of redact_known still applies
+                log.warning("could not list the run's secrets for redaction", exc_info=True)
+        return secrets
+
+    def _tool_list_tasks(
+        self, board: BoardStore, scope: RunScope, arguments, token_secrets
+    ) -> dict:
         status = _args(arguments, (), ("status",))["status"]
         if status is not None and not states.is_status(status):
             raise _ToolFailure(
@@ -248,7 +270,7 @@ class _Tools:
                 rows = [r for r in rows if r["status"] == status]
         return {"tasks": [task_json(r) for r in rows]}
 
-    def _tool_get_task(self, board: BoardStore, scope: RunScope, arguments) -> dict:
+    def _tool_get_task(self, board: BoardStore, scope: RunScope, arguments, token_secrets) -> dict:
         task_id = _args(arguments, ("taskId",))["taskId"]
         row = _scoped_task(board, scope, task_id)
         ancestors = [a for a in board.ancestors(row["id"]) if _in_scope(board, scope, a)]
@@ -258,17 +280,22 @@ class _Tools:
             "ancestors": [task_json(a) for a in ancestors],
         }
 
-    def _tool_create_subtask(self, board: BoardStore, scope: RunScope, arguments) -> dict:
+    def _tool_create_subtask(
+        self, board: BoardStore, scope: RunScope, arguments, token_secrets
+    ) -> dict:
         args = _args(arguments, ("parentTaskId", "title"), ("description",))
         parent = _scoped_task(board, scope, args["parentTaskId"])
+        # What an agent writes is stored redacted (an agent echoing its env must not land its
+        # run token or keys in the database).
+        secrets = self._secrets(scope, token_secrets)
         if board.depth(parent["id"]) >= self._max_depth:
             raise _ToolFailure(
                 f"depth cap reached: subtasks may nest at most {self._max_depth} levels"
             )
         try:
             row = board.create_task(
-                args["title"].strip(),
-                description=args["description"] or "",
+                redact_known(args["title"].strip(), secrets) or REDACTED,
+                description=redact_known(args["description"] or "", secrets),
                 status=states.TODO,
                 team_id=parent["team_id"],
                 parent_task_id=parent["id"],
@@ -277,17 +304,22 @@ class _Tools:
             raise _ToolFailure(f"not found: {args['parentTaskId']}") from exc
         return {"task": task_json(row)}
 
-    def _tool_add_comment(self, board: BoardStore, scope: RunScope, arguments) -> dict:
+    def _tool_add_comment(
+        self, board: BoardStore, scope: RunScope, arguments, token_secrets
+    ) -> dict:
         args = _args(arguments, ("taskId", "body"))
         row = _scoped_task(board, scope, args["taskId"])
+        body = redact_known(args["body"], self._secrets(scope, token_secrets))
         comment = board.add_comment(
-            row["id"], redact(args["body"]), author_type="agent", author_agent_id=scope.agent_id
+            row["id"], body, author_type="agent", author_agent_id=scope.agent_id
         )
         if comment is None:
             raise _ToolFailure(f"not found: {args['taskId']}")
         return {"comment": comment_json(comment)}
 
-    def _tool_update_task_status(self, board: BoardStore, scope: RunScope, arguments) -> dict:
+    def _tool_update_task_status(
+        self, board: BoardStore, scope: RunScope, arguments, token_secrets
+    ) -> dict:
         args = _args(arguments, ("taskId", "status"))
         row = _scoped_task(board, scope, args["taskId"])
         if not states.is_status(args["status"]):
@@ -351,6 +383,7 @@ class _TokenGate:
             return
         inner = dict(scope)
         inner[SCOPE_KEY] = run_scope
+        inner[TOKEN_KEY] = _bearer(scope)  # only so the tools can redact it from what they store
         # The SDK binds a session to the principal that opened it (a session id presented
         # by another run answers 404). The token itself is never put here.
         principal = f"run:{run_scope.run_id}"
@@ -374,9 +407,10 @@ class McpTasks:
         *,
         max_depth: int = DEFAULT_MAX_SUBTASK_DEPTH,
         session_idle_timeout: float = 1800.0,
+        run_secrets: Callable[[RunScope], Iterable[str]] | None = None,
     ) -> None:
         self.tokens = tokens
-        self._tools = _Tools(board_getter, max_depth)
+        self._tools = _Tools(board_getter, max_depth, run_secrets)
         self.server: Server[Any] = Server(
             SERVER_NAME,
             version=SERVER_VERSION,
@@ -438,8 +472,9 @@ class McpTasks:
         if not isinstance(run_scope, RunScope):
             return _error(UNAUTHORIZED_MESSAGE)
         try:
+            token = getattr(request, "scope", {}).get(TOKEN_KEY)
             payload = await anyio.to_thread.run_sync(
-                self._tools.run, params.name, run_scope, params.arguments
+                self._tools.run, params.name, run_scope, params.arguments, token
             )
         except _ToolFailure as exc:
             return _error(str(exc))
@@ -454,6 +489,11 @@ def build_mcp_tasks(
     tokens: RunTokens,
     *,
     max_depth: int = DEFAULT_MAX_SUBTASK_DEPTH,
+    run_secrets: Callable[[RunScope], Iterable[str]] | None = None,
 ) -> McpTasks:
-    """The tasks server over the board returned by ``board_getter()`` (called per tool call)."""
-    return McpTasks(board_getter, tokens, max_depth=max_depth)
+    """The tasks server over the board returned by ``board_getter()`` (called per tool call).
+
+    ``run_secrets(scope)``, when given, lists the key values the run's runtime is granted;
+    they are redacted (with the run's own token) from everything a tool stores.
+    """
+    return McpTasks(board_getter, tokens, max_depth=max_depth, run_secrets=run_secrets)

@@ -632,3 +632,39 @@ async def test_the_host_app_serves_the_tasks_server(clawboo_host_factory):
     with pytest.raises(McpCallError) as info:
         await call_tool(url, token, "list_tasks", {})
     assert info.value.status == 401
+
+
+@pytest.mark.anyio
+async def test_the_run_token_and_granted_keys_never_reach_the_board(clawboo_host_factory):
+    """An agent echoing its env through MCP writes: its run token and its runtime's keys
+    (any shape, not only vendor-shaped ones) are redacted before anything is stored."""
+    server = clawboo_host_factory()
+    host = server.app.state.host
+    key = "plain" + "secretvalue" + "0123456789"  # no vendor shape: only a known-value net catches it
+    with server.client() as http:
+        r = http.post("/api/runtimes/clawboo-native/connect", json={"apiKey": key})
+        assert r.status_code == 200, r.text
+        task = http.post("/api/board/tasks", json={"title": "wired"}).json()["task"]
+
+    token = host.run_tokens.mint(RunScope("exec-1", task["id"], None, "agent-1", "clawboo-native"))
+    url = mcp_tasks_url(server.port)
+    leak = f"my env: MCP={token} KEY={key}"
+    comment = await _ok(url, token, "add_comment", {"taskId": task["id"], "body": leak})
+    sub = await _ok(
+        url,
+        token,
+        "create_subtask",
+        {"parentTaskId": task["id"], "title": f"t {token} {key}", "description": leak},
+    )
+    stored = json.dumps(
+        [
+            comment,
+            sub,
+            host.board.list_tasks(),
+            host.board.list_comments(task["id"]),
+        ]
+    )
+    assert token not in stored and key not in stored
+    assert "[REDACTED]" in host.board.list_comments(task["id"])[0]["body"]
+    db = b"".join(p.read_bytes() for p in server.app.state.host.config.data_dir.glob("clawboo.db*"))
+    assert token.encode() not in db and key.encode() not in db
