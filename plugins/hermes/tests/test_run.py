@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -456,3 +458,33 @@ async def test_the_users_chatgpt_login_is_copied_into_the_identity_home(
     assert json.loads(seeded.read_text()) == auth
     assert seeded.stat().st_mode & 0o777 == 0o600
     assert (user_home / "auth.json").read_bytes() == before
+
+
+@pytest.mark.parametrize("setsid", [False, True], ids=["same-group", "setsid"])
+async def test_a_grandchild_holding_the_pipes_does_not_hang_the_run(
+    fake_hermes, env, workdirs, tmp_path, setsid
+):
+    # Hermes answered and exited, but a child it started (an MCP stdio server, a
+    # background command) inherited its stdout/stderr and keeps them open.
+    pid_file = tmp_path / "grandchild.pid"
+    fake_hermes.fakes.add(
+        "hermes",
+        f"""
+        import subprocess, sys
+        print("PLAIN-OK", flush=True)
+        sys.stderr.write("session_id: 20261128_223818_f31aae\\n")
+        sys.stderr.flush()
+        child = subprocess.Popen(["sleep", "300"], start_new_session={setsid!r})
+        open({str(pid_file)!r}, "w").write(str(child.pid))
+        """,
+    )
+    try:
+        with anyio.fail_after(20):
+            events = await collect(make_ctx(env, workdirs))
+    finally:
+        if pid_file.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    assert done_of(events) == Done(
+        "success", summary="PLAIN-OK", session_id="20261128_223818_f31aae"
+    )
