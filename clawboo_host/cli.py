@@ -65,6 +65,17 @@ def bind_socket(host: str, port: int | None) -> socket.socket:
     )
 
 
+def port_number(raw: str) -> int:
+    """``--port``: a TCP port, 0-65535 (0 picks a free one)."""
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 0-65535, not {raw!r}")
+    return value
+
+
 def configure_logging() -> None:
     from .redaction import RedactingFilter
 
@@ -156,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--host", default=None, help=f"bind address (default {DEFAULT_HOST})")
     p_serve.add_argument(
         "--port",
-        type=int,
+        type=port_number,
         default=None,
         help=f"port (default {DEFAULT_PORT}, falling back up to {FALLBACK_PORTS.stop - 1}; 0 = any)",
     )

@@ -139,3 +139,18 @@ def test_plugins_lists_every_builtin_as_json(tmp_path):
         CLI + ["plugins"], env=base_env(tmp_path), capture_output=True, text=True, timeout=60
     )
     assert "claude-code" in text.stdout and "ok" in text.stdout
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "http"])
+def test_an_out_of_range_port_is_a_clear_error_not_a_traceback(tmp_path, port):
+    proc = subprocess.run(
+        CLI + ["serve", "--port", port, "--data-dir", str(tmp_path / "d")],
+        env=base_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "--port" in proc.stderr and "0-65535" in proc.stderr
+    assert not (tmp_path / "d" / "api-port.txt").exists()
