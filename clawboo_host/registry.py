@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -194,9 +195,23 @@ def _register(
     )
 
 
+def _normalized(name: str) -> str:
+    """PEP 503 name normalization: ``Dup_Dist`` and ``dup-dist`` are one distribution."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _entry_points() -> list[tuple[metadata.EntryPoint, str | None, str | None]]:
     found = []
+    seen: set[str] = set()
     for dist in metadata.distributions():
+        # One distribution found twice on sys.path (e.g. user site and venv) is not two
+        # providers: like importlib's own entry_points(), the first copy wins.
+        name = dist.metadata["Name"]
+        if name:
+            key = _normalized(name)
+            if key in seen:
+                continue
+            seen.add(key)
         for ep in dist.entry_points:
             if ep.group == ENTRY_POINT_GROUP:
                 found.append((ep, dist.metadata["Name"], dist.version))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 
@@ -82,6 +83,21 @@ def test_two_distributions_with_one_id_is_an_error_naming_both(site):
     assert registry.get("twin-rt") is None
     errors = [r.error for r in registry.records if r.id == "twin-rt"]
     assert errors and all("first-dist" in e and "second-dist" in e for e in errors)
+
+
+def test_one_distribution_found_twice_on_sys_path_is_not_a_duplicate(site, tmp_path, monkeypatch):
+    """Like ``importlib.metadata.entry_points()``, the first copy on sys.path wins: a stale
+    second copy of the same distribution (a user-site install beside the venv's, say) must
+    not make the runtime vanish as a "duplicate"."""
+    make_dist(site, "dup-dist", {"dup-rt": "dup_rt"}, {"dup_rt": GOOD_PLUGIN.format(id="dup-rt")})
+    shadow = tmp_path / "shadow"
+    make_dist(shadow, "Dup_Dist", {"dup-rt": "dup_rt"}, {})  # same name, normalized
+    monkeypatch.setattr(sys, "path", [*sys.path, str(shadow)])
+    registry = build_registry(env={})
+    assert registry.get("dup-rt") is not None
+    assert [(r.status, r.distribution) for r in registry.records if r.id == "dup-rt"] == [
+        ("ok", "dup-dist")
+    ]
 
 
 def test_openclaw_is_reserved_and_never_imported(site):
