@@ -400,6 +400,11 @@ def parse_openai(data: Any) -> Turn:
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise ValueError("no choices in the answer")
     message = choices[0].get("message") or {}
+    if not isinstance(message, dict):
+        raise ValueError("no message in the answer")
+    raw_calls = message.get("tool_calls") or []
+    if not isinstance(raw_calls, list):
+        raise ValueError("tool_calls is not a list")
     turn = Turn()
     content = message.get("content")
     if isinstance(content, str):
@@ -408,7 +413,7 @@ def parse_openai(data: Any) -> Turn:
         turn.text = "".join(
             p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
         )
-    for i, call in enumerate(message.get("tool_calls") or []):
+    for i, call in enumerate(raw_calls):
         function = call.get("function") if isinstance(call, dict) else None
         if not isinstance(function, dict) or not isinstance(function.get("name"), str):
             continue

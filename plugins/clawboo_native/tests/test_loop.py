@@ -546,3 +546,41 @@ async def test_a_slow_provider_times_out(tmp_path, provider, anthropic_env, wire
     events = await collect(make_ctx(tmp_path, env))
     assert events[-1] == Done("error", "anthropic: timed out after 0.3s", "exec-1")
     assert events[-2].code == "network" and len(provider.requests) == 1
+
+
+# ------------------------------------------------------------------ garbage from the provider
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"choices": [{"message": "oops"}]},
+        {"choices": [{"message": {"content": "x", "tool_calls": 5}}]},
+        {"choices": [{"message": {"content": "x", "tool_calls": {"a": 1}}}]},
+        {"choices": [{"message": {"content": 7}}], "usage": "lots"},
+    ],
+    ids=["message-string", "tool-calls-int", "tool-calls-dict", "content-int"],
+)
+async def test_a_wrong_shaped_openai_answer_ends_the_run_cleanly(tmp_path, provider, answer):
+    env = {
+        "OPENAI_API_KEY": OPENAI_KEY,
+        "OPENAI_BASE_URL": provider.url + "/v1",
+        "CLAWBOO_NATIVE_RETRIES": "0",
+    }
+    provider.respond("POST", "/v1/chat/completions", 200, answer)
+    events = await collect(make_ctx(tmp_path, env))
+    assert sum(isinstance(e, Done) for e in events) == 1
+    assert events[-1].reason in ("error", "success")
+    if events[-1].reason == "error":
+        assert events[-1].summary.startswith("openai: 200 unreadable answer")
+
+
+async def test_a_wrong_shaped_anthropic_answer_ends_the_run_cleanly(
+    tmp_path, provider, anthropic_env
+):
+    answer = {"content": [{"type": "text", "text": "hi"}], "usage": ["not", "a", "dict"]}
+    provider.respond("POST", "/v1/messages", 200, answer)
+    events = await collect(make_ctx(tmp_path, anthropic_env))
+    assert sum(isinstance(e, Done) for e in events) == 1
+    assert events[-1] == Done("success", "hi", "exec-1")
+
