@@ -19,6 +19,7 @@ signal is set. Failures become :class:`ProviderError` with a message that never 
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import re
@@ -530,6 +531,8 @@ def _retry_after(response: httpx.Response) -> float | None:
     try:
         value = float(response.headers.get("retry-after", ""))
     except ValueError:
+        return None
+    if math.isnan(value):  # "nan" parses, and would make an invalid deadline
         return None
     return min(max(value, 0.0), RETRY_MAX_S)
 

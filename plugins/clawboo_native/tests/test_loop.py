@@ -584,3 +584,19 @@ async def test_a_wrong_shaped_anthropic_answer_ends_the_run_cleanly(
     assert sum(isinstance(e, Done) for e in events) == 1
     assert events[-1] == Done("success", "hi", "exec-1")
 
+
+async def test_a_nan_retry_after_is_still_retried(tmp_path, provider, anthropic_env, wire):
+    provider.respond(
+        "POST",
+        "/v1/messages",
+        429,
+        {"error": {"message": "slow down"}},
+        headers={"retry-after": "nan"},
+        times=1,
+    )
+    provider.respond("POST", "/v1/messages", 200, wire.anthropic("fine"), times=1)
+    with anyio.fail_after(30):
+        events = await collect(make_ctx(tmp_path, anthropic_env))
+    assert events[-1] == Done("success", "fine", "exec-1")
+    assert len(provider.requests) == 2
+
