@@ -13,8 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from clawboo_host.plugin_api import Capabilities, Done, RuntimeDescriptor, TextDelta, hookimpl
 from clawboo_host.testing.fakes import still_running
-from clawboo_host.testing.helpers import create_task, git, task_detail
+from clawboo_host.testing.helpers import create_task, git, run_streaming, task_detail
 from clawboo_host.testing.server import server_process
 
 MOCK = "clawboo-mock"
@@ -471,3 +472,73 @@ def test_updating_a_budget_limit_keeps_its_mode(client):
     client.put("/api/budgets/team/t1", json={"limitUsd": 1, "mode": "cap"})
     budget = client.put("/api/budgets/team/t1", json={"limitUsd": 2}).json()["budget"]
     assert (budget["mode"], budget["limitUsd"]) == ("cap", 2)
+
+
+def _plugin_module(runtime_id: str, run_hook, *, native_home=None):
+    """A minimal runtime plugin module whose run hook is ``run_hook``."""
+    import types
+
+    from clawboo_host.plugin_api import Capabilities, Health, RuntimeDescriptor, hookimpl
+
+    descriptor = RuntimeDescriptor(
+        id=runtime_id,
+        name=runtime_id,
+        cli_binary=None,
+        install=None,
+        auth_kind="none",
+        docs_url="https://example.invalid",
+        headless_auth=True,
+        capabilities=Capabilities(
+            streaming=True,
+            mcp=False,
+            worktrees=True,
+            resume=True,
+            tool_approval=True,
+            steerable=False,
+            models=("m",),
+            runtime_class="wrapped-oneshot",
+            native_home=native_home,
+        ),
+    )
+    module = types.ModuleType(runtime_id.replace("-", "_"))
+    module.clawboo_runtime_descriptor = hookimpl(lambda: descriptor)
+    module.clawboo_runtime_health = hookimpl(lambda: Health(ok=True))
+    module.clawboo_runtime_run = hookimpl(run_hook)
+    return module
+
+
+def test_a_run_hook_that_raises_when_called_is_a_failed_run(clawboo_host_factory):
+    secret = "sk-" + "rawsecret" * 3
+
+    def clawboo_runtime_run(ctx):  # raises before it ever returns an event stream
+        raise RuntimeError(f"cannot start: bad key {secret}")
+
+    server = clawboo_host_factory(
+        plugins=[("raiser", _plugin_module("raiser", clawboo_runtime_run))]
+    )
+    with server.client() as client:
+        task = new_task(client)
+        response = client.post(
+            "/api/runtimes/raiser/run", json={"taskId": task["id"], "kind": "research"}
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["doneReason"], body["status"]) == ("error", "todo")
+        assert secret not in response.text
+        after = detail(client, task["id"])
+        assert after["task"]["status"] == "todo" and after["task"]["assigneeAgentId"] is None
+        assert after["executions"][0]["status"] == "failed"
+        assert after["comments"][-1]["body"].startswith("Run error: runtime error: cannot start")
+        assert secret not in json.dumps(after)
+
+        task = new_task(client)
+        with client.stream(
+            "POST",
+            "/api/runtimes/raiser/run",
+            json={"taskId": task["id"], "kind": "research"},
+            headers={"Accept": "text/event-stream"},
+        ) as streamed:
+            frames = [json.loads(x[6:]) for x in streamed.iter_lines() if x.startswith("data: ")]
+        assert frames and frames[-1]["type"] == "result" and frames[-1]["doneReason"] == "error"
+        assert detail(client, task["id"])["task"]["status"] == "todo"
+

@@ -22,9 +22,12 @@ SSE_HEADERS = {"cache-control": "no-cache", "connection": "keep-alive", "x-accel
 
 
 def frame(event: dict) -> bytes:
-    return (
-        b"data: " + json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
-    )
+    text = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (a CLI cut a string mid-pair): escape it
+        data = json.dumps(event, separators=(",", ":")).encode("ascii")
+    return b"data: " + data + b"\n\n"
 
 
 class EventStream(Response):
