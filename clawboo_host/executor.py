@@ -481,7 +481,12 @@ class Executor:
         """Consume the plugin's events; enforce budgets; bound silence and the wait after
         an abort."""
         tally = RunTally()
-        events = self.registry.stream(run.descriptor.id, "clawboo_runtime_run", ctx=ctx)
+        try:
+            events = self.registry.stream(run.descriptor.id, "clawboo_runtime_run", ctx=ctx)
+        except Exception as exc:  # a hook that raises before streaming: a failed run too
+            log.exception("runtime %s crashed", run.descriptor.id)
+            tally.done = Done("error", summary=f"runtime error: {exc}")
+            return tally
         if events is None:
             tally.done = Done("error", summary=f"{run.descriptor.name} cannot run tasks yet")
             return tally
