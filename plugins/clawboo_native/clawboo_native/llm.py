@@ -46,6 +46,9 @@ RETRY_MAX_S = 8.0
 RETRY_STATUSES = frozenset({408, 409, 429})
 USER_AGENT = "clawboo-native/0.1"
 MAX_ERROR_CHARS = 300
+#: The most of one answer we read (decoded); a bigger one fails the turn instead of
+#: filling the host's memory.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 CONTEXT_OVERFLOW_MESSAGE = "The task was too large for the model's context window."
 
 _OVERFLOW = re.compile(
@@ -578,6 +581,13 @@ async def call_model(
             raise ProviderError(
                 route.name, f"request failed ({type(exc).__name__})", "bad_request"
             ) from None
+        except _TooLarge as exc:
+            raise ProviderError(
+                route.name,
+                f"the answer is larger than {MAX_RESPONSE_BYTES} bytes",
+                "unknown",
+                exc.status,
+            ) from None
         status = response.status_code
         if 200 <= status < 300:
             try:
@@ -599,12 +609,30 @@ async def call_model(
     raise ProviderError(route.name, "no answer", "unknown")  # pragma: no cover
 
 
+class _TooLarge(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 async def _post(
     http: httpx.AsyncClient, url: str, body: dict, headers: dict, total_s: float
 ) -> httpx.Response:
     # httpx's timeout bounds each network operation; this bounds the whole call (a provider
-    # dripping bytes slowly cannot hold a turn open forever).
+    # dripping bytes slowly cannot hold a turn open forever). The body is read in chunks
+    # up to MAX_RESPONSE_BYTES (after decompression), never buffered whole first.
     with anyio.fail_after(total_s):
-        response = await http.post(url, json=body, headers=headers)
-        await response.aread()
+        request = http.build_request("POST", url, json=body, headers=headers)
+        response = await http.send(request, stream=True)
+        try:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_RESPONSE_BYTES:
+                    raise _TooLarge(response.status_code)
+                chunks.append(chunk)
+        finally:
+            await response.aclose()
+        response._content = b"".join(chunks)  # what ``aread()`` sets: .json()/.text work
     return response

@@ -600,3 +600,15 @@ async def test_a_nan_retry_after_is_still_retried(tmp_path, provider, anthropic_
     assert events[-1] == Done("success", "fine", "exec-1")
     assert len(provider.requests) == 2
 
+
+async def test_a_huge_answer_is_refused_not_buffered(
+    tmp_path, provider, anthropic_env, wire, monkeypatch
+):
+    from clawboo_native import llm
+
+    monkeypatch.setattr(llm, "MAX_RESPONSE_BYTES", 1024 * 1024)
+    provider.respond("POST", "/v1/messages", 200, wire.anthropic("x" * (3 * 1024 * 1024)))
+    events = await collect(make_ctx(tmp_path, anthropic_env))
+    assert events[-1].reason == "error"
+    assert events[-1].summary == "anthropic: 200 the answer is larger than 1048576 bytes"
+    assert not any(isinstance(e, TextDelta) for e in events)
