@@ -1,4 +1,4 @@
-"""``clawboo_runtime_run`` for Hermes: ``hermes chat -q <prompt> -Q --yolo``.
+"""``clawboo_runtime_run`` for Hermes: ``hermes chat --query=<prompt> -Q --yolo``.
 
 Hermes is not streaming: with ``-Q`` it prints only its final answer on stdout (plus the
 odd warning line) and ``session_id: <id>`` on stderr, and reports no usage. So a run is:
@@ -7,7 +7,7 @@ odd warning line) and ``session_id: <id>`` on stderr, and reports no usage. So a
    pass it as ``HERMES_HOME`` — never ``~/.hermes``;
 2. refresh ``<home>/.update_check`` (no PyPI check on start) and put our ``clawboo-tasks``
    MCP server in ``<home>/config.yaml`` (0600), or take a stale one out;
-3. spawn ``hermes chat -q <prompt> -Q --yolo [--provider P] [-m MODEL] [--resume SID]``
+3. spawn ``hermes chat --query=<prompt> -Q --yolo [--provider P] [-m MODEL] [--resume SID]``
    and stream each stdout line as a ``TextDelta``;
 4. map the exit: ``0`` → ``success`` (``max_turns`` when Hermes printed its iteration-limit
    warning), non-zero → ``error`` with the answer line (``HTTP 401: ...``) or the stderr
@@ -96,7 +96,9 @@ def build_argv(
     model: str | None,
     resume: str | None,
 ) -> list[str]:
-    argv = [bin_path, "chat", "-q", prompt, "-Q", "--yolo"]
+    # ``--query=<prompt>``: one element, so argparse never reads a prompt that starts
+    # with "-" ("--yolo", "-h") as an option, nor Hermes's --profile pre-scan as a flag.
+    argv = [bin_path, "chat", f"--query={prompt}", "-Q", "--yolo"]
     if provider:
         argv += ["--provider", provider]
     if model:

@@ -94,8 +94,7 @@ async def test_plain_run(fake_hermes, env, workdirs):
     [call] = fake_hermes.calls()
     assert call["argv"] == [
         "chat",
-        "-q",
-        PROMPT,
+        "--query=" + PROMPT,
         "-Q",
         "--yolo",
         "--provider",
@@ -309,14 +308,14 @@ async def test_provider_follows_the_granted_keys(
     fake_hermes.install("plain")
     await collect(make_ctx(dict(clawboo_env, **keys), workdirs))
     [call] = fake_hermes.calls()
-    assert call["argv"][5:] == expected
+    assert call["argv"][4:] == expected
 
 
 async def test_an_explicit_model_wins(fake_hermes, env, workdirs):
     fake_hermes.install("plain")
     await collect(make_ctx(env, workdirs, model="anthropic/claude-sonnet-4"))
     [call] = fake_hermes.calls()
-    assert call["argv"][5:] == ["--provider", "openrouter", "-m", "anthropic/claude-sonnet-4"]
+    assert call["argv"][4:] == ["--provider", "openrouter", "-m", "anthropic/claude-sonnet-4"]
 
 
 async def test_a_configured_provider_is_left_to_hermes(fake_hermes, env, workdirs):
@@ -324,7 +323,7 @@ async def test_a_configured_provider_is_left_to_hermes(fake_hermes, env, workdir
     (workdirs[1] / "config.yaml").write_text('model:\n  default: x/y\n  provider: "nous"  # mine\n')
     await collect(make_ctx(env, workdirs))
     [call] = fake_hermes.calls()
-    assert call["argv"][5:] == []
+    assert call["argv"][4:] == []
 
 
 async def test_chatgpt_login_in_the_home(fake_hermes, clawboo_env, workdirs):
@@ -333,7 +332,7 @@ async def test_chatgpt_login_in_the_home(fake_hermes, clawboo_env, workdirs):
     (workdirs[1] / "auth.json").write_text(json.dumps(auth))
     await collect(make_ctx(clawboo_env, workdirs))
     [call] = fake_hermes.calls()
-    assert call["argv"][5:] == ["--provider", "openai-codex", "-m", "gpt-5.5"]
+    assert call["argv"][4:] == ["--provider", "openai-codex", "-m", "gpt-5.5"]
 
 
 async def test_resume_a_known_session(fake_hermes, env, workdirs):
@@ -453,7 +452,7 @@ async def test_the_users_chatgpt_login_is_copied_into_the_identity_home(
     before = (user_home / "auth.json").read_bytes()
     await collect(make_ctx(clawboo_env, workdirs))
     [call] = fake_hermes.calls()
-    assert call["argv"][5:] == ["--provider", "openai-codex", "-m", "gpt-5.5"]
+    assert call["argv"][4:] == ["--provider", "openai-codex", "-m", "gpt-5.5"]
     seeded = workdirs[1] / "auth.json"
     assert json.loads(seeded.read_text()) == auth
     assert seeded.stat().st_mode & 0o777 == 0o600
@@ -488,3 +487,39 @@ async def test_a_grandchild_holding_the_pipes_does_not_hang_the_run(
     assert done_of(events) == Done(
         "success", summary="PLAIN-OK", session_id="20261128_223818_f31aae"
     )
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    ["- [ ] a markdown checklist first", "--yolo", "-Q", "-h", "--profile=other do it", "=x"],
+)
+async def test_a_prompt_that_looks_like_an_option_reaches_hermes_whole(
+    fake_hermes, env, workdirs, tmp_path, prompt
+):
+    # Hermes parses its command line with argparse: an option-looking value after a
+    # separate ``-q`` is refused ("expected one argument") or read as another option.
+    seen = tmp_path / "query.json"
+    fake_hermes.fakes.add(
+        "hermes",
+        f"""
+        import argparse, json, sys
+        parser = argparse.ArgumentParser(prog="hermes")
+        sub = parser.add_subparsers(dest="command")
+        chat = sub.add_parser("chat")
+        chat.add_argument("-q", "--query")
+        chat.add_argument("-Q", "--quiet", action="store_true")
+        chat.add_argument("--yolo", action="store_true")
+        chat.add_argument("--provider")
+        chat.add_argument("-m", "--model")
+        chat.add_argument("-r", "--resume")
+        args = parser.parse_args()
+        json.dump({{"query": args.query, "quiet": args.quiet, "yolo": args.yolo}},
+                  open({str(seen)!r}, "w"))
+        print("PLAIN-OK")
+        sys.stderr.write("session_id: 20261128_223818_f31aae\\\\n")
+        """,
+    )
+    events = await collect(make_ctx(env, workdirs, prompt=prompt))
+    done = done_of(events)
+    assert (done.reason, done.summary) == ("success", "PLAIN-OK")
+    assert json.loads(seen.read_text()) == {"query": prompt, "quiet": True, "yolo": True}

@@ -47,13 +47,13 @@ def test_a_task_runs_end_to_end_with_mcp(
     assert body["usedWorktree"] is True
 
     [call] = fake_hermes.calls()
-    # The prompt is one argv element, right after -q.
+    # The prompt is one argv element, attached to --query (so a leading "-" stays text).
     argv = call["argv"]
-    assert argv[:2] == ["chat", "-q"] and argv[3:5] == ["-Q", "--yolo"]
-    prompt = argv[2]
+    assert argv[0] == "chat" and argv[1].startswith("--query=") and argv[2:4] == ["-Q", "--yolo"]
+    prompt = argv[1].removeprefix("--query=")
     assert prompt.startswith("# Task: Comment on the task\n\nUse add_comment, then say DONE-123.")
     assert "clawboo-tasks" in prompt
-    assert argv[5:] == ["--provider", "openrouter", "-m", "openai/gpt-4o-mini"]
+    assert argv[4:] == ["--provider", "openrouter", "-m", "openai/gpt-4o-mini"]
     # Env: the granted key, our additions, not the operator's unrelated secrets.
     assert call["env"]["OPENROUTER_API_KEY"] == KEY
     assert "GITHUB_TOKEN" not in call["env_present"]
