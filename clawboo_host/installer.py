@@ -72,11 +72,13 @@ class Installer:
         descriptor = self.registry.descriptors[runtime_id]
         await emit(InstallProgress("installing", f"Installing {descriptor.name}…").to_json())
         ctx = InstallContext(descriptor=descriptor, env=self.env)
-        events = self.registry.stream(runtime_id, "clawboo_runtime_install", ctx=ctx)
-        if events is None:
-            events = default_install(descriptor, self.env)
+        events = None
         timeout = self.timeout_s
         try:
+            # Inside the try: a hook that raises when called is a plugin crash like any other.
+            events = self.registry.stream(runtime_id, "clawboo_runtime_install", ctx=ctx)
+            if events is None:
+                events = default_install(descriptor, self.env)
             with anyio.fail_after(timeout):
                 async for event in events:
                     if isinstance(event, InstallComplete):
@@ -90,8 +92,10 @@ class Installer:
             log.exception("install of %s failed", runtime_id)
             await emit(InstallError("SPAWN_THROW", str(exc) or type(exc).__name__).to_json())
         finally:
-            with anyio.CancelScope(shield=True):
-                await events.aclose()
+            aclose = getattr(events, "aclose", None)  # a plain iterable has nothing to close
+            if aclose is not None:
+                with anyio.CancelScope(shield=True):
+                    await aclose()
 
     async def _check_binary(
         self, descriptor: RuntimeDescriptor, event: InstallComplete

@@ -8,6 +8,7 @@ import time
 import httpx
 import pytest
 
+from clawboo_host.plugin_api import Capabilities, InstallSpec, RuntimeDescriptor, hookimpl
 from clawboo_host.testing.fakes import still_running
 
 SLOW_NPM_WITH_GRANDCHILD = """
@@ -236,3 +237,46 @@ def test_output_lines_split_across_writes_arrive_whole(host, fake_executables):
     )
     _, _, events = install(host, "claude-code")
     assert {"type": "output", "line": "added 123 packages"} in events
+
+
+class _BrokenInstaller:
+    """A third-party plugin whose install hook is not an async generator: one raises when
+    called, the other returns a plain list."""
+
+    def __init__(self, rid: str, mode: str) -> None:
+        self.rid, self.mode = rid, mode
+
+    @hookimpl
+    def clawboo_runtime_descriptor(self):
+        return RuntimeDescriptor(
+            id=self.rid,
+            name="Broken",
+            cli_binary="broken-cli",
+            install=InstallSpec(method="npm", package="broken-cli@1"),
+            auth_kind="none",
+            docs_url="https://x.invalid",
+            capabilities=Capabilities(
+                streaming=True, mcp=False, worktrees=False, resume=False, tool_approval=False
+            ),
+        )
+
+    @hookimpl
+    def clawboo_runtime_install(self, ctx):
+        if self.mode == "raise":
+            raise RuntimeError("install hook exploded")
+        return ["not an async iterator"]
+
+
+@pytest.mark.parametrize("mode", ["raise", "list"])
+def test_an_install_hook_that_is_not_an_async_generator_ends_with_an_error_frame(
+    clawboo_host_factory, mode
+):
+    server = clawboo_host_factory(plugins=[("broken", _BrokenInstaller("broken", mode))])
+    with server.client() as client:
+        status, content_type, events = install(client, "broken")
+        assert status == 200 and content_type.startswith("text/event-stream")
+        assert events[0]["type"] == "progress"
+        assert events[-1]["type"] == "error" and events[-1]["code"] == "SPAWN_THROW"
+        # the install lock was released: a retry streams again instead of a 409
+        status, _, events = install(client, "broken")
+        assert status == 200 and events[-1]["code"] == "SPAWN_THROW"
