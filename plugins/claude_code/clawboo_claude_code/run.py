@@ -2,9 +2,9 @@
 
 The command line::
 
-    claude -p <prompt> --output-format stream-json --verbose
+    claude -p --output-format stream-json --verbose
            --mcp-config <scratch>/mcp.json --strict-mcp-config
-           --dangerously-skip-permissions [--model M] [--resume SESSION]
+           --dangerously-skip-permissions [--model M] [--resume SESSION] -- <prompt>
 
 - The MCP config file always exists: it names the host's tasks server (``clawboo-tasks``,
   Streamable HTTP, bearer token) when the run has one, and is ``{"mcpServers":{}}``
@@ -135,7 +135,6 @@ def build_argv(bin_path: str, ctx: RunContext, mcp_path: Path, *, resume: str | 
     argv = [
         bin_path,
         "-p",
-        ctx.prompt,
         "--output-format",
         "stream-json",
         "--verbose",
@@ -148,7 +147,9 @@ def build_argv(bin_path: str, ctx: RunContext, mcp_path: Path, *, resume: str | 
         argv += ["--model", ctx.model]
     if resume:
         argv += ["--resume", resume]
-    return argv
+    # ``-p`` is a flag and the prompt a positional: after ``--`` a prompt that starts
+    # with "-" ("--help", "--model=x ...") is never read as an option.
+    return [*argv, "--", ctx.prompt]
 
 
 # --------------------------------------------------------------------------- secrets

@@ -105,7 +105,6 @@ async def test_plain_success(make_ctx, fake_claude, worktree, tmp_path):
     mcp_path = str(scratch / "mcp.json")
     assert call["argv"] == [
         "-p",
-        PROMPT,
         "--output-format",
         "stream-json",
         "--verbose",
@@ -113,6 +112,8 @@ async def test_plain_success(make_ctx, fake_claude, worktree, tmp_path):
         mcp_path,
         "--strict-mcp-config",
         "--dangerously-skip-permissions",
+        "--",
+        PROMPT,
     ]
     assert call["cwd"] == str(worktree)
     # No MCP for this run: an empty server list, so the user's own servers never load.
@@ -287,8 +288,8 @@ async def test_model_and_resume_with_a_persistent_home(make_ctx, fake_claude, tm
     )
     assert only_done(second) == Done("success", summary="PLAIN-OK", session_id=session)
     one, two = fake_claude.calls()
-    assert one["argv"][-2:] == ["--model", "sonnet"]
-    assert two["argv"][-4:] == ["--model", "sonnet", "--resume", session]
+    assert one["argv"][-4:] == ["--model", "sonnet", "--", PROMPT]
+    assert two["argv"][-6:] == ["--model", "sonnet", "--resume", session, "--", PROMPT]
     assert one["env"]["HOME"] == two["env"]["HOME"] == str(identity_home)
 
 
@@ -394,3 +395,48 @@ async def test_a_grandchild_holding_the_pipes_does_not_hang_a_run_without_result
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
     done = only_done(events)
     assert (done.reason, done.summary, done.session_id) == ("error", "claude crashed", "s-1")
+
+
+@pytest.mark.parametrize("prompt", ["--help", "-x marks the spot", "--model=opus fix it"])
+async def test_a_prompt_that_looks_like_an_option_reaches_claude_whole(
+    make_ctx, fake_executables, tmp_path, prompt
+):
+    # Claude Code parses its command line with commander: ``-p`` is a flag (--print) and
+    # the prompt a positional, so an option-looking prompt is read as an option unless
+    # it comes after ``--``.
+    from clawboo_host.testing.fakes import read_transcript
+
+    seen = tmp_path / "prompt.json"
+    out = read_transcript("claude", "plain").stdout
+    fake_executables.add(
+        "claude",
+        f"""
+        import json, sys
+        flags = {{"-p", "--print", "--verbose", "--strict-mcp-config",
+                  "--dangerously-skip-permissions"}}
+        valued = {{"--output-format", "--mcp-config", "--model", "--resume"}}
+        args, operands = sys.argv[1:], []
+        while args:
+            arg = args.pop(0)
+            if arg == "--":
+                operands += args
+                break
+            if arg.startswith("-") and len(arg) > 1:
+                name = arg.split("=", 1)[0]
+                if name in flags:
+                    continue
+                if name in valued:
+                    if "=" not in arg:
+                        args.pop(0)
+                    continue
+                sys.stderr.write(f"error: unknown option '{{arg}}'\\\\n")
+                sys.exit(1)
+            operands.append(arg)
+        json.dump(operands, open({str(seen)!r}, "w"))
+        for line in {out!r}:
+            print(line)
+        """,
+    )
+    done = only_done(await collect(make_ctx(prompt=prompt)))
+    assert (done.reason, done.summary) == ("success", "PLAIN-OK")
+    assert json.loads(seen.read_text()) == [prompt]

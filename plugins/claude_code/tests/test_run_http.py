@@ -48,8 +48,8 @@ def test_a_task_runs_end_to_end_with_mcp(
     assert body["usedWorktree"] is True and body["degradations"] == []
 
     [call] = fake_claude.calls()
-    # The prompt is one argv element, right after -p.
-    prompt = call["argv"][call["argv"].index("-p") + 1]
+    # The prompt is one argv element, last, after "--".
+    prompt = call["argv"][call["argv"].index("--") + 1]
     assert prompt.startswith("# Task: Comment on the task\n\nUse add_comment, then say DONE-123.")
     assert "clawboo-tasks" in prompt
     # Env: the granted key, our additions, not the operator's unrelated secrets.
