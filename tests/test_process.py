@@ -559,3 +559,21 @@ def test_no_children_left_behind():
     me = psutil.Process()
     leftovers = [p for p in me.children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
     assert leftovers == []
+
+
+@pytest.mark.anyio
+async def test_lines_end_soon_after_the_child_exits_even_if_a_grandchild_holds_the_pipes(tmp_path):
+    script = (
+        "import subprocess, sys\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "print('GRANDCHILD', child.pid, flush=True)\n"
+        "print('bye', flush=True)\n"
+    )
+    got = []
+    async with spawn([sys.executable, "-c", script]) as proc:
+        async for stream, line in proc.lines(exit_drain=0.5):
+            got.append(line)
+        assert await proc.wait() == 0
+    assert got[-1] == "bye"
+    grandchild = int(got[0].split()[1])
+    assert still_running([grandchild], timeout=10) == []  # leaving spawn() cleans the group

@@ -50,6 +50,9 @@ StreamName = Literal["stdout", "stderr"]
 
 #: Seconds between SIGTERM and SIGKILL.
 DEFAULT_GRACE_S = 3.0
+#: After the child exits, how long :meth:`ManagedProcess.lines` keeps reading pipes that a
+#: grandchild may hold open.
+EXIT_DRAIN_S = 2.0
 #: How long we wait for processes to vanish after SIGKILL, and to reap our child.
 _KILL_CONFIRM_S = 3.0
 #: How long the exit cleanup keeps reading the pipes to their end before closing them.
@@ -252,17 +255,23 @@ class ManagedProcess:
             if pipe.task is not None and pipe.task.done():
                 self._collect(pipe)
 
-    async def lines(self) -> AsyncIterator[tuple[StreamName, str]]:
+    async def lines(
+        self, *, exit_drain: float | None = EXIT_DRAIN_S
+    ) -> AsyncIterator[tuple[StreamName, str]]:
         """``(stream, line)`` pairs from stdout and stderr, merged as they arrive.
 
         Lines are whole (a line split across reads comes out once), decoded as UTF-8 with
         replacement, without the trailing ``\\n`` / ``\\r\\n``; an unterminated last line is
         yielded at EOF. Ends when both pipes close, or (tree killed, ``aborted`` true) when
-        the abort signal is set. Output not yet yielded is kept if you stop early, so a
-        later ``lines()`` call goes on where this one stopped.
+        the abort signal is set, or ``exit_drain`` seconds after the child itself exited:
+        a grandchild that inherited the pipes (a background shell, an MCP server) could
+        otherwise hold them open for ever (``None`` waits for EOF). Output not yet yielded
+        is kept if you stop early, so a later ``lines()`` call goes on where this one stopped.
         """
         self._active_readers += 1
         abort_waiter: asyncio.Future | None = None
+        loop = asyncio.get_running_loop()
+        exited_at: float | None = None
         try:
             while True:
                 self._collect_done()
@@ -283,16 +292,25 @@ class ManagedProcess:
                     if abort_waiter is None:
                         abort_waiter = asyncio.ensure_future(self._abort.wait())
                     waiting.add(abort_waiter)
+                timeout = None
+                if exit_drain is not None:
+                    if self._proc.returncode is None:
+                        timeout = _POLL_S * 2  # notice the exit while pipes stay open
+                    else:
+                        exited_at = loop.time() if exited_at is None else exited_at
+                        timeout = exited_at + exit_drain - loop.time()
+                        if timeout <= 0:
+                            return
                 # asyncio.wait never cancels what it waits for: reads stay in flight.
-                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._active_readers -= 1
             if abort_waiter is not None and not abort_waiter.done():
                 abort_waiter.cancel()
 
-    async def stdout_lines(self) -> AsyncIterator[str]:
+    async def stdout_lines(self, *, exit_drain: float | None = EXIT_DRAIN_S) -> AsyncIterator[str]:
         """stdout lines only; stderr is kept in :attr:`stderr_text`."""
-        async with aclosing(self.lines()) as lines:
+        async with aclosing(self.lines(exit_drain=exit_drain)) as lines:
             async for stream, line in lines:
                 if stream == "stdout":
                     yield line
