@@ -659,18 +659,19 @@ class Executor:
         env = self.config.env
         if wt is not None:
             keep = run.request.keep_for_resume
-            write_handoff(
-                wt.path,
-                Handoff(
-                    handoff_from=run.request.agent_id,
-                    runtime=run.descriptor.id,
-                    timestamp=_now_iso(),
-                    completed_subtasks=[] if keep else [reported],
-                    broken_or_unverified=await self._broken_items(run),
-                    next_best_step=reported if keep else "",
-                    native_session_id=done.session_id,
-                ),
+            handoff = Handoff(
+                handoff_from=run.request.agent_id,
+                runtime=run.descriptor.id,
+                timestamp=_now_iso(),
+                completed_subtasks=[] if keep else [reported],
+                broken_or_unverified=await self._broken_items(run),
+                next_best_step=reported if keep else "",
+                native_session_id=done.session_id,
             )
+            try:
+                write_handoff(wt.path, handoff)
+            except OSError as exc:  # e.g. the worktree was deleted mid-run: report up anyway
+                log.warning("run %s: could not write the handoff: %s", run.exec_id, exc)
             if keep:
                 await self._db(self.board.release, task_id)
                 return "todo"

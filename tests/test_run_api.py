@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import threading
 import time
@@ -541,6 +542,25 @@ def test_a_run_hook_that_raises_when_called_is_a_failed_run(clawboo_host_factory
             frames = [json.loads(x[6:]) for x in streamed.iter_lines() if x.startswith("data: ")]
         assert frames and frames[-1]["type"] == "result" and frames[-1]["doneReason"] == "error"
         assert detail(client, task["id"])["task"]["status"] == "todo"
+
+
+def test_a_worktree_deleted_mid_run_still_reports_up(server, client, repo):
+    task = new_task(client, "!sleep 1500\n!ok finished")
+    thread, out = _run_in_thread(server, task["id"], repoPath=str(repo))
+    deadline = time.monotonic() + 20
+    while (workspace := detail(client, task["id"])["workspace"]) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    shutil.rmtree(workspace["worktreePath"])
+    thread.join(30)
+    response = out["response"]
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["doneReason"], body["status"]) == ("success", "todo")
+    after = detail(client, task["id"])
+    assert after["task"]["status"] == "todo" and after["task"]["assigneeAgentId"] is None
+    assert after["executions"][0]["status"] == "succeeded"
+    assert after["comments"][-1]["body"].startswith("[changes not committed]")
 
 
 class _CutEmojiRuntime:
