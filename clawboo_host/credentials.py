@@ -39,6 +39,9 @@ class Credentials:
         self.vault = vault
         self.keys = keys
         self.status = status
+        # One connect/disconnect mutates the vault at a time: slots are shared between
+        # runtimes, and "store key, clear flag" must not interleave with "wipe, set flag".
+        self._lock = anyio.Lock()
 
     async def connect(self, runtime_id: str, api_key: str, provider: str) -> dict:
         descriptor = self.registry.descriptors[runtime_id]
@@ -50,7 +53,8 @@ class Credentials:
             raise ApiError(400, plan.error)
 
         if plan.login_command:
-            await self._clear_flag(runtime_id)
+            async with self._lock:
+                await self._clear_flag(runtime_id)
             state = await self.status.status(runtime_id, fresh=False)
             return {
                 "ok": True,
@@ -58,21 +62,21 @@ class Credentials:
                 "loginCommand": plan.login_command,
             }
 
-        if plan.slot is not None:
-            if api_key:
-                await anyio.to_thread.run_sync(self.vault.set, plan.slot, api_key)
-            elif not (
-                plan.reuse_existing
-                and provider
-                and await anyio.to_thread.run_sync(self.keys.resolve, plan.slot)
-            ):
-                if provider:
-                    raise ApiError(
-                        400, f"no existing key found for {provider} — paste one to connect"
-                    )
-                raise ApiError(400, "apiKey is required")
-
-        await self._clear_flag(runtime_id)
+        async with self._lock:
+            if plan.slot is not None:
+                if api_key:
+                    await anyio.to_thread.run_sync(self.vault.set, plan.slot, api_key)
+                elif not (
+                    plan.reuse_existing
+                    and provider
+                    and await anyio.to_thread.run_sync(self.keys.resolve, plan.slot)
+                ):
+                    if provider:
+                        raise ApiError(
+                            400, f"no existing key found for {provider} — paste one to connect"
+                        )
+                    raise ApiError(400, "apiKey is required")
+            await self._clear_flag(runtime_id)
         state = await self.status.status(runtime_id, probe_auth=False)
         return {"ok": True, "connectionState": state.connection_state}
 
@@ -85,7 +89,8 @@ class Credentials:
                 self.vault.delete(name)
             self.vault.set_disconnected(runtime_id, True)
 
-        await anyio.to_thread.run_sync(wipe)
+        async with self._lock:
+            await anyio.to_thread.run_sync(wipe)
         # Like the reference, an OAuth login is not re-probed here (codex reports needs-login),
         # but a runtime's own credential store still counts (Hermes's ChatGPT login).
         state = await self.status.status(runtime_id, probe_auth=descriptor.auth_kind != "oauth")

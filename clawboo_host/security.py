@@ -3,7 +3,7 @@
 All four are pure ASGI middleware (never ``BaseHTTPMiddleware``), so streamed responses such
 as SSE pass through unbuffered. :func:`install_security` applies them, outermost first::
 
-    body limit → same-origin guard → access gate → rate limit → the app
+    body limit → same-origin guard → rate limit → access gate → the app
 
 so a request that a guard rejects never reaches a handler and changes nothing. Every rejection
 is JSON ``{"error": ...}`` with ``content-type: application/json``.
@@ -602,8 +602,10 @@ def install_security(app: Any, config: HostConfig) -> SecuritySettings:
     ``add_middleware`` puts the last-added layer outermost, hence the reverse order here.
     """
     settings = SecuritySettings.from_config(config)
-    app.add_middleware(RateLimitMiddleware, settings=settings)
+    # The rate limit sits inside the same-origin guard (a foreign page cannot spend the
+    # user's quota) and outside the access gate (wrong token guesses are counted too).
     app.add_middleware(AccessGateMiddleware, settings=settings)
+    app.add_middleware(RateLimitMiddleware, settings=settings)
     app.add_middleware(SameOriginMiddleware, settings=settings)
     app.add_middleware(BodyLimitMiddleware, settings=settings)
     return settings

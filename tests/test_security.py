@@ -599,3 +599,13 @@ def test_streamed_responses_pass_through_unbuffered(tmp_path):
         assert first.startswith(b"data: first")  # arrived while the stream was held open
         release.set()
         assert b"data: last" in first + b"".join(chunks)
+
+
+def test_wrong_access_token_guesses_are_rate_limited(clawboo_host_factory, clawboo_env):
+    env = dict(clawboo_env, CLAWBOO_ACCESS_TOKEN="right-token-123", CLAWBOO_RATE_LIMIT_GENERAL="5")
+    with clawboo_host_factory(env=env).client() as c:
+        codes = [
+            c.get("/api/runtimes", headers={"Authorization": f"Bearer guess-{i}"}).status_code
+            for i in range(8)
+        ]
+    assert codes[:5] == [401] * 5 and codes[5:] == [429] * 3
