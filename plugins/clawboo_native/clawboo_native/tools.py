@@ -16,6 +16,7 @@ Limits: ``read_file`` returns at most 64 KiB (then a ``…[truncated at 65536 by
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -131,7 +132,10 @@ class Workspace:
 
     def read_file(self, raw: object) -> str:
         real = self.resolve(raw)
-        fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        # O_NONBLOCK: opening a FIFO (or a device) must not block the run; it is refused
+        # below as "not a file". It has no effect on reading a regular file.
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(real, flags)
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise Refused("not a file")
@@ -156,9 +160,22 @@ class Workspace:
         if len(data) > WRITE_CAP_BYTES:
             raise Refused(f"content too large (at most {WRITE_CAP_BYTES} bytes)")
         os.makedirs(os.path.dirname(real), exist_ok=True)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-        fd = os.open(real, flags, 0o644)
+        # O_NONBLOCK and no O_TRUNC: an existing FIFO or device must neither block the run
+        # nor be written; it is refused as "not a file" (truncated only once known regular).
+        flags = (
+            os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        )
+        try:
+            fd = os.open(real, flags, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:  # a FIFO nobody reads
+                raise Refused("not a file") from None
+            raise
         with os.fdopen(fd, "wb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise Refused("not a file")
+            os.set_blocking(fd, True)
+            fh.truncate(0)
             fh.write(data)
         return f"wrote {self.relative(real)}"
 

@@ -612,3 +612,43 @@ async def test_a_huge_answer_is_refused_not_buffered(
     assert events[-1].reason == "error"
     assert events[-1].summary == "anthropic: 200 the answer is larger than 1048576 bytes"
     assert not any(isinstance(e, TextDelta) for e in events)
+
+
+async def test_reading_a_fifo_does_not_block_the_run(
+    tmp_path, provider, anthropic_env, workdir, wire
+):
+    fifo = workdir / "pipe"
+    os.mkfifo(fifo)
+    provider.respond(
+        "POST",
+        "/v1/messages",
+        200,
+        wire.anthropic(
+            "",
+            [
+                ("t1", "read_file", {"path": "pipe"}),
+                ("t2", "write_file", {"path": "pipe", "content": "x"}),
+            ],
+        ),
+        times=1,
+    )
+    provider.respond("POST", "/v1/messages", 200, wire.anthropic("done"), times=1)
+    hung = []
+    events: list = []
+
+    async def drive():
+        events.extend(await collect(make_ctx(tmp_path, anthropic_env, cwd=workdir)))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(drive)
+        with anyio.move_on_after(5):
+            while not events:
+                await anyio.sleep(0.05)
+        if not events:  # blocked opening the FIFO: open its other end so the test ends
+            hung.append(True)
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            os.close(fd)
+    assert not hung
+    results = [(e.output, e.is_error) for e in events if isinstance(e, ToolResult)]
+    assert results == [("not a file", True), ("not a file", True)]
+    assert events[-1] == Done("success", "done", "exec-1")
