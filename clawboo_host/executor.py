@@ -167,11 +167,18 @@ class Executor:
 
     async def recover(self) -> list[str]:
         """Close executions whose host process is gone and release their tasks."""
-        closed = await self._db(self.board.recover_orphans, is_owner_alive)
+        closed = await self._db(self.board.recover_orphans, self._is_owner_alive)
         if closed:
             log.warning("recovered %d interrupted execution(s)", len(closed))
         await anyio.to_thread.run_sync(self._remove_stale_scratch)
         return closed
+
+    def _is_owner_alive(self, pid: int | None, boot: str | None) -> bool:
+        # This process's own runs are live: never re-measure its start time, which psutil
+        # derives from the wall clock and which so moves when the clock is stepped.
+        if pid == os.getpid() and boot == self.boot:
+            return True
+        return is_owner_alive(pid, boot)
 
     def _remove_stale_scratch(self) -> None:
         """Delete per-run scratch dirs left behind by runs that are no longer running."""

@@ -590,3 +590,30 @@ def test_a_streamed_frame_with_a_lone_surrogate_is_sent_not_dropped(clawboo_host
     deltas = [f for f in frames if f["type"] == "text-delta"]
     assert [d["text"] for d in deltas] == ["cut \ud83d"]  # escaped in JSON, so valid UTF-8
     assert frames[-1]["type"] == "result" and frames[-1]["summary"] == "fine"
+
+
+def test_the_recovery_sweep_spares_a_live_run_after_a_clock_step(
+    clawboo_host_factory, env, monkeypatch
+):
+    import psutil
+
+    from clawboo_host.host import Host
+
+    monkeypatch.setattr(Host, "RECOVERY_INTERVAL_S", 0.1)
+    server = clawboo_host_factory(env=env)
+    with server.client() as client:
+        task = new_task(client, "!hang")
+        thread, out = _run_in_thread(server, task["id"], kind="research")
+        exec_id = _wait_for_execution(client, task["id"])
+        # The wall clock is stepped (NTP, a resume from sleep): psutil's create_time, which
+        # is boot time (wall clock) plus ticks since boot, moves with it.
+        real = psutil.Process.create_time
+        monkeypatch.setattr(psutil.Process, "create_time", lambda self: real(self) + 7.0)
+        time.sleep(1.0)  # ten sweeps
+        during = detail(client, task["id"])
+        assert client.post(f"/api/executions/{exec_id}/abort").status_code == 200
+        thread.join(30)
+    assert during["executions"][0]["status"] == "running"
+    assert during["task"]["status"] == "in_progress"
+    body = out["response"].json()
+    assert (body["doneReason"], body["status"]) == ("aborted", "todo")
