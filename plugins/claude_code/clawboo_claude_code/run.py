@@ -65,10 +65,6 @@ MAX_ERROR_SUMMARY_CHARS = 2000
 #: After the ``result`` line, how long claude may take to exit before its tree is killed
 #: (it has been seen to linger on open MCP connections).
 RESULT_EXIT_GRACE_S = 10.0
-#: After claude itself exited, how long we keep reading its pipes: a grandchild that
-#: inherited them (an MCP server, a background shell) can hold them open for ever.
-EXIT_DRAIN_S = 2.0
-_EXIT_POLL_S = 0.1
 _SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _REDACTED = "[REDACTED]"
 _MIN_SECRET_LEN = 6
@@ -359,37 +355,6 @@ class StreamParser:
 # --------------------------------------------------------------------------- run
 
 
-async def _lines_until_exit(proc) -> AsyncIterator[tuple[str, str]]:
-    """``proc.lines()``, but ended :data:`EXIT_DRAIN_S` after claude itself exited even
-    when a grandchild still holds its stdout/stderr open (no EOF would ever come)."""
-    lines = proc.lines()
-    exited_at: list[float] = []
-
-    async def stop_once_drained(scope: anyio.CancelScope) -> None:
-        while proc.returncode is None:
-            await anyio.sleep(_EXIT_POLL_S)
-        if not exited_at:
-            exited_at.append(anyio.current_time())
-        await anyio.sleep(max(0.0, exited_at[0] + EXIT_DRAIN_S - anyio.current_time()))
-        scope.cancel()
-
-    try:
-        while True:
-            item = None
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(stop_once_drained, tg.cancel_scope)
-                try:
-                    item = await lines.__anext__()
-                except StopAsyncIteration:
-                    pass
-                tg.cancel_scope.cancel()
-            if item is None:
-                return
-            yield item
-    finally:
-        await lines.aclose()
-
-
 def _failure_summary(stderr: str, parser: StreamParser, code: int | None) -> str:
     text = stderr.strip() or "\n".join(parser.other_lines).strip()
     if text:
@@ -438,7 +403,7 @@ async def run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
     try:
         async with spawn(argv, cwd=cwd, env=env, abort=ctx.abort) as proc:
             started = True
-            async with aclosing(_lines_until_exit(proc)) as lines:
+            async with aclosing(proc.lines()) as lines:
                 async for stream, line in lines:
                     if stream != "stdout":
                         continue

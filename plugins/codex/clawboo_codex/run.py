@@ -68,10 +68,6 @@ BINARY = "codex"
 RECONNECT_LIMIT = 5
 #: How long codex may take to exit after its turn ended before its tree is killed.
 TERMINAL_EXIT_GRACE_S = 10.0
-#: After codex itself exited, how long we keep reading its pipes: a grandchild that
-#: inherited them (an MCP server, a background command) can hold them open for ever.
-EXIT_DRAIN_S = 2.0
-_EXIT_POLL_S = 0.1
 #: Longest summary built from error output.
 MAX_SUMMARY_CHARS = 2000
 #: Granted env keys codex can authenticate with instead of a ``codex login``.
@@ -186,37 +182,6 @@ def _failure_summary(parser: CodexStream, stderr: str, code: int | None) -> str:
 # --------------------------------------------------------------------------- one process
 
 
-async def _lines_until_exit(proc) -> AsyncIterator[tuple[str, str]]:
-    """``proc.lines()``, but ended :data:`EXIT_DRAIN_S` after codex itself exited even
-    when a grandchild still holds its stdout/stderr open (no EOF would ever come)."""
-    lines = proc.lines()
-    exited_at: list[float] = []
-
-    async def stop_once_drained(scope: anyio.CancelScope) -> None:
-        while proc.returncode is None:
-            await anyio.sleep(_EXIT_POLL_S)
-        if not exited_at:
-            exited_at.append(anyio.current_time())
-        await anyio.sleep(max(0.0, exited_at[0] + EXIT_DRAIN_S - anyio.current_time()))
-        scope.cancel()
-
-    try:
-        while True:
-            item = None
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(stop_once_drained, tg.cancel_scope)
-                try:
-                    item = await lines.__anext__()
-                except StopAsyncIteration:
-                    pass
-                tg.cancel_scope.cancel()
-            if item is None:
-                return
-            yield item
-    finally:
-        await lines.aclose()
-
-
 @dataclass
 class _Outcome:
     parser: CodexStream
@@ -235,7 +200,7 @@ async def _attempt(
     parser = outcome.parser
     try:
         async with spawn(argv, cwd=cwd, env=env, abort=ctx.abort) as proc:
-            async with aclosing(_lines_until_exit(proc)) as lines:
+            async with aclosing(proc.lines()) as lines:
                 async for stream, line in lines:
                     if stream != "stdout":
                         continue  # kept in proc.stderr_text

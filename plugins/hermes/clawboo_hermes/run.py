@@ -24,8 +24,6 @@ import re
 from contextlib import aclosing
 from pathlib import Path
 
-import anyio
-
 from clawboo_host.plugin_api import (
     Done,
     ErrorEvent,
@@ -43,10 +41,6 @@ from .auth import has_chatgpt_auth, hermes_home
 
 BINARY = "hermes"
 SUMMARY_LIMIT = 2000
-#: After hermes itself exited, how long we keep reading its pipes: a grandchild that
-#: inherited them (an MCP stdio server, a background command) can hold them open for ever.
-EXIT_DRAIN_S = 2.0
-_EXIT_POLL_S = 0.1
 
 #: The provider Hermes should use for each key we may be granted, in order of preference,
 #: with the model used when the caller names none.
@@ -137,42 +131,11 @@ class _Attempt:
         self.aborted = False
 
 
-async def _lines_until_exit(proc):
-    """``proc.lines()``, but ended :data:`EXIT_DRAIN_S` after hermes itself exited even
-    when a grandchild still holds its stdout/stderr open (no EOF would ever come)."""
-    lines = proc.lines()
-    exited_at: list[float] = []
-
-    async def stop_once_drained(scope: anyio.CancelScope) -> None:
-        while proc.returncode is None:
-            await anyio.sleep(_EXIT_POLL_S)
-        if not exited_at:
-            exited_at.append(anyio.current_time())
-        await anyio.sleep(max(0.0, exited_at[0] + EXIT_DRAIN_S - anyio.current_time()))
-        scope.cancel()
-
-    try:
-        while True:
-            item = None
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(stop_once_drained, tg.cancel_scope)
-                try:
-                    item = await lines.__anext__()
-                except StopAsyncIteration:
-                    pass
-                tg.cancel_scope.cancel()
-            if item is None:
-                return
-            yield item
-    finally:
-        await lines.aclose()
-
-
 async def _run_once(argv, ctx: RunContext, env, attempt: _Attempt):
     """Spawn ``argv`` and yield a ``TextDelta`` per stdout line; fill ``attempt``."""
     cwd = ctx.cwd if ctx.cwd is not None else ctx.scratch_dir
     async with spawn(argv, cwd=cwd, env=env, abort=ctx.abort) as proc:
-        async with aclosing(_lines_until_exit(proc)) as lines:
+        async with aclosing(proc.lines()) as lines:
             async for stream, line in lines:
                 session = _SESSION_LINE.match(line)
                 if session:
