@@ -339,14 +339,12 @@ class Executor:
             ctx, token, secrets = await self._context(run, scratch)
             locked = home_lock is None
             if home_lock is not None:
-                with anyio.move_on_after(
-                    self.env_seconds("CLAWBOO_HOME_LOCK_TIMEOUT_S", HOME_LOCK_TIMEOUT_S)
-                ):
-                    await home_lock.acquire()
-                    locked = True
+                locked = await self._acquire_home(home_lock, run.abort)
             try:
                 if locked:
                     tally = await self._drive(run, ctx, on_event, secrets)
+                elif run.abort.is_set:  # aborted while it waited its turn: never started
+                    tally = RunTally(done=Done("aborted", summary=""))
                 else:
                     tally = RunTally(
                         done=Done(
@@ -371,6 +369,24 @@ class Executor:
                 self.tokens.revoke(token)
             self.live.pop(run.exec_id, None)
             shutil.rmtree(scratch, ignore_errors=True)
+
+    async def _acquire_home(self, lock: anyio.Lock, abort: AbortSignal) -> bool:
+        """Wait for the identity home's turn: False on the timeout or when aborted first."""
+        locked = False
+        with anyio.move_on_after(
+            self.env_seconds("CLAWBOO_HOME_LOCK_TIMEOUT_S", HOME_LOCK_TIMEOUT_S)
+        ):
+            async with anyio.create_task_group() as tg:
+
+                async def stop_on_abort() -> None:
+                    await abort.wait()
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(stop_on_abort)
+                await lock.acquire()
+                locked = True
+                tg.cancel_scope.cancel()
+        return locked
 
     def _home_dir(self, run: PreparedRun) -> Path | None:
         home = run.descriptor.capabilities.native_home

@@ -617,3 +617,49 @@ def test_the_recovery_sweep_spares_a_live_run_after_a_clock_step(
     assert during["task"]["status"] == "in_progress"
     body = out["response"].json()
     assert (body["doneReason"], body["status"]) == ("aborted", "todo")
+
+
+def test_an_aborted_run_stops_waiting_for_its_identity_home(clawboo_host_factory):
+    from clawboo_host.plugin_api import NativeHome, StatusEvent
+
+    async def clawboo_runtime_run(ctx):
+        yield StatusEvent("running")
+        await ctx.abort.wait()
+        yield Done("aborted", summary="stopped")
+
+    module = _plugin_module("homed", clawboo_runtime_run, native_home=NativeHome())
+    server = clawboo_host_factory(plugins=[("homed", module)])
+
+    def start(task_id):
+        out = {}
+
+        def target():
+            with server.client() as c:
+                out["response"] = c.post(
+                    "/api/runtimes/homed/run",
+                    json={"taskId": task_id, "kind": "research", "assigneeAgentId": "same"},
+                )
+
+        thread = threading.Thread(target=target)
+        thread.start()
+        return thread, out
+
+    with server.client() as client:
+        first, second = new_task(client), new_task(client)
+        holder, _ = start(first["id"])
+        holder_exec = _wait_for_execution(client, first["id"])
+        waiter, out = start(second["id"])  # same agent and runtime: waits for the home
+        waiter_exec = _wait_for_execution(client, second["id"])
+        time.sleep(0.3)
+        assert client.post(f"/api/executions/{waiter_exec}/abort").status_code == 200
+        waiter.join(10)
+        still_waiting = waiter.is_alive()
+        client.post(f"/api/executions/{holder_exec}/abort")
+        holder.join(30)
+        waiter.join(30)
+        assert not still_waiting, "the aborted run kept waiting for the identity home"
+        body = out["response"].json()
+        assert (body["doneReason"], body["status"]) == ("aborted", "todo")
+        after = detail(client, second["id"])
+        assert after["executions"][0]["status"] == "cancelled"
+        assert after["task"]["status"] == "todo"
