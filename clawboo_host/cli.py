@@ -123,7 +123,15 @@ def serve(args: argparse.Namespace) -> int:
     from .app import create_app
 
     app = create_app(config)
-    server = uvicorn.Server(
+
+    class HostServer(uvicorn.Server):
+        async def shutdown(self, sockets=None) -> None:
+            # Stop runs first, so in-flight run requests answer "aborted" and their process
+            # trees are killed, instead of uvicorn waiting on them and then cancelling.
+            app.state.host.executor.abort_all("host shutting down")
+            await super().shutdown(sockets=sockets)
+
+    server = HostServer(
         # proxy_headers=False: client identity (rate limits, the loopback MCP exemption)
         # must come from the TCP peer, never from X-Forwarded-For.
         uvicorn.Config(
@@ -131,7 +139,7 @@ def serve(args: argparse.Namespace) -> int:
             log_config=None,
             access_log=False,
             proxy_headers=False,
-            timeout_graceful_shutdown=5,
+            timeout_graceful_shutdown=15,
         )
     )
     shown = f"[{host}]" if ":" in host else host

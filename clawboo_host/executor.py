@@ -192,6 +192,19 @@ class Executor:
 
     # ------------------------------------------------------------------ abort
 
+    def abort_all(self, reason: str) -> None:
+        for signal in list(self.live.values()):
+            signal.set(reason)
+
+    async def shutdown(self, timeout: float) -> None:
+        """Abort every live run and wait (bounded) for their process trees and teardown."""
+        self.abort_all("host shutting down")
+        with anyio.move_on_after(timeout):
+            while self.live:
+                await anyio.sleep(0.05)
+        if self.live:
+            log.warning("%d run(s) still finishing at shutdown", len(self.live))
+
     def abort(self, exec_id: str, reason: str = "aborted") -> bool:
         signal = self.live.get(exec_id)
         if signal is None:
@@ -222,19 +235,19 @@ class Executor:
         needs_worktree = caps.worktrees and request.kind not in NO_ISOLATION_KINDS
         if request.repo_path and needs_worktree:
             await self._check_repo(request.repo_path)
-        if abort.is_set or not await self._db(
-            self.board.claim, task["id"], request.agent_id, runtime_id
-        ):
+        execution = None
+        if not abort.is_set:
+            execution = await self._db(
+                self.board.claim_for_run,
+                task["id"],
+                request.agent_id,
+                runtime_id,
+                run_reason="run" if caps.resume else "resume-via-handoff",
+                owner_pid=os.getpid(),
+                owner_boot=self.boot,
+            )
+        if execution is None:
             raise RunRefused(409, {"ok": False, "reason": "conflict"})
-
-        execution = await self._db(
-            self.board.create_execution,
-            task["id"],
-            runtime_id,
-            run_reason="run" if caps.resume else "resume-via-handoff",
-            owner_pid=os.getpid(),
-            owner_boot=self.boot,
-        )
         prepared = PreparedRun(
             descriptor=descriptor,
             request=request,

@@ -25,6 +25,7 @@ class Host:
     """Owns the registry, vault, key chain, status probes, board, installs and runs."""
 
     RECOVERY_INTERVAL_S = 60.0
+    SHUTDOWN_GRACE_S = 15.0
 
     def __init__(self, config: HostConfig, registry: RuntimeRegistry | None = None) -> None:
         self.config = config
@@ -51,6 +52,8 @@ class Host:
             self._recovery.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._recovery
+        # Runs kill their process trees and report up before the board closes under them.
+        await self.executor.shutdown(timeout=self.SHUTDOWN_GRACE_S)
         self.board.close()
 
     async def _recover_periodically(self) -> None:

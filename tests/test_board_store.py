@@ -768,3 +768,15 @@ def test_secret_shaped_text_never_reaches_the_file(store: BoardStore, tmp_path: 
         if path.exists():
             assert SECRET.encode() not in path.read_bytes()
     store.open()
+
+
+def test_claim_for_run_claims_and_opens_the_execution_together(tmp_path):
+    store = BoardStore(tmp_path / "b.db")
+    store.open()
+    task = store.create_task("t")
+    execution = store.claim_for_run(task["id"], "a1", "rt", owner_pid=7, owner_boot="x")
+    assert execution["status"] == "running" and execution["owner_pid"] == 7
+    assert store.get_task(task["id"])["status"] == "in_progress"
+    assert store.claim_for_run(task["id"], "a2", "rt") is None  # lost: no second execution
+    assert len(store.list_executions(task["id"])) == 1
+    store.close()

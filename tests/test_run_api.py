@@ -663,3 +663,33 @@ def test_an_aborted_run_stops_waiting_for_its_identity_home(clawboo_host_factory
         after = detail(client, second["id"])
         assert after["executions"][0]["status"] == "cancelled"
         assert after["task"]["status"] == "todo"
+
+
+def test_stopping_the_host_mid_run_kills_the_tree_and_releases_the_task(tmp_path, env):
+    data = tmp_path / "data"
+    env = dict(env, CLAWBOO_HOME=str(data))
+    with server_process(["--port", "0"], env, data) as port:
+        base = f"http://127.0.0.1:{port}"
+        task = httpx.post(f"{base}/api/board/tasks", json={"title": "t", "description": "!spawn 120"}).json()["task"]
+        pids: list[int] = []
+
+        def stream_run():
+            with httpx.stream("POST", f"{base}/api/runtimes/{MOCK}/run", timeout=60,
+                              json={"taskId": task["id"], "kind": "research"},
+                              headers={"Accept": "text/event-stream"}) as response:
+                for line in response.iter_lines():
+                    if "PIDS" in line:
+                        pids.extend(int(p) for p in json.loads(line[6:])["text"].split()[1:3])
+
+        thread = threading.Thread(target=lambda: _swallow(stream_run), daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not pids:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    # server_process sent SIGTERM and waited for the exit
+    assert still_running(pids, timeout=15) == []
+    with server_process(["--port", "0"], env, data) as port:
+        after = httpx.get(f"http://127.0.0.1:{port}/api/board/tasks/{task['id']}").json()
+    assert after["task"]["status"] == "todo"
+    assert after["executions"][0]["status"] == "cancelled"

@@ -512,27 +512,69 @@ class BoardStore:
         owner_boot: str | None = None,
     ) -> dict:
         """Open a ``running`` execution row for a run of ``task_id`` on ``runtime_id``."""
-        exec_id = new_id()
-
-        def write(conn: sqlite3.Connection) -> dict:
-            conn.execute(
-                "INSERT INTO executions (id, task_id, workspace_id, runtime_id, status,"
-                " started_at, run_reason, owner_pid, owner_boot)"
-                " VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?)",
-                (
-                    exec_id,
-                    task_id,
-                    workspace_id,
-                    runtime_id,
-                    now_iso(),
-                    run_reason,
-                    owner_pid,
-                    owner_boot,
-                ),
+        return self._write(
+            lambda conn: self._insert_execution(
+                conn, task_id, runtime_id, run_reason, workspace_id, owner_pid, owner_boot
             )
-            return self._row(conn, "SELECT * FROM executions WHERE id = ?", (exec_id,))  # type: ignore[return-value]
+        )
+
+    def claim_for_run(
+        self,
+        task_id: str,
+        agent_id: str,
+        runtime_id: str,
+        run_reason: str = "run",
+        owner_pid: int | None = None,
+        owner_boot: str | None = None,
+    ) -> dict | None:
+        """Claim the task and open its running execution in ONE transaction.
+
+        A crash can then never leave a claimed task without the execution that recovery
+        uses to release it. Returns the execution, or None when the claim is lost.
+        """
+
+        def write(conn: sqlite3.Connection) -> dict | None:
+            claimed = conn.execute(
+                "UPDATE tasks SET assignee_agent_id = ?, assignee_runtime = ?,"
+                " status = 'in_progress', updated_at = ?"
+                " WHERE id = ? AND status = 'todo' AND assignee_agent_id IS NULL",
+                (agent_id, runtime_id, now_iso(), task_id),
+            ).rowcount
+            if claimed != 1:
+                return None
+            return self._insert_execution(
+                conn, task_id, runtime_id, run_reason, None, owner_pid, owner_boot
+            )
 
         return self._write(write)
+
+    def _insert_execution(
+        self,
+        conn: sqlite3.Connection,
+        task_id: str,
+        runtime_id: str,
+        run_reason: str,
+        workspace_id: str | None,
+        owner_pid: int | None,
+        owner_boot: str | None,
+    ) -> dict:
+        exec_id = new_id()
+        conn.execute(
+            "INSERT INTO executions (id, task_id, workspace_id, runtime_id, status,"
+            " started_at, run_reason, owner_pid, owner_boot)"
+            " VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+            (
+                exec_id,
+                task_id,
+                workspace_id,
+                runtime_id,
+                now_iso(),
+                run_reason,
+                owner_pid,
+                owner_boot,
+            ),
+        )
+        return self._row(conn, "SELECT * FROM executions WHERE id = ?", (exec_id,))  # type: ignore[return-value]
 
     def set_execution_workspace(self, exec_id: str, workspace_id: str | None) -> bool:
         """Attach the workspace acquired after the row was opened (running rows only)."""
