@@ -76,11 +76,19 @@ def _assignment_sub(match: re.Match[str]) -> str:
     return match.group("name") + REDACTED
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def redact(text: str) -> str:
-    """Replace secret-shaped substrings with ``[REDACTED]`` (assignments keep their name)."""
+    """Replace secret-shaped substrings with ``[REDACTED]`` (assignments keep their name).
+
+    Lone surrogates (half an emoji cut by a runtime) become ``\ufffd``: the result is
+    always storable UTF-8.
+    """
     if not text:
         return text
-    out = _PEM.sub(REDACTED, text)
+    out = _LONE_SURROGATE.sub("\ufffd", text)
+    out = _PEM.sub(REDACTED, out)
     out = _ASSIGNMENT.sub(_assignment_sub, out)
     for pattern in _SHAPES:
         out = pattern.sub(REDACTED, out)

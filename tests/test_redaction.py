@@ -385,3 +385,11 @@ def test_redact_json_walks_nested_values():
     out = redact_json(event, ["known-secret-123"])
     assert out == {"type": "tool-result", "output": {"lines": ["ok", "key=[REDACTED]"]}, "n": 3}
     assert event["output"]["lines"][1] == "key=known-secret-123"  # the input is not modified
+
+
+def test_lone_surrogates_become_replacement_characters():
+    from clawboo_host.redaction import redact
+
+    out = redact("half an emoji: \ud83d!")
+    assert out == "half an emoji: \ufffd!"
+    out.encode("utf-8")  # storable

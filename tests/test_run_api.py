@@ -588,7 +588,7 @@ def test_a_streamed_frame_with_a_lone_surrogate_is_sent_not_dropped(clawboo_host
         task = create_task(client, "stream it", "")
         frames = run_streaming(client, "cut-emoji", task["id"], kind="research")
     deltas = [f for f in frames if f["type"] == "text-delta"]
-    assert [d["text"] for d in deltas] == ["cut \ud83d"]  # escaped in JSON, so valid UTF-8
+    assert [d["text"] for d in deltas] == ["cut \ufffd"]  # replaced, so valid UTF-8
     assert frames[-1]["type"] == "result" and frames[-1]["summary"] == "fine"
 
 
@@ -693,3 +693,18 @@ def test_stopping_the_host_mid_run_kills_the_tree_and_releases_the_task(tmp_path
         after = httpx.get(f"http://127.0.0.1:{port}/api/board/tasks/{task['id']}").json()
     assert after["task"]["status"] == "todo"
     assert after["executions"][0]["status"] == "cancelled"
+
+
+def test_a_lone_surrogate_in_runtime_output_is_stored_safely(clawboo_host_factory):
+    from clawboo_host.plugin_api import Done, TextDelta
+
+    async def clawboo_runtime_run(ctx):
+        yield TextDelta(json.loads('"cut emoji \\ud83d"'))
+        yield Done("success")
+
+    server = clawboo_host_factory(plugins=[("halfemoji", _plugin_module("halfemoji", clawboo_runtime_run))])
+    with server.client() as client:
+        task = new_task(client)
+        body = client.post("/api/runtimes/halfemoji/run", json={"taskId": task["id"], "kind": "research"}).json()
+        assert (body["status"], body["summary"]) == ("done", "cut emoji \ufffd")
+        assert detail(client, task["id"])["comments"][-1]["body"] == "cut emoji \ufffd"
