@@ -442,8 +442,14 @@ class Executor:
                 )
             )
         handoff = read_handoff(run.worktree.path) if run.worktree else None
+        # A native session lives in one agent's home on one runtime: only that pair resumes it.
         resume_id = None
-        if handoff and handoff.runtime == descriptor.id and handoff.native_session_id:
+        if (
+            handoff
+            and handoff.runtime == descriptor.id
+            and handoff.handoff_from == run.request.agent_id
+            and handoff.native_session_id
+        ):
             resume_id = handoff.native_session_id
         prompt = await self._prompt(run, handoff, mcp_url is not None)
         ctx = RunContext(

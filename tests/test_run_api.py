@@ -708,3 +708,14 @@ def test_a_lone_surrogate_in_runtime_output_is_stored_safely(clawboo_host_factor
         body = client.post("/api/runtimes/halfemoji/run", json={"taskId": task["id"], "kind": "research"}).json()
         assert (body["status"], body["summary"]) == ("done", "cut emoji \ufffd")
         assert detail(client, task["id"])["comments"][-1]["body"] == "cut emoji \ufffd"
+
+
+def test_only_the_same_agent_on_the_same_runtime_resumes_a_session(client, repo):
+    task = new_task(client, "!session sess-7\n!ok paused")
+    run(client, task["id"], repoPath=str(repo), keepForResume=True, assigneeAgentId="alice")
+    client.patch(f"/api/board/tasks/{task['id']}", json={"description": "!ok next"})
+    with client.stream("POST", f"/api/runtimes/{MOCK}/run", headers={"Accept": "text/event-stream"},
+                       json={"taskId": task["id"], "repoPath": str(repo), "assigneeAgentId": "bob",
+                             "keepForResume": True}) as response:
+        texts = [json.loads(line[6:]).get("text") for line in response.iter_lines() if line.startswith("data: ")]
+    assert "resumed sess-7" not in texts  # bob's home never held alice's session
