@@ -50,6 +50,7 @@ DEFAULT_MAX_DEPTH = 2
 ABORT_GRACE_S = 10.0  # after an abort, how long a plugin may take to finish on its own
 SILENT_TIMEOUT_S = 1800.0  # a run with no event for this long is aborted
 MAX_TEXT_TAIL = 20_000  # the summary fallback keeps this much of the streamed text
+MAX_PROMPT_BYTES = 120_000  # under Linux's 128 KiB limit on one argv element
 HOME_LOCK_TIMEOUT_S = 600.0
 NO_ISOLATION_COMMENT = (
     "[blocked: no isolation] This task changes files, so it needs an isolated git worktree, "
@@ -473,7 +474,6 @@ class Executor:
 
     async def _prompt(self, run: PreparedRun, handoff: Handoff | None, has_mcp: bool) -> str:
         task = run.task
-        parts = [f"# Task: {task['title']}\n\n{task['description'] or ''}".rstrip()]
         context = [resume_block(handoff)]
         if has_mcp:
             context.append(
@@ -487,8 +487,17 @@ class Executor:
         if run.degradations:
             context.append(f"Degradations applied: {'; '.join(run.degradations)}.")
         context.append(await self._interrupted_note(run))
-        parts.extend(part for part in context if part)
-        return "\n\n".join(parts)
+        rest = "\n\n".join(part for part in context if part)
+        description = task["description"] or ""
+        # CLIs take the prompt as one argv element, which Linux caps at 128 KiB.
+        room = MAX_PROMPT_BYTES - len(f"# Task: {task['title']}\n\n\n\n{rest}".encode())
+        if len(description.encode()) > room:
+            where = "TASK.md at the root of your worktree" if run.worktree else "the board task"
+            note = f"\n\n[The description was shortened to fit; the full text is in {where}.]"
+            keep = max(room - len(note.encode()), 0)
+            description = description.encode()[:keep].decode(errors="ignore") + note
+        task_block = f"# Task: {task['title']}\n\n{description}".rstrip()
+        return f"{task_block}\n\n{rest}" if rest else task_block
 
     async def _last_crash(self, run: PreparedRun) -> dict | None:
         """The previous attempt, when it was cut short by a host crash (a recovery tombstone)."""

@@ -719,3 +719,25 @@ def test_only_the_same_agent_on_the_same_runtime_resumes_a_session(client, repo)
                              "keepForResume": True}) as response:
         texts = [json.loads(line[6:]).get("text") for line in response.iter_lines() if line.startswith("data: ")]
     assert "resumed sess-7" not in texts  # bob's home never held alice's session
+
+
+def test_a_huge_description_is_shortened_to_fit_one_argv_element(clawboo_host_factory, git_repo):
+    from clawboo_host.plugin_api import Done
+
+    seen = {}
+
+    async def clawboo_runtime_run(ctx):
+        seen["prompt"] = ctx.prompt
+        seen["task_md"] = (ctx.cwd / "TASK.md").read_text()
+        yield Done("success", summary="ok")
+
+    server = clawboo_host_factory(plugins=[("big", _plugin_module("big", clawboo_runtime_run))])
+    description = "é" * 200_000  # 400 000 bytes
+    with server.client() as client:
+        task = new_task(client, description)
+        body = client.post("/api/runtimes/big/run", json={"taskId": task["id"], "repoPath": str(git_repo)}).json()
+    assert body["doneReason"] == "success"
+    assert len(seen["prompt"].encode()) <= 120_000
+    assert seen["prompt"].startswith("# Task: Do the thing\n\néé")
+    assert "the full text is in TASK.md at the root of your worktree" in seen["prompt"]
+    assert description in seen["task_md"]
