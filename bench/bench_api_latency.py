@@ -104,8 +104,9 @@ def main() -> None:
 
             def round_of_runs() -> None:
                 batch = [
-                    client.post("/api/board/tasks", json={"title": "m", "description": "!ok x"})
-                    .json()["task"]
+                    client.post(
+                        "/api/board/tasks", json={"title": "m", "description": "!ok x"}
+                    ).json()["task"]
                     for _ in range(args.runs)
                 ]
                 with ThreadPoolExecutor(args.runs) as pool:

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 def create_app(config: HostConfig, registry: RuntimeRegistry | None = None) -> FastAPI:
     """Build the app. ``registry`` lets tests choose exactly which plugins are loaded."""
     host = Host(config, registry)
+
     def run_secrets(scope) -> list[str]:
         descriptor = host.registry.descriptors.get(scope.runtime_id)
         if descriptor is None:

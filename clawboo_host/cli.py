@@ -177,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
         "--port",
         type=port_number,
         default=None,
-        help=f"port (default {DEFAULT_PORT}, falling back up to {FALLBACK_PORTS.stop - 1}; 0 = any)",
+        help=(
+            f"port (default {DEFAULT_PORT}, falling back up to {FALLBACK_PORTS.stop - 1}; 0 = any)"
+        ),
     )
     p_serve.add_argument(
         "--data-dir", default=None, help="data dir (default $CLAWBOO_HOME or the user data dir)"

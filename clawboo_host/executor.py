@@ -299,7 +299,7 @@ class Executor:
                 "failed",
                 error="workspace_unavailable: no repository path was provided",
             )
-            await self._db(self.board.release, task_id)
+            await self._release(run)
             raise RunRefused(422, {"ok": False, "reason": "workspace_unavailable"})
         try:
             wt = await worktrees.provision(
@@ -330,7 +330,11 @@ class Executor:
 
     async def _undo_claim(self, run: PreparedRun, error: str) -> None:
         await self._db(self.board.close_execution, run.exec_id, "failed", error=error)
-        await self._db(self.board.release, run.task["id"])
+        await self._release(run)
+
+    async def _release(self, run: PreparedRun) -> bool:
+        """Back to ``todo`` — only while this run still holds the task's claim."""
+        return await self._db(self.board.release, run.task["id"], claim_exec_id=run.exec_id)
 
     async def _fail_safe(self, run: PreparedRun, exc: BaseException) -> None:
         """The safety net for an unexpected error after the claim: never leave it stuck."""
@@ -338,7 +342,7 @@ class Executor:
         log.error("run %s failed unexpectedly: %s", run.exec_id, message)
         try:
             await self._db(self.board.close_execution, run.exec_id, "failed", error=message)
-            await self._db(self.board.release, run.task["id"])
+            await self._release(run)
         finally:
             self.live.pop(run.exec_id, None)
 
@@ -658,7 +662,7 @@ class Executor:
                 summary=reported,
                 **close,
             )
-            await self._db(self.board.release, task_id)
+            await self._release(run)
             reason, status, summary = "aborted", "todo", "auto-paused (budget)"
         elif done.reason == "success":
             await self._db(
@@ -684,7 +688,7 @@ class Executor:
             )
             if run.worktree and ctx.resume_session_id:
                 self._clear_failed_resume(run)
-            await self._db(self.board.release, task_id)
+            await self._release(run)
             reason, status = done.reason, "todo"
         return {
             "ok": True,
@@ -724,24 +728,31 @@ class Executor:
             except OSError as exc:  # e.g. the worktree was deleted mid-run: report up anyway
                 log.warning("run %s: could not write the handoff: %s", run.exec_id, exc)
             if keep:
-                await self._db(self.board.release, task_id)
+                await self._release(run)
                 return "todo"
+            current = await self._db(self.board.get_task, task_id)
+            if current is None or current["claim_exec_id"] != run.exec_id:
+                # Someone moved the task and another run may own it (and this worktree) now.
+                return await self._late_result(task_id, current, "claim_lost", reported)
             try:
                 if await worktrees.has_changes(wt, env):
                     await worktrees.commit_changes(
                         wt, f"clawboo: task {task_id} — {run.task['title']}", env
                     )
-                    return await self._move(task_id, "in_review", reported)
+                    return await self._move(run, "in_review", reported)
             except worktrees.WorktreeError as exc:
                 # The work is still in the worktree; a person must look before it is lost.
                 await self._comment(task_id, f"[changes not committed] {exc}")
-                await self._db(self.board.release, task_id)
+                await self._release(run)
                 return "todo"
-            await worktrees.remove(wt, env, delete_branch=True)
-            if run.workspace_id:
-                await self._db(self.board.set_workspace_status, run.workspace_id, "archived")
-            await self._db(self.board.clear_task_refs, task_id)
-        return await self._move(task_id, "done", reported)
+            status = await self._move(run, "done", reported)
+            if status == "done":
+                await worktrees.remove(wt, env, delete_branch=True)
+                if run.workspace_id:
+                    await self._db(self.board.set_workspace_status, run.workspace_id, "archived")
+                await self._db(self.board.clear_task_refs, task_id)
+            return status
+        return await self._move(run, "done", reported)
 
     async def _broken_items(self, run: PreparedRun) -> list[str]:
         """What the next run must double-check: an interrupted attempt, prior open items."""
@@ -756,15 +767,23 @@ class Executor:
         prior = read_handoff(run.worktree.path) if run.worktree else None
         return items + (prior.broken_or_unverified if prior else [])
 
-    async def _move(self, task_id: str, to: str, reported: str) -> str:
-        change = await self._db(self.board.update_status, task_id, to)
+    async def _move(self, run: PreparedRun, to: str, reported: str) -> str:
+        task_id = run.task["id"]
+        change = await self._db(self.board.update_status, task_id, to, claim_exec_id=run.exec_id)
         if change.ok:
             return to
         current = await self._db(self.board.get_task, task_id)
+        return await self._late_result(task_id, current, change.reason, reported)
+
+    async def _late_result(
+        self, task_id: str, current: dict | None, reason: str | None, reported: str
+    ) -> str:
+        """The run finished but the task is no longer its to move: say so on the task."""
         why = {
             "not_found": "the task no longer exists",
             "illegal_transition": "the task had been moved before this run finished",
-        }.get(change.reason, change.reason)
+            "claim_lost": "the task had been released before this run finished",
+        }.get(reason, reason)
         if current is not None:
             await self._comment(task_id, f"[late result — {why}] {reported}")
         return current["status"] if current else "unknown"

@@ -26,7 +26,8 @@ AUTH_TIMEOUT_S = 8.0
 def derive_connection_state(
     descriptor: RuntimeDescriptor, *, installed: bool, logged_in: bool, has_credential: bool
 ) -> str:
-    """not-installed → (auth none) ready → (oauth) ready/needs-login → (api-key) ready/needs-auth."""
+    """not-installed → (auth none) ready → (oauth) ready/needs-login →
+    (api-key) ready/needs-auth."""
     if not installed:
         return "not-installed"
     if descriptor.auth_kind == "none":

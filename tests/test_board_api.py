@@ -146,7 +146,10 @@ def test_list_tasks_with_filters(client: TestClient, board):
     a = _create(client, title="a", teamId=team_id)
     b = _create(client, title="b", status="backlog")
     c = _create(client, title="c", status="backlog", teamId=team_id)
-    ids = lambda r: [t["id"] for t in r.json()["tasks"]]
+
+    def ids(r):
+        return [t["id"] for t in r.json()["tasks"]]
+
     assert ids(client.get("/api/board/tasks")) == [a["id"], b["id"], c["id"]]
     assert ids(client.get("/api/board/tasks?status=backlog")) == [b["id"], c["id"]]
     assert ids(client.get(f"/api/board/tasks?teamId={team_id}")) == [a["id"], c["id"]]

@@ -20,12 +20,14 @@ def test_every_hookspec_documents_an_example():
 
 
 def _code_block_after(markdown: str, heading: str) -> str:
-    section = markdown[markdown.index(heading):]
+    section = markdown[markdown.index(heading) :]
     start = section.index("```python\n") + len("```python\n")
-    return section[start:section.index("```", start)]
+    return section[start : section.index("```", start)]
 
 
-def test_the_minimal_plugin_in_the_guide_runs_a_task(clawboo_host_factory, fake_executables, git_repo):
+def test_the_minimal_plugin_in_the_guide_runs_a_task(
+    clawboo_host_factory, fake_executables, git_repo
+):
     """The guide's example is real code: load it as a plugin and drive a task through it."""
     import types
 

@@ -169,8 +169,15 @@ def test_recording_fake_uses_this_interpreter(fakes):
 # ---------------------------------------------------------------------------- transcripts
 
 
-def write_transcript(directory: Path, name: str, stdout: str, stderr: str | None, meta: dict,
-                     *, stdout_suffix: str = "jsonl") -> None:
+def write_transcript(
+    directory: Path,
+    name: str,
+    stdout: str,
+    stderr: str | None,
+    meta: dict,
+    *,
+    stdout_suffix: str = "jsonl",
+) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / f"{name}.stdout.{stdout_suffix}").write_text(stdout)
     if stderr is not None:
@@ -179,13 +186,23 @@ def write_transcript(directory: Path, name: str, stdout: str, stderr: str | None
 
 
 def test_read_transcript_jsonl_drops_blank_lines_and_text_keeps_them(tmp_path):
-    write_transcript(tmp_path, "tool-plain", '{"a": 1}\n\n{"b": 2}\n\n', "warn\n\nmore\n\n",
-                     {"exit_code": "2", "cli": "tool"})
-    write_transcript(tmp_path, "other-plain", "one\n\n  \ntwo\n\n\n", None, {"exit_code": 0},
-                     stdout_suffix="txt")
+    write_transcript(
+        tmp_path,
+        "tool-plain",
+        '{"a": 1}\n\n{"b": 2}\n\n',
+        "warn\n\nmore\n\n",
+        {"exit_code": "2", "cli": "tool"},
+    )
+    write_transcript(
+        tmp_path, "other-plain", "one\n\n  \ntwo\n\n\n", None, {"exit_code": 0}, stdout_suffix="txt"
+    )
     plain = read_transcript("tool", "plain", directory=tmp_path)
-    assert plain == Transcript(stdout=['{"a": 1}', '{"b": 2}'], stderr=["warn", "", "more"],
-                               exit_code=2, meta={"exit_code": "2", "cli": "tool"})
+    assert plain == Transcript(
+        stdout=['{"a": 1}', '{"b": 2}'],
+        stderr=["warn", "", "more"],
+        exit_code=2,
+        meta={"exit_code": "2", "cli": "tool"},
+    )
     other = read_transcript("other", "plain", directory=str(tmp_path))
     assert (other.stdout, other.stderr, other.exit_code) == (["one", "", "  ", "two"], [], 0)
 
@@ -211,7 +228,7 @@ class FakeTool(TranscriptFake):
     recorded_env = ("TOOL_HOME", "ABSENT")
     stderr_first = 1
     task_placeholder = "T-1"
-    script = r'''
+    script = r"""
         home = os.environ["TOOL_HOME"]
         record["home_listing"] = sorted(os.listdir(home))
         if opt("--resume") and not os.path.exists(os.path.join(home, opt("--resume"))):
@@ -226,15 +243,17 @@ class FakeTool(TranscriptFake):
 
         def mcp_endpoint():
             return None  # no server configured: real_mcp_task does nothing
-    '''
+    """
 
 
 @pytest.fixture
 def tool(tmp_path, fakes):
     write_transcript(
-        tmp_path / "transcripts", "tool-plain",
+        tmp_path / "transcripts",
+        "tool-plain",
         'not json\n{"session": "s-1", "where": "<HOME>"}\n{"task": "T-1"}\n',
-        "first warning\nlast words\n", {"exit_code": 3},
+        "first warning\nlast words\n",
+        {"exit_code": 3},
     )
     home = tmp_path / "tool-home"
     home.mkdir()
@@ -254,14 +273,25 @@ def test_a_transcript_fake_records_and_replays(tool, tmp_path):
     path = tool.install("plain", task_id="task-9", real_mcp_task="task-9", extra_line="bye")
     assert path == tool.fakes.bin_dir / "tool"
     assert tool.transcript("plain").exit_code == 3
-    result = subprocess.run(["tool", "go", "--flag"], env=tool.env, cwd=tmp_path / "transcripts",
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        ["tool", "go", "--flag"],
+        env=tool.env,
+        cwd=tmp_path / "transcripts",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 3
     # One stderr line first, then stdout (placeholders and the task id filled), then the rest.
     assert result.stdout.splitlines() == [
-        "first warning", "not json", f'{{"session": "s-1", "where": "{tool.home}"}}',
-        '{"task": "task-9"}', "bye", "last words",
+        "first warning",
+        "not json",
+        f'{{"session": "s-1", "where": "{tool.home}"}}',
+        '{"task": "task-9"}',
+        "bye",
+        "last words",
     ]
     [call] = tool.calls()
     assert call["argv"] == ["go", "--flag"]
@@ -301,8 +331,14 @@ def test_a_transcript_fake_overrides_and_no_scenario(tool):
 @pytest.mark.parametrize("how", ["sleep_after", "linger"])
 def test_a_transcript_fake_can_hang_with_a_grandchild_or_linger(tool, how):
     tool.install("plain", **({"sleep_after": 2} if how == "sleep_after" else {"linger": True}))
-    proc = subprocess.Popen(["tool"], env=tool.env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        ["tool"],
+        env=tool.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
     try:
         lines = [proc.stdout.readline() for _ in range(2 if how == "sleep_after" else 3)]
         assert lines[0] == "not json\n"

@@ -640,7 +640,9 @@ async def test_the_run_token_and_granted_keys_never_reach_the_board(clawboo_host
     (any shape, not only vendor-shaped ones) are redacted before anything is stored."""
     server = clawboo_host_factory()
     host = server.app.state.host
-    key = "plain" + "secretvalue" + "0123456789"  # no vendor shape: only a known-value net catches it
+    key = (
+        "plain" + "secretvalue" + "0123456789"
+    )  # no vendor shape: only a known-value net catches it
     with server.client() as http:
         r = http.post("/api/runtimes/clawboo-native/connect", json={"apiKey": key})
         assert r.status_code == 200, r.text

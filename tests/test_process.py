@@ -571,7 +571,7 @@ async def test_lines_end_soon_after_the_child_exits_even_if_a_grandchild_holds_t
     )
     got = []
     async with spawn([sys.executable, "-c", script]) as proc:
-        async for stream, line in proc.lines(exit_drain=0.5):
+        async for _stream, line in proc.lines(exit_drain=0.5):
             got.append(line)
         assert await proc.wait() == 0
     assert got[-1] == "bye"

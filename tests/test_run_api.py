@@ -452,8 +452,12 @@ def _kill_server(data: Path, port: int) -> None:
 
 def test_sse_frames_are_redacted_and_end_with_the_result(client):
     task = new_task(client, "!ok the key is OPENROUTER_API_KEY=sk-or-v1-abcdefghijklmnop1234")
-    with client.stream("POST", f"/api/runtimes/{MOCK}/run", json={"taskId": task["id"], "kind": "research"},
-                       headers={"Accept": "text/event-stream"}) as response:
+    with client.stream(
+        "POST",
+        f"/api/runtimes/{MOCK}/run",
+        json={"taskId": task["id"], "kind": "research"},
+        headers={"Accept": "text/event-stream"},
+    ) as response:
         raw = response.read().decode()
     assert "abcdefghijklmnop" not in raw
     frames = [json.loads(line[6:]) for line in raw.splitlines() if line.startswith("data: ")]
@@ -570,7 +574,10 @@ class _CutEmojiRuntime:
     @hookimpl
     def clawboo_runtime_descriptor(self):
         return RuntimeDescriptor(
-            id="cut-emoji", name="Cut emoji", auth_kind="none", docs_url="https://x.invalid",
+            id="cut-emoji",
+            name="Cut emoji",
+            auth_kind="none",
+            docs_url="https://x.invalid",
             capabilities=Capabilities(
                 streaming=True, mcp=False, worktrees=False, resume=False, tool_approval=False
             ),
@@ -670,13 +677,19 @@ def test_stopping_the_host_mid_run_kills_the_tree_and_releases_the_task(tmp_path
     env = dict(env, CLAWBOO_HOME=str(data))
     with server_process(["--port", "0"], env, data) as port:
         base = f"http://127.0.0.1:{port}"
-        task = httpx.post(f"{base}/api/board/tasks", json={"title": "t", "description": "!spawn 120"}).json()["task"]
+        task = httpx.post(
+            f"{base}/api/board/tasks", json={"title": "t", "description": "!spawn 120"}
+        ).json()["task"]
         pids: list[int] = []
 
         def stream_run():
-            with httpx.stream("POST", f"{base}/api/runtimes/{MOCK}/run", timeout=60,
-                              json={"taskId": task["id"], "kind": "research"},
-                              headers={"Accept": "text/event-stream"}) as response:
+            with httpx.stream(
+                "POST",
+                f"{base}/api/runtimes/{MOCK}/run",
+                timeout=60,
+                json={"taskId": task["id"], "kind": "research"},
+                headers={"Accept": "text/event-stream"},
+            ) as response:
                 for line in response.iter_lines():
                     if "PIDS" in line:
                         pids.extend(int(p) for p in json.loads(line[6:])["text"].split()[1:3])
@@ -702,10 +715,14 @@ def test_a_lone_surrogate_in_runtime_output_is_stored_safely(clawboo_host_factor
         yield TextDelta(json.loads('"cut emoji \\ud83d"'))
         yield Done("success")
 
-    server = clawboo_host_factory(plugins=[("halfemoji", _plugin_module("halfemoji", clawboo_runtime_run))])
+    server = clawboo_host_factory(
+        plugins=[("halfemoji", _plugin_module("halfemoji", clawboo_runtime_run))]
+    )
     with server.client() as client:
         task = new_task(client)
-        body = client.post("/api/runtimes/halfemoji/run", json={"taskId": task["id"], "kind": "research"}).json()
+        body = client.post(
+            "/api/runtimes/halfemoji/run", json={"taskId": task["id"], "kind": "research"}
+        ).json()
         assert (body["status"], body["summary"]) == ("done", "cut emoji \ufffd")
         assert detail(client, task["id"])["comments"][-1]["body"] == "cut emoji \ufffd"
 
@@ -714,10 +731,22 @@ def test_only_the_same_agent_on_the_same_runtime_resumes_a_session(client, repo)
     task = new_task(client, "!session sess-7\n!ok paused")
     run(client, task["id"], repoPath=str(repo), keepForResume=True, assigneeAgentId="alice")
     client.patch(f"/api/board/tasks/{task['id']}", json={"description": "!ok next"})
-    with client.stream("POST", f"/api/runtimes/{MOCK}/run", headers={"Accept": "text/event-stream"},
-                       json={"taskId": task["id"], "repoPath": str(repo), "assigneeAgentId": "bob",
-                             "keepForResume": True}) as response:
-        texts = [json.loads(line[6:]).get("text") for line in response.iter_lines() if line.startswith("data: ")]
+    with client.stream(
+        "POST",
+        f"/api/runtimes/{MOCK}/run",
+        headers={"Accept": "text/event-stream"},
+        json={
+            "taskId": task["id"],
+            "repoPath": str(repo),
+            "assigneeAgentId": "bob",
+            "keepForResume": True,
+        },
+    ) as response:
+        texts = [
+            json.loads(line[6:]).get("text")
+            for line in response.iter_lines()
+            if line.startswith("data: ")
+        ]
     assert "resumed sess-7" not in texts  # bob's home never held alice's session
 
 
@@ -735,9 +764,37 @@ def test_a_huge_description_is_shortened_to_fit_one_argv_element(clawboo_host_fa
     description = "é" * 200_000  # 400 000 bytes
     with server.client() as client:
         task = new_task(client, description)
-        body = client.post("/api/runtimes/big/run", json={"taskId": task["id"], "repoPath": str(git_repo)}).json()
+        body = client.post(
+            "/api/runtimes/big/run", json={"taskId": task["id"], "repoPath": str(git_repo)}
+        ).json()
     assert body["doneReason"] == "success"
     assert len(seen["prompt"].encode()) <= 120_000
     assert seen["prompt"].startswith("# Task: Do the thing\n\néé")
     assert "the full text is in TASK.md at the root of your worktree" in seen["prompt"]
     assert description in seen["task_md"]
+
+
+def test_a_finished_run_never_touches_a_later_runs_claim(server, client):
+    task = new_task(client, "!sleep 1500\n!ok first")
+    first, first_out = _run_in_thread(server, task["id"], kind="research", assigneeAgentId="first")
+    _wait_for_execution(client, task["id"])
+    # A person takes the task back mid-run and someone else picks it up.
+    client.patch(f"/api/board/tasks/{task['id']}", json={"status": "todo", "description": "!hang"})
+    second, second_out = _run_in_thread(
+        server, task["id"], kind="research", assigneeAgentId="second"
+    )
+    deadline = time.monotonic() + 20
+    while detail(client, task["id"])["task"]["assigneeAgentId"] != "second":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    first.join(30)
+    assert first_out["response"].json()["status"] == "in_progress"  # not ours to move
+    after = detail(client, task["id"])
+    assert (after["task"]["status"], after["task"]["assigneeAgentId"]) == ("in_progress", "second")
+    assert after["comments"][-1]["body"].startswith("[late result — the task had been released")
+    running = [e for e in after["executions"] if e["status"] == "running"]
+    assert len(running) == 1
+    client.post(f"/api/executions/{running[0]['id']}/abort")
+    second.join(30)
+    assert second_out["response"].json()["doneReason"] == "aborted"
+    assert detail(client, task["id"])["task"]["status"] == "todo"

@@ -295,14 +295,23 @@ def test_only_a_runtime_with_a_healthcheck_hook_has_one(host):
 
 
 def test_a_json_body_without_its_content_type_is_still_read(host, clawboo_data_dir):
-    response = host.post("/api/runtimes/clawboo-native/connect", content=b'{"apiKey": "key-no-header-01"}',
-                         headers={"content-type": "application/x-www-form-urlencoded"})
+    response = host.post(
+        "/api/runtimes/clawboo-native/connect",
+        content=b'{"apiKey": "key-no-header-01"}',
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert response.json() == {"ok": True, "connectionState": "ready"}
-    response = host.post("/api/runtimes/clawboo-native/connect", content=b"apiKey=x",
-                         headers={"content-type": "application/x-www-form-urlencoded"})
+    response = host.post(
+        "/api/runtimes/clawboo-native/connect",
+        content=b"apiKey=x",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 400 and "must be JSON" in response.json()["error"]
     response = host.post("/api/runtimes/clawboo-native/connect", json=["not", "an", "object"])
-    assert (response.status_code, response.json()) == (400, {"error": "JSON body must be an object"})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"error": "JSON body must be an object"},
+    )
 
 
 def test_deeply_nested_json_is_a_400_not_a_crash(host, clawboo_data_dir):

@@ -99,6 +99,8 @@ TABLES: list[Table] = [
             ("parent_task_id", "TEXT REFERENCES tasks(id) ON DELETE SET NULL"),
             ("assignee_agent_id", "TEXT"),
             ("assignee_runtime", "TEXT"),
+            # The execution holding the claim: a run's report-up only touches its own claim.
+            ("claim_exec_id", "TEXT"),
             ("worktree_ref", "TEXT"),
             ("branch_ref", "TEXT"),
             ("created_at", "TEXT NOT NULL"),

@@ -345,11 +345,14 @@ class BoardStore:
         title: str | None = None,
         description: str | None = None,
         priority: int | None = None,
+        claim_exec_id: str | None = None,
     ) -> StatusChange:
         """Fields and (optionally) a status move, all or nothing, in one transaction.
 
         The status move goes through the state machine exactly like :meth:`update_status`; an
-        illegal move changes nothing, the other fields included.
+        illegal move changes nothing, the other fields included. With ``claim_exec_id`` the
+        change applies only while that execution still holds the task's claim
+        (``claim_lost`` otherwise).
         """
 
         def write(conn: sqlite3.Connection) -> StatusChange:
@@ -357,6 +360,8 @@ class BoardStore:
             if row is None:
                 return StatusChange(False, "not_found", None)
             previous = row["status"]
+            if claim_exec_id is not None and row["claim_exec_id"] != claim_exec_id:
+                return StatusChange(False, "claim_lost", row, previous)
             sets: dict[str, Any] = {}
             if status is not None and status != previous:
                 if not states.can_transition(previous, status):
@@ -388,15 +393,18 @@ class BoardStore:
         if to == states.TODO:
             sets["assignee_agent_id"] = None
             sets["assignee_runtime"] = None
+            sets["claim_exec_id"] = None
         return sets
 
-    def update_status(self, task_id: str, to: str) -> StatusChange:
+    def update_status(
+        self, task_id: str, to: str, claim_exec_id: str | None = None
+    ) -> StatusChange:
         """Move a task through the state machine (run-flow §2.2) in one IMMEDIATE transaction.
 
         Same status: ok, nothing written. Terminal: sets ``completed_at``. ``todo``: clears the
-        assignee and assignee runtime.
+        assignee, assignee runtime and claim. ``claim_exec_id``: see :meth:`patch_task`.
         """
-        return self.patch_task(task_id, status=to)
+        return self.patch_task(task_id, status=to, claim_exec_id=claim_exec_id)
 
     def ancestors(self, task_id: str) -> list[dict]:
         """The task's ancestor chain, nearest (parent) first; cycle-safe; [] for a root."""
@@ -446,17 +454,22 @@ class BoardStore:
             == 1
         )
 
-    def release(self, task_id: str) -> bool:
-        """``in_progress`` → ``todo`` with the assignee cleared; a no-op (False) otherwise."""
-        return (
-            self._exec(
-                "UPDATE tasks SET status = 'todo', assignee_agent_id = NULL,"
-                " assignee_runtime = NULL, updated_at = ?"
-                " WHERE id = ? AND status = 'in_progress'",
-                (now_iso(), task_id),
-            )
-            == 1
+    def release(self, task_id: str, claim_exec_id: str | None = None) -> bool:
+        """``in_progress`` → ``todo`` with the assignee cleared; a no-op (False) otherwise.
+
+        With ``claim_exec_id``, only while that execution still holds the claim: a run never
+        releases a later run's claim on the same task.
+        """
+        sql = (
+            "UPDATE tasks SET status = 'todo', assignee_agent_id = NULL,"
+            " assignee_runtime = NULL, claim_exec_id = NULL, updated_at = ?"
+            " WHERE id = ? AND status = 'in_progress'"
         )
+        params: tuple = (now_iso(), task_id)
+        if claim_exec_id is not None:
+            sql += " AND claim_exec_id = ?"
+            params += (claim_exec_id,)
+        return self._exec(sql, params) == 1
 
     def heartbeat(self, task_id: str, agent_id: str) -> bool:
         """Refresh ``updated_at`` while ``agent_id`` holds the task in progress."""
@@ -533,17 +546,19 @@ class BoardStore:
         uses to release it. Returns the execution, or None when the claim is lost.
         """
 
+        exec_id = new_id()
+
         def write(conn: sqlite3.Connection) -> dict | None:
             claimed = conn.execute(
                 "UPDATE tasks SET assignee_agent_id = ?, assignee_runtime = ?,"
-                " status = 'in_progress', updated_at = ?"
+                " claim_exec_id = ?, status = 'in_progress', updated_at = ?"
                 " WHERE id = ? AND status = 'todo' AND assignee_agent_id IS NULL",
-                (agent_id, runtime_id, now_iso(), task_id),
+                (agent_id, runtime_id, exec_id, now_iso(), task_id),
             ).rowcount
             if claimed != 1:
                 return None
             return self._insert_execution(
-                conn, task_id, runtime_id, run_reason, None, owner_pid, owner_boot
+                conn, task_id, runtime_id, run_reason, None, owner_pid, owner_boot, exec_id
             )
 
         return self._write(write)
@@ -557,8 +572,9 @@ class BoardStore:
         workspace_id: str | None,
         owner_pid: int | None,
         owner_boot: str | None,
+        exec_id: str | None = None,
     ) -> dict:
-        exec_id = new_id()
+        exec_id = exec_id or new_id()
         conn.execute(
             "INSERT INTO executions (id, task_id, workspace_id, runtime_id, status,"
             " started_at, run_reason, owner_pid, owner_boot)"
@@ -698,7 +714,7 @@ class BoardStore:
             if not still_running:
                 conn.execute(
                     "UPDATE tasks SET status = 'todo', assignee_agent_id = NULL,"
-                    " assignee_runtime = NULL, updated_at = ?"
+                    " assignee_runtime = NULL, claim_exec_id = NULL, updated_at = ?"
                     " WHERE id = ? AND status = 'in_progress'",
                     (ts, row["task_id"]),
                 )
@@ -925,7 +941,9 @@ class BoardStore:
                     config_json,
                 )
             )
-        leader = next((p[0] for p, a in zip(prepared, agents) if a.get("role") == "leader"), None)
+        leader = next(
+            (p[0] for p, a in zip(prepared, agents, strict=True) if a.get("role") == "leader"), None
+        )
 
         def write(conn: sqlite3.Connection) -> dict:
             ts = now_iso()

@@ -382,7 +382,7 @@ def mcp_endpoint():
 
 '''
 
-_TRANSCRIPT_REPLAY = '''
+_TRANSCRIPT_REPLAY = """
 mcp_results = []
 endpoint = mcp_endpoint() if CONFIG["real_mcp_task"] else None
 if endpoint:
@@ -424,7 +424,7 @@ for line in err[CONFIG["stderr_first"]:]:
 if CONFIG["linger"]:
     time.sleep(300)
 sys.exit(CONFIG["exit_code"])
-'''
+"""
 
 
 class TranscriptFake:

@@ -15,7 +15,9 @@ def git(repo: Path, *args: str) -> str:
     """Run git in ``repo`` (with a throwaway identity) and return its stripped stdout."""
     return subprocess.run(
         ["git", "-C", str(repo), *GIT_IDENTITY, *args],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
 
 
@@ -29,8 +31,9 @@ def make_git_repo(path: Path) -> Path:
     return path
 
 
-def create_task(client: httpx.Client, title: str = "Do the thing", description: str = "",
-                **fields) -> dict:
+def create_task(
+    client: httpx.Client, title: str = "Do the thing", description: str = "", **fields
+) -> dict:
     """``POST /api/board/tasks`` and return the task (asserts 201)."""
     response = client.post(
         "/api/board/tasks", json={"title": title, "description": description, **fields}
@@ -58,7 +61,9 @@ def sse_frames(text: str) -> list[dict]:
 def run_streaming(client: httpx.Client, runtime_id: str, task_id: str, **body) -> list[dict]:
     """``POST /api/runtimes/<id>/run`` with ``Accept: text/event-stream``; every frame."""
     with client.stream(
-        "POST", f"/api/runtimes/{runtime_id}/run", json={"taskId": task_id, **body},
+        "POST",
+        f"/api/runtimes/{runtime_id}/run",
+        json={"taskId": task_id, **body},
         headers={"Accept": "text/event-stream"},
     ) as response:
         assert response.status_code == 200, response.read()
