@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .plugin_api.settings import positive_float
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 18790
 FALLBACK_PORTS = range(18790, 18810)  # 18790..18809 when the default port is busy
@@ -78,8 +80,4 @@ class HostConfig:
         return self.env.get(name) == "1"
 
     def env_float(self, name: str, default: float) -> float:
-        try:
-            value = float(self.env.get(name, ""))
-        except ValueError:
-            return default
-        return value if value > 0 else default
+        return positive_float(self.env, name, default)

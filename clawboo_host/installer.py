@@ -17,6 +17,7 @@ from .api.sse import Emit
 from .errors import ApiError
 from .plugin_api.binaries import resolve_binary
 from .plugin_api.install import npm_install, pip_install
+from .plugin_api.settings import positive_float
 from .plugin_api.types import (
     InstallComplete,
     InstallContext,
@@ -49,11 +50,7 @@ class Installer:
 
     @property
     def timeout_s(self) -> float:
-        try:
-            value = float(self.env.get("CLAWBOO_INSTALL_TIMEOUT_S", ""))
-        except ValueError:
-            return DEFAULT_TIMEOUT_S
-        return value if value > 0 else DEFAULT_TIMEOUT_S
+        return positive_float(self.env, "CLAWBOO_INSTALL_TIMEOUT_S", DEFAULT_TIMEOUT_S)
 
     def reserve(self, runtime_id: str) -> None:
         """Refuse before any stream opens: built-in runtimes and a second concurrent install."""

@@ -63,18 +63,13 @@ def parse_run_request(body: dict, default_agent: str) -> RunRequest:
     agent = agent if isinstance(agent, str) else default_agent
     if not ASSIGNEE_PATTERN.fullmatch(agent):  # `$` alone would admit a trailing "\n"
         raise ApiError(400, "invalid assigneeAgentId")
-    kind = body.get("kind")
-
-    def optional_text(name: str) -> str | None:
-        value = body.get(name)
-        return value.strip() or None if isinstance(value, str) else None
 
     return RunRequest(
         task_id=task_id.strip(),
         agent_id=agent,
-        repo_path=optional_text("repoPath"),
-        kind=kind.strip() if isinstance(kind, str) and kind.strip() else "code",
-        model=optional_text("model"),
+        repo_path=text_field(body, "repoPath") or None,
+        kind=text_field(body, "kind") or "code",
+        model=text_field(body, "model") or None,
         keep_for_resume=body.get("keepForResume") is True,
     )
 

@@ -89,7 +89,12 @@ async def run(
     return EventStream(stream, on_disconnect=lambda: abort.set("client disconnected"))
 
 
-RUNTIME_ACTIONS = ("install", "connect", "disconnect", "healthcheck", "run")
+# The actions routed above (install, connect, ...), read off the router so it can't drift.
+RUNTIME_ACTIONS = frozenset(
+    route.path.rsplit("/", 1)[-1]
+    for route in router.routes
+    if route.path.startswith(f"{router.prefix}/{{id}}/")
+)
 
 
 @router.api_route("/{id}/{action:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

@@ -394,6 +394,21 @@ class RunContext:
     resume_session_id: str | None = None
     title: str = ""
 
+    def scrub(self, text: str) -> str:
+        """``text`` with this run's secrets (the MCP token, every granted provider key)
+        replaced by ``[REDACTED]``.
+
+        The host redacts everything you yield anyway; use this for text you build yourself
+        (a summary made of a CLI's stderr) so it is clean where you produce it too.
+        """
+        from .childenv import PROVIDER_KEY_NAMES
+
+        values = {self.mcp_token or ""}
+        values |= {v for k, v in self.env.items() if k.upper() in PROVIDER_KEY_NAMES}
+        for secret in sorted((v for v in values if len(v) >= 6), key=len, reverse=True):
+            text = text.replace(secret, "[REDACTED]")
+        return text
+
 
 # Normalized run events. The host turns these into board state and SSE frames.
 

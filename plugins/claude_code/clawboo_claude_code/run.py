@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from pathlib import Path
 
@@ -46,8 +46,8 @@ from clawboo_host.plugin_api import (
     ToolResult,
 )
 from clawboo_host.plugin_api.binaries import aresolve_binary
-from clawboo_host.plugin_api.childenv import PROVIDER_KEY_NAMES
 from clawboo_host.plugin_api.process import spawn
+from clawboo_host.plugin_api.text import tail
 
 __all__ = [
     "MCP_SERVER_NAME",
@@ -66,8 +66,6 @@ MAX_ERROR_SUMMARY_CHARS = 2000
 #: (it has been seen to linger on open MCP connections).
 RESULT_EXIT_GRACE_S = 10.0
 _SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_REDACTED = "[REDACTED]"
-_MIN_SECRET_LEN = 6
 
 
 # --------------------------------------------------------------------------- setup
@@ -146,26 +144,6 @@ def build_argv(bin_path: str, ctx: RunContext, mcp_path: Path, *, resume: str | 
     # ``-p`` is a flag and the prompt a positional: after ``--`` a prompt that starts
     # with "-" ("--help", "--model=x ...") is never read as an option.
     return [*argv, "--", ctx.prompt]
-
-
-# --------------------------------------------------------------------------- secrets
-
-
-def _secrets(ctx: RunContext) -> list[str]:
-    values = [ctx.mcp_token or ""]
-    values += [v for k, v in ctx.env.items() if k.upper() in PROVIDER_KEY_NAMES]
-    return sorted({v for v in values if len(v) >= _MIN_SECRET_LEN}, key=len, reverse=True)
-
-
-def _redact(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, _REDACTED)
-    return text
-
-
-def _tail(text: str, limit: int = MAX_ERROR_SUMMARY_CHARS) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
 
 
 # --------------------------------------------------------------------------- parsing
@@ -324,7 +302,7 @@ class StreamParser:
             model=self._result_model(),
         )
 
-    def terminal(self, secrets: list[str]) -> list[RuntimeEvent]:
+    def terminal(self, scrub: Callable[[str], str]) -> list[RuntimeEvent]:
         """The events that end a run that printed a ``result``: cost, then Done."""
         result = self.result or {}
         events: list[RuntimeEvent] = []
@@ -338,17 +316,17 @@ class StreamParser:
         session = self.session_id
         if subtype == "error_max_turns":
             summary = "; ".join(errors) or text or "reached the maximum number of turns"
-            events.append(Done("max_turns", summary=_redact(summary, secrets), session_id=session))
+            events.append(Done("max_turns", summary=scrub(summary), session_id=session))
         elif result.get("is_error") is True or subtype != "success":
             summary = text.strip() or "; ".join(errors) or subtype or "error"
-            summary = _redact(_tail(summary), secrets)
+            summary = scrub(tail(summary, MAX_ERROR_SUMMARY_CHARS))
             status = result.get("api_error_status")
             is_status = isinstance(status, int) and not isinstance(status, bool)
             code = f"http_{status}" if is_status else (subtype or None)
             events.append(ErrorEvent(summary, code=code, fatal=True))
             events.append(Done("error", summary=summary, session_id=session))
         else:
-            events.append(Done("success", summary=_redact(text, secrets), session_id=session))
+            events.append(Done("success", summary=scrub(text), session_id=session))
         return events
 
 
@@ -358,7 +336,7 @@ class StreamParser:
 def _failure_summary(stderr: str, parser: StreamParser, code: int | None) -> str:
     text = stderr.strip() or "\n".join(parser.other_lines).strip()
     if text:
-        return _tail(text)
+        return tail(text, MAX_ERROR_SUMMARY_CHARS)
     if code is None:
         return "claude ended without a result"
     if code == 0:
@@ -376,7 +354,6 @@ async def run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
         yield Done("aborted")
         return
 
-    secrets = _secrets(ctx)
     home = private_home(ctx)
     env = build_env(ctx, home)
     mcp_path = write_mcp_config(ctx)
@@ -423,23 +400,23 @@ async def run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
             stderr = proc.stderr_text
     except OSError as exc:
         what = f"{BINARY} failed" if started else f"could not start {BINARY}"
-        summary = _redact(f"{what}: {exc}", secrets)
+        summary = ctx.scrub(f"{what}: {exc}")
         yield Done("error", summary=summary, session_id=parser.session_id)
         return
 
     if ctx.abort.is_set or aborted:
         summary = ""
         if parser.result is not None and isinstance(parser.result.get("result"), str):
-            summary = _redact(parser.result["result"], secrets)
+            summary = ctx.scrub(parser.result["result"])
         cost = parser.cost_event() if parser.result is not None else None
         if cost is not None:
             yield cost
         yield Done("aborted", summary=summary, session_id=parser.session_id)
         return
     if parser.result is not None:
-        for event in parser.terminal(secrets):
+        for event in parser.terminal(ctx.scrub):
             yield event
         return
-    summary = _redact(_failure_summary(stderr, parser, code), secrets)
+    summary = ctx.scrub(_failure_summary(stderr, parser, code))
     yield ErrorEvent(summary, code=f"exit_{code}" if code is not None else None, fatal=True)
     yield Done("error", summary=summary, session_id=parser.session_id)

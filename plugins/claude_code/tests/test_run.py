@@ -361,7 +361,7 @@ def test_parser_maps_thinking_tool_results_and_cache_tokens():
         ToolResult("t1", "Bash", "a\nb", is_error=True),
         ToolResult("t2", "", '{"k": 1}'),
     ]
-    assert parser.terminal([]) == [
+    assert parser.terminal(lambda text: text) == [
         CostEvent(cost_usd=None, input_tokens=1105, output_tokens=9, model="sonnet"),
         ErrorEvent("boom", code="error_during_execution", fatal=True),
         Done("error", summary="boom", session_id="s-1"),

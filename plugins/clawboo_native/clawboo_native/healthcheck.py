@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from clawboo_host.plugin_api import HealthcheckRequest, HealthcheckResult
+from clawboo_host.plugin_api.settings import positive_float
 
 from .providers import PROVIDERS
 
@@ -12,11 +13,7 @@ DEFAULT_TIMEOUT_S = 8.0
 
 
 def _timeout(env) -> float:
-    try:
-        value = float(env.get("CLAWBOO_HEALTHCHECK_TIMEOUT_S", ""))
-    except ValueError:
-        return DEFAULT_TIMEOUT_S
-    return value if value > 0 else DEFAULT_TIMEOUT_S
+    return positive_float(env, "CLAWBOO_HEALTHCHECK_TIMEOUT_S", DEFAULT_TIMEOUT_S)
 
 
 async def check_key(request: HealthcheckRequest) -> HealthcheckResult:

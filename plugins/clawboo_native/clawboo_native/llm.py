@@ -33,6 +33,7 @@ import anyio
 import httpx
 
 from clawboo_host.plugin_api import AbortSignal
+from clawboo_host.plugin_api.settings import positive_float
 
 from .providers import KNOWN_PROVIDERS, PROVIDERS, Provider
 from .seed import MODEL_DEFAULTS
@@ -160,16 +161,8 @@ def choose_route(env: Mapping[str, str], model: str | None) -> Route | None:
 # --------------------------------------------------------------------------- settings
 
 
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
-    try:
-        value = float(env.get(name, ""))
-    except ValueError:
-        return default
-    return value if value > 0 else default
-
-
 def timeout_s(env: Mapping[str, str]) -> float:
-    return _positive(env, "CLAWBOO_NATIVE_TIMEOUT_S", DEFAULT_TIMEOUT_S)
+    return positive_float(env, "CLAWBOO_NATIVE_TIMEOUT_S", DEFAULT_TIMEOUT_S)
 
 
 def _retries(env: Mapping[str, str]) -> int:
@@ -181,7 +174,7 @@ def _retries(env: Mapping[str, str]) -> int:
 
 
 def _max_tokens(env: Mapping[str, str]) -> int:
-    return int(_positive(env, "CLAWBOO_NATIVE_MAX_TOKENS", DEFAULT_MAX_TOKENS))
+    return int(positive_float(env, "CLAWBOO_NATIVE_MAX_TOKENS", DEFAULT_MAX_TOKENS))
 
 
 # --------------------------------------------------------------------------- http client

@@ -30,9 +30,9 @@ that starts with ``-`` from being read as an option.)
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -46,8 +46,8 @@ from clawboo_host.plugin_api import (
     hookimpl,
 )
 from clawboo_host.plugin_api.binaries import aresolve_binary
-from clawboo_host.plugin_api.childenv import PROVIDER_KEY_NAMES
 from clawboo_host.plugin_api.process import spawn
+from clawboo_host.plugin_api.text import tail
 
 from .events import CodexStream
 from .home import MCP_TOKEN_ENV, seed_auth, write_config
@@ -84,8 +84,6 @@ _NOISE = (
     re.compile(r"^\s+\d+:\s"),
     re.compile(r"^\s+at\s"),
 )
-_REDACTED = "[REDACTED]"
-_MIN_SECRET_LEN = 6
 
 
 # --------------------------------------------------------------------------- setup
@@ -144,23 +142,6 @@ def has_key(env: dict[str, str]) -> bool:
 # --------------------------------------------------------------------------- summaries
 
 
-def _secrets(ctx: RunContext) -> list[str]:
-    values = [ctx.mcp_token or ""]
-    values += [v for k, v in ctx.env.items() if k.upper() in PROVIDER_KEY_NAMES]
-    return sorted({v for v in values if v and len(v) >= _MIN_SECRET_LEN}, key=len, reverse=True)
-
-
-def _redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, _REDACTED)
-    return text
-
-
-def _tail(text: str, limit: int = MAX_SUMMARY_CHARS) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
-
-
 def _clean_stderr(stderr: str) -> str:
     lines = stderr.splitlines()
     return "\n".join(ln for ln in lines if ln.strip() and not any(p.match(ln) for p in _NOISE))
@@ -168,12 +149,12 @@ def _clean_stderr(stderr: str) -> str:
 
 def _failure_summary(parser: CodexStream, stderr: str, code: int | None) -> str:
     if parser.last_error:
-        return _tail(parser.last_error)
+        return tail(parser.last_error, MAX_SUMMARY_CHARS)
     cleaned = _clean_stderr(stderr)
     if cleaned:
-        return _tail(cleaned)
+        return tail(cleaned, MAX_SUMMARY_CHARS)
     if parser.other_lines:
-        return _tail("\n".join(parser.other_lines))
+        return tail("\n".join(parser.other_lines), MAX_SUMMARY_CHARS)
     if code is not None and code < 0:
         return f"codex was killed by signal {-code}"
     return f"codex exited with code {code}"
@@ -190,7 +171,6 @@ class _Outcome:
     gave_up: bool = False  # we killed it: the provider is unreachable
     lingered: bool = False  # we killed it: it did not exit after its turn ended
     start_error: str | None = None
-    secrets: list[str] = field(default_factory=list)
 
 
 async def _attempt(
@@ -207,7 +187,7 @@ async def _attempt(
                     for event in parser.feed(line):
                         if isinstance(event, ErrorEvent):
                             event = ErrorEvent(
-                                _redact(event.message, outcome.secrets),
+                                ctx.scrub(event.message),
                                 code=event.code,
                                 fatal=event.fatal,
                             )
@@ -245,21 +225,24 @@ def _resume_failed(outcome: _Outcome, ctx: RunContext) -> bool:
 def _done(outcome: _Outcome, ctx: RunContext, session_id: str | None) -> Done:
     parser = outcome.parser
     session_id = parser.session_id or session_id
-    secrets = outcome.secrets
     if outcome.start_error:
         return Done("error", summary=outcome.start_error, session_id=session_id)
     if ctx.abort.is_set:
-        return Done("aborted", summary=_redact(parser.last_message, secrets), session_id=session_id)
+        return Done("aborted", summary=ctx.scrub(parser.last_message), session_id=session_id)
     if outcome.gave_up:
         last = parser.last_reconnect or "no answer"
-        summary = _tail(f"codex could not reach its provider: {last}")
-        return Done("error", summary=_redact(summary, secrets), session_id=session_id)
+        summary = tail(f"codex could not reach its provider: {last}", MAX_SUMMARY_CHARS)
+        return Done("error", summary=ctx.scrub(summary), session_id=session_id)
     if parser.failed is not None:
-        return Done("error", summary=_redact(_tail(parser.failed), secrets), session_id=session_id)
+        return Done(
+            "error",
+            summary=ctx.scrub(tail(parser.failed, MAX_SUMMARY_CHARS)),
+            session_id=session_id,
+        )
     if parser.completed or outcome.code == 0:
-        return Done("success", summary=_redact(parser.last_message, secrets), session_id=session_id)
+        return Done("success", summary=ctx.scrub(parser.last_message), session_id=session_id)
     summary = _failure_summary(parser, outcome.stderr, outcome.code)
-    return Done("error", summary=_redact(summary, secrets), session_id=session_id)
+    return Done("error", summary=ctx.scrub(summary), session_id=session_id)
 
 
 # --------------------------------------------------------------------------- the run
@@ -290,14 +273,13 @@ async def run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
 
     workdir = Path(ctx.cwd) if ctx.cwd is not None else Path(ctx.scratch_dir)
     env = build_env(ctx, home)
-    secrets = _secrets(ctx)
     resume = ctx.resume_session_id
     if not (ctx.home_dir is not None and resume and _SESSION_ID.match(resume)):
         resume = None
 
     while True:
         argv = build_argv(binary, ctx.prompt, workdir=workdir, model=ctx.model, resume=resume)
-        outcome = _Outcome(CodexStream(ctx.model), secrets=secrets)
+        outcome = _Outcome(CodexStream(ctx.model))
         if resume:
             yield StatusEvent(f"resuming {resume}")
         attempt = _attempt(argv, cwd=workdir, env=env, ctx=ctx, outcome=outcome)

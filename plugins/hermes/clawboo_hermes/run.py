@@ -35,6 +35,7 @@ from clawboo_host.plugin_api import (
 from clawboo_host.plugin_api.binaries import resolve_binary
 from clawboo_host.plugin_api.files import seed_credential_file
 from clawboo_host.plugin_api.process import spawn
+from clawboo_host.plugin_api.text import tail
 
 from . import config_file, update_cache
 from .auth import has_chatgpt_auth, hermes_home
@@ -106,11 +107,6 @@ def answer_text(stdout_lines: list[str]) -> str:
     """The answer: stdout without session lines and start-up notices, trimmed."""
     kept = [l for l in stdout_lines if not _SESSION_LINE.match(l) and not _NOISE.match(l)]
     return "\n".join(kept).strip()
-
-
-def _tail(text: str, limit: int = SUMMARY_LIMIT) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
 
 
 def _home_for(ctx: RunContext) -> Path:
@@ -227,12 +223,18 @@ async def clawboo_runtime_run(ctx: RunContext):
 
     answer = answer_text(attempt.stdout)
     if attempt.aborted:
-        yield Done("aborted", summary=_tail(answer) or "aborted", session_id=attempt.session_id)
+        yield Done(
+            "aborted",
+            summary=tail(answer, SUMMARY_LIMIT) or "aborted",
+            session_id=attempt.session_id,
+        )
     elif attempt.code == 0:
         reason = "max_turns" if _MAX_TURNS.search(answer) else "success"
-        yield Done(reason, summary=_tail(answer), session_id=attempt.session_id)
+        yield Done(reason, summary=tail(answer, SUMMARY_LIMIT), session_id=attempt.session_id)
     else:
         stderr = "\n".join(l for l in attempt.stderr if l.strip())
-        message = _tail(answer or stderr or f"{BINARY} exited with code {attempt.code}")
+        message = tail(
+            answer or stderr or f"{BINARY} exited with code {attempt.code}", SUMMARY_LIMIT
+        )
         yield ErrorEvent(message, fatal=True)
         yield Done("error", summary=message, session_id=attempt.session_id)
