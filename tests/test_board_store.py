@@ -13,7 +13,6 @@ from clawboo_host.board import states
 from clawboo_host.board.schema import SCHEMA_VERSION, TABLES
 from clawboo_host.board.store import (
     ORPHAN_ERROR,
-    STALE_ERROR,
     BoardStore,
     StoreClosed,
     UnknownReference,
@@ -269,7 +268,7 @@ def test_ancestors_are_cycle_safe(store: BoardStore):
     assert store.ancestors(self_loop["id"]) == []
 
 
-# --- claim, release, heartbeat ----------------------------------------------------------------
+# --- claim and release ----------------------------------------------------------------------
 
 
 def test_claim_rules(store: BoardStore):
@@ -319,18 +318,10 @@ def test_claim_storm_exactly_one_winner(tmp_path: Path):
         store.close()
 
 
-def test_release_and_heartbeat(store: BoardStore):
+def test_release(store: BoardStore):
     task = store.create_task("t")
     assert store.release(task["id"]) is False  # todo: no-op
-    assert store.heartbeat(task["id"], "agent-a") is False
     store.claim(task["id"], "agent-a", "codex")
-    store._exec(
-        "UPDATE tasks SET updated_at = '2000-01-01T00:00:00.000Z' WHERE id = ?", (task["id"],)
-    )
-    assert store.heartbeat(task["id"], "agent-b") is False
-    assert store.get_task(task["id"])["updated_at"].startswith("2000")
-    assert store.heartbeat(task["id"], "agent-a") is True
-    assert not store.get_task(task["id"])["updated_at"].startswith("2000")
     assert store.release(task["id"]) is True
     got = store.get_task(task["id"])
     assert got["status"] == "todo" and got["assignee_agent_id"] is None
@@ -472,21 +463,6 @@ def test_recover_orphans(store: BoardStore):
     assert store.get_execution(finished["id"])["recovery_tombstone"] == 0
     assert store.get_task(review_task["id"])["status"] == "in_review"
     assert store.recover_orphans(alive) == []  # nothing left to recover
-
-
-def test_sweep_stale(store: BoardStore):
-    task = store.create_task("t")
-    store.claim(task["id"], "a", "codex")
-    ex = store.create_execution(task["id"], "codex")
-    assert store.sweep_stale(180) == []  # fresh heartbeat
-    store._exec(
-        "UPDATE tasks SET updated_at = '2000-01-01T00:00:00.000Z' WHERE id = ?", (task["id"],)
-    )
-    assert store.sweep_stale(180) == [ex["id"]]
-    got = store.get_execution(ex["id"])
-    assert got["status"] == "timed_out" and got["error"] == STALE_ERROR
-    assert got["recovery_tombstone"] == 0
-    assert store.get_task(task["id"])["status"] == "todo"
 
 
 # --- workspaces -------------------------------------------------------------------------------

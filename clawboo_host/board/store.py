@@ -13,7 +13,7 @@ way in, so a secret-shaped value pasted or echoed into the board never reaches t
 (SPEC §3).
 
 Writes that read-then-write run in one ``BEGIN IMMEDIATE`` transaction against the row as read
-inside it. Single-statement writes (the claim, release, heartbeat) are one conditional UPDATE.
+inside it. The claim and the release are each one conditional UPDATE.
 A write that fails with SQLITE_BUSY/LOCKED is retried with jitter for a short wall-clock budget;
 a write that simply matched no row is never retried.
 """
@@ -58,17 +58,11 @@ MICRO_PER_USD = 1_000_000
 SOFT_CAP_PERCENT = 80
 
 ORPHAN_ERROR = "interrupted: the host process running it stopped"
-STALE_ERROR = "stale: no heartbeat within the watchdog window"
 
 
 def now_iso() -> str:
     """Now as ISO 8601 UTC with milliseconds and ``Z``: ``2026-05-09T07:35:25.123Z``."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _iso_before(seconds: float) -> str:
-    moment = datetime.fromtimestamp(time.time() - seconds, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def new_id() -> str:
@@ -444,13 +438,24 @@ class BoardStore:
 
     def claim(self, task_id: str, agent_id: str, runtime_id: str) -> bool:
         """Atomically take a ``todo`` task with no assignee: True for exactly one claimer."""
+        return self._write(lambda conn: self._claim(conn, task_id, agent_id, runtime_id, None))
+
+    @staticmethod
+    def _claim(
+        conn: sqlite3.Connection,
+        task_id: str,
+        agent_id: str,
+        runtime_id: str,
+        claim_exec_id: str | None,
+    ) -> bool:
+        """The one conditional UPDATE that makes a claim (run-flow §2.3)."""
         return (
-            self._exec(
+            conn.execute(
                 "UPDATE tasks SET assignee_agent_id = ?, assignee_runtime = ?,"
-                " status = 'in_progress', updated_at = ?"
+                " claim_exec_id = ?, status = 'in_progress', updated_at = ?"
                 " WHERE id = ? AND status = 'todo' AND assignee_agent_id IS NULL",
-                (agent_id, runtime_id, now_iso(), task_id),
-            )
+                (agent_id, runtime_id, claim_exec_id, now_iso(), task_id),
+            ).rowcount
             == 1
         )
 
@@ -470,17 +475,6 @@ class BoardStore:
             sql += " AND claim_exec_id = ?"
             params += (claim_exec_id,)
         return self._exec(sql, params) == 1
-
-    def heartbeat(self, task_id: str, agent_id: str) -> bool:
-        """Refresh ``updated_at`` while ``agent_id`` holds the task in progress."""
-        return (
-            self._exec(
-                "UPDATE tasks SET updated_at = ?"
-                " WHERE id = ? AND status = 'in_progress' AND assignee_agent_id = ?",
-                (now_iso(), task_id, agent_id),
-            )
-            == 1
-        )
 
     # --- comments -----------------------------------------------------------------------------
 
@@ -549,13 +543,7 @@ class BoardStore:
         exec_id = new_id()
 
         def write(conn: sqlite3.Connection) -> dict | None:
-            claimed = conn.execute(
-                "UPDATE tasks SET assignee_agent_id = ?, assignee_runtime = ?,"
-                " claim_exec_id = ?, status = 'in_progress', updated_at = ?"
-                " WHERE id = ? AND status = 'todo' AND assignee_agent_id IS NULL",
-                (agent_id, runtime_id, exec_id, now_iso(), task_id),
-            ).rowcount
-            if claimed != 1:
+            if not self._claim(conn, task_id, agent_id, runtime_id, exec_id):
                 return None
             return self._insert_execution(
                 conn, task_id, runtime_id, run_reason, None, owner_pid, owner_boot, exec_id
@@ -667,37 +655,8 @@ class BoardStore:
                 closed.append(row["id"])
         return closed
 
-    def sweep_stale(self, older_than_s: float) -> list[str]:
-        """run-flow §2.8 watchdog: an ``in_progress`` task whose ``updated_at`` (the heartbeat)
-        is older than ``older_than_s`` and that has a running execution gets that execution
-        closed ``timed_out`` and is released. Returns the closed execution ids."""
-        cutoff = _iso_before(older_than_s)
-        rows = self._all(
-            "SELECT e.* FROM executions e JOIN tasks t ON t.id = e.task_id"
-            " WHERE e.status = 'running' AND t.status = 'in_progress' AND t.updated_at < ?"
-            " ORDER BY e.started_at, e.rowid",
-            (cutoff,),
-        )
-        closed: list[str] = []
-        for row in rows:
-            if self._close_and_release(
-                row, "timed_out", STALE_ERROR, tombstone=False, cutoff=cutoff
-            ):
-                closed.append(row["id"])
-        return closed
-
-    def _close_and_release(
-        self, row: dict, status: str, error: str, *, tombstone: bool, cutoff: str | None = None
-    ) -> bool:
+    def _close_and_release(self, row: dict, status: str, error: str, *, tombstone: bool) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
-            if cutoff is not None:
-                fresh = conn.execute(
-                    "SELECT 1 FROM tasks WHERE id = ? AND status = 'in_progress'"
-                    " AND updated_at < ?",
-                    (row["task_id"], cutoff),
-                ).fetchone()
-                if not fresh:  # a heartbeat arrived meanwhile
-                    return False
             ts = now_iso()
             changed = conn.execute(
                 "UPDATE executions SET status = ?, completed_at = ?, error = ?,"
