@@ -386,7 +386,9 @@ class Executor:
             if token:
                 self.tokens.revoke(token)
             self.live.pop(run.exec_id, None)
-            shutil.rmtree(scratch, ignore_errors=True)
+            # A runtime's scratch can hold a whole private HOME: delete it off the event loop.
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(lambda: shutil.rmtree(scratch, ignore_errors=True))
 
     async def _acquire_home(self, lock: anyio.Lock, abort: AbortSignal) -> bool:
         """Wait for the identity home's turn: False on the timeout or when aborted first."""
