@@ -24,10 +24,10 @@ def create_app(config: HostConfig, registry: RuntimeRegistry | None = None) -> F
     host = Host(config, registry)
 
     def run_secrets(scope) -> list[str]:
-        descriptor = host.registry.descriptors.get(scope.runtime_id)
-        if descriptor is None:
+        if scope.runtime_id not in host.registry.descriptors:
             return []
-        return list(host.keys.grants_for_runtime(scope.runtime_id, descriptor.env_vars).values())
+        names = host.registry.key_names(scope.runtime_id, host.config.env)
+        return list(host.keys.grants_for_runtime(scope.runtime_id, names).values())
 
     mcp_tasks = build_mcp_tasks(
         lambda: host.board,

@@ -45,7 +45,7 @@ class Credentials:
 
     async def connect(self, runtime_id: str, api_key: str, provider: str) -> dict:
         descriptor = self.registry.descriptors[runtime_id]
-        request = ConnectRequest(provider=provider, has_api_key=bool(api_key))
+        request = ConnectRequest(provider=provider, has_api_key=bool(api_key), env=self.status.env)
         plan = await self.registry.call(runtime_id, "clawboo_runtime_connect", request=request)
         if plan is NOT_IMPLEMENTED or not isinstance(plan, ConnectPlan):
             plan = default_connect_plan(descriptor)
@@ -85,7 +85,7 @@ class Credentials:
         descriptor = self.registry.descriptors[runtime_id]
 
         def wipe() -> None:
-            for name in descriptor.env_vars:
+            for name in self.registry.key_names(runtime_id, self.status.env):
                 self.vault.delete(name)
             self.vault.set_disconnected(runtime_id, True)
 

@@ -427,7 +427,10 @@ class Executor:
         self, run: PreparedRun, scratch: Path
     ) -> tuple[RunContext, str | None, list[str]]:
         descriptor = run.descriptor
-        grants = await self._db(self.keys.grants_for_runtime, descriptor.id, descriptor.env_vars)
+        names = await anyio.to_thread.run_sync(
+            self.registry.key_names, descriptor.id, self.config.env
+        )
+        grants = await self._db(self.keys.grants_for_runtime, descriptor.id, names)
         env = build_child_env(self.config.env, grants)
         home = self._home_dir(run)
         if home is not None:

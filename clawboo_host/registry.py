@@ -23,6 +23,8 @@ from .plugin_api.types import PluginContractError, RuntimeDescriptor
 
 log = logging.getLogger(__name__)
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
 ENTRY_POINT_GROUP = "clawboo.runtimes"
 RESERVED_IDS = frozenset({"openclaw"})
 MOCK_RUNTIME_ID = "clawboo-mock"
@@ -126,6 +128,23 @@ class RuntimeRegistry:
         if inspect.isawaitable(result):
             result = await result
         return result
+
+    def key_names(self, runtime_id: str, env: Mapping[str, str]) -> tuple[str, ...]:
+        """Every vault slot the runtime draws on now: its descriptor's, then the names its
+        ``clawboo_runtime_key_names`` hook adds (a name that is not an env-var name, or a
+        hook that fails, adds nothing). Synchronous: call it off the event loop."""
+        names = list(self.descriptors[runtime_id].env_vars)
+        impl = self._impl(runtime_id, "clawboo_runtime_key_names")
+        if impl is not None:
+            try:
+                extra = impl.function(**{name: {"env": env}[name] for name in impl.argnames})
+            except Exception as exc:
+                log.warning("key_names hook of %s failed: %s", runtime_id, type(exc).__name__)
+                extra = ()
+            if isinstance(extra, str) or not isinstance(extra, Iterable):
+                extra = ()
+            names += [n for n in extra if isinstance(n, str) and _ENV_NAME.match(n)]
+        return tuple(dict.fromkeys(names))
 
     def stream(self, runtime_id: str, hook_name: str, **kwargs):
         """Call a generator hook (install, run); returns its async iterator or ``None``."""

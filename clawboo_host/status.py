@@ -33,7 +33,8 @@ def derive_connection_state(
     if descriptor.auth_kind == "none":
         return "ready"
     if descriptor.auth_kind == "oauth":
-        return "ready" if logged_in else "needs-login"
+        # a key the runtime can use instead of the login (e.g. codex's gateway) counts too
+        return "ready" if logged_in or has_credential else "needs-login"
     return "ready" if has_credential else "needs-auth"
 
 
@@ -159,7 +160,7 @@ class StatusService:
             out["auth"] = await self._auth(descriptor, probe) if probe_auth else AuthState()
 
         def keys() -> None:
-            names = descriptor.env_vars
+            names = self.registry.key_names(runtime_id, self.env)
             out["has_credential"] = any(self.keys.has_for_runtime(runtime_id, n) for n in names)
             out["has_vault_credential"] = any(self.keys.has_in_vault(n) for n in names)
 

@@ -11,7 +11,7 @@ generators. An implementation may accept any subset of the arguments shown.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import pluggy
 
@@ -87,6 +87,25 @@ def clawboo_runtime_auth_state(probe: StatusProbe) -> AuthState:
         async def clawboo_runtime_auth_state(probe):
             out = await run_probe([probe.bin_path, "login", "status"], env=probe.env)
             return AuthState(logged_in="logged in" in out.lower())
+    """
+
+
+@hookspec
+def clawboo_runtime_key_names(env: Mapping[str, str]) -> Sequence[str]:
+    """Name the extra vault slots the runtime draws on now, beyond the descriptor's.
+
+    For a runtime whose credential depends on the user's own CLI setup (Codex's custom model
+    provider names its key in ``env_key``). The host grants these names to the runtime's
+    runs (from the server environment or the vault), counts them for ``connectionState``,
+    redacts them and wipes them on disconnect. Synchronous and quick: it reads a config file.
+
+    Default: none (only ``env_var`` and ``alt_env_vars``).
+
+    Example::
+
+        @hookimpl
+        def clawboo_runtime_key_names(env):
+            return ("MY_GATEWAY_KEY",) if gateway_configured(env) else ()
     """
 
 
@@ -189,6 +208,7 @@ HOOK_NAMES = (
     "clawboo_runtime_descriptor",
     "clawboo_runtime_health",
     "clawboo_runtime_auth_state",
+    "clawboo_runtime_key_names",
     "clawboo_runtime_install",
     "clawboo_runtime_connect",
     "clawboo_runtime_healthcheck",

@@ -223,10 +223,15 @@ class AuthState:
 
 @dataclass(frozen=True)
 class ConnectRequest:
-    """A ``POST /connect`` body, trimmed. The key itself never reaches a plugin here."""
+    """A ``POST /connect`` body, trimmed. The key itself never reaches a plugin here.
+
+    ``env`` is the server's environment, for a plugin that reads the user's own CLI config
+    to decide the slot.
+    """
 
     provider: str
     has_api_key: bool
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

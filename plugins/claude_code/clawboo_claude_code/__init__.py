@@ -1,4 +1,6 @@
-"""Claude Code as a clawboo runtime: installed with npm, authenticated by ANTHROPIC_API_KEY."""
+"""Claude Code as a clawboo runtime: installed with npm, authenticated by ANTHROPIC_API_KEY
+(or a gateway's ANTHROPIC_AUTH_TOKEN, or a CLAUDE_CODE_OAUTH_TOKEN). The server's
+ANTHROPIC_BASE_URL, CLAUDE_CODE_* and DISABLE_* settings reach the CLI untouched."""
 
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ DESCRIPTOR = RuntimeDescriptor(
     install=InstallSpec(method="npm", package="@anthropic-ai/claude-code@2"),
     auth_kind="api-key",
     env_var="ANTHROPIC_API_KEY",
+    # A gateway's bearer token and a `claude setup-token` OAuth token work as well.
+    alt_env_vars=("ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN"),
     docs_url="https://docs.claude.com/en/docs/claude-code/overview",
     headless_auth=True,
     capabilities=Capabilities(

@@ -36,6 +36,11 @@ class FakeClaude(TranscriptFake):
         "GITHUB_TOKEN",
         "OPENAI_API_KEY",
         "CLAWBOO_TEST_MARKER",
+        "ANTHROPIC_BASE_URL",
+        "ANTHROPIC_AUTH_TOKEN",
+        "CLAUDE_CODE_OAUTH_TOKEN",
+        "CLAUDE_CODE_USE_VERTEX",
+        "DISABLE_TELEMETRY",
     )
     script = r"""
         home = os.environ.get("HOME", "")

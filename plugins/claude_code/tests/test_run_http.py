@@ -113,3 +113,39 @@ def test_without_claude_the_run_fails_cleanly(client, git_repo, fake_claude):
     assert (body["doneReason"], body["status"]) == ("error", "todo")
     assert body["summary"] == "claude not found on PATH or user-install dirs"
     assert fake_claude.calls() == []
+
+
+@pytest.mark.parametrize("credential", ["ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN"])
+def test_a_gateway_setup_in_the_server_env_is_ready_and_reaches_the_cli(
+    clawboo_host_factory, clawboo_env, fake_claude, git_repo, credential
+):
+    fake_claude.install("plain")
+    env = dict(
+        clawboo_env,
+        ANTHROPIC_BASE_URL="http://gateway.internal:8080",
+        CLAUDE_CODE_MAX_RETRIES="5",
+        CLAUDE_CODE_USE_VERTEX="0",
+        DISABLE_TELEMETRY="1",
+        **{credential: "gateway-token-0123456789"},
+    )
+    server = clawboo_host_factory(plugins=[(RUNTIME, clawboo_claude_code)], env=env)
+    with server.client() as client:
+        row = next(r for r in client.get("/api/runtimes").json()["runtimes"] if r["id"] == RUNTIME)
+        assert (row["connectionState"], row["hasCredential"]) == ("ready", True)
+        task = create_task(client, "Say hi", "Reply with exactly PLAIN-OK and nothing else.")
+        body = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo))
+    assert (body["doneReason"], body["status"]) == ("success", "done")
+    [call] = fake_claude.calls()
+    assert call["env"][credential] == "gateway-token-0123456789"
+    assert call["env"]["ANTHROPIC_BASE_URL"] == "http://gateway.internal:8080"
+    assert call["env"]["CLAUDE_CODE_MAX_RETRIES"] == "5"  # the user's setting wins over ours
+    assert call["env"]["CLAUDE_CODE_USE_VERTEX"] == "0"
+    assert call["env"]["DISABLE_TELEMETRY"] == "1"
+    assert "ANTHROPIC_API_KEY" not in call["env_present"]
+
+
+def test_claudes_credentials_never_reach_another_runtime():
+    from clawboo_host.plugin_api.childenv import build_child_env
+
+    env = build_child_env({"CLAUDE_CODE_OAUTH_TOKEN": "x", "ANTHROPIC_AUTH_TOKEN": "y", "P": "1"})
+    assert env == {"P": "1"}

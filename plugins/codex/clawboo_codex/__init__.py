@@ -1,13 +1,19 @@
-"""OpenAI Codex CLI as a clawboo runtime: installed with npm, signed in with ``codex login``."""
+"""OpenAI Codex CLI as a clawboo runtime: installed with npm, signed in with ``codex login``
+or through the model provider the user's own ``config.toml`` selects (a gateway's
+``env_key``, or a local server that needs no key)."""
 
 from __future__ import annotations
 
 import re
 import time
 
+import anyio
+
 from clawboo_host.plugin_api import (
     AuthState,
     Capabilities,
+    ConnectPlan,
+    ConnectRequest,
     InstallContext,
     InstallSpec,
     NativeHome,
@@ -18,6 +24,7 @@ from clawboo_host.plugin_api import (
 from clawboo_host.plugin_api.install import npm_install
 from clawboo_host.plugin_api.process import run_capture
 
+from .home import ProviderChoice, UserConfigError, load_user_config, selected_provider
 from .run import clawboo_runtime_run  # noqa: F401  (the run hook: see run.py)
 
 DESCRIPTOR = RuntimeDescriptor(
@@ -74,11 +81,40 @@ def clawboo_runtime_descriptor() -> RuntimeDescriptor:
     return DESCRIPTOR
 
 
+def user_provider(env) -> ProviderChoice | None:
+    """The provider the user's own codex config selects (``None``: unreadable config)."""
+    try:
+        return selected_provider(load_user_config(env))
+    except UserConfigError:
+        return None
+
+
+@hookimpl
+def clawboo_runtime_key_names(env) -> tuple[str, ...]:
+    """A custom provider's ``env_key`` is a key this runtime draws on (vault or server env)."""
+    provider = user_provider(env)
+    return (provider.env_key,) if provider is not None and provider.env_key else ()
+
+
 @hookimpl
 async def clawboo_runtime_auth_state(probe: StatusProbe) -> AuthState:
     if not probe.bin_path:
         return AuthState()
+    provider = await anyio.to_thread.run_sync(user_provider, probe.env)
+    if provider is not None and not provider.openai_auth:
+        # No codex login involved: a local provider is ready as is; a gateway's key
+        # counts through clawboo_runtime_key_names.
+        return AuthState(external_credential=provider.keyless)
     return AuthState(logged_in=await is_logged_in(probe.bin_path, probe.env, fresh=probe.fresh))
+
+
+@hookimpl
+def clawboo_runtime_connect(request: ConnectRequest) -> ConnectPlan:
+    """A pasted key goes to the user's provider's ``env_key``; otherwise ``codex login``."""
+    provider = user_provider(request.env)
+    if provider is not None and provider.env_key:
+        return ConnectPlan(slot=provider.env_key)
+    return ConnectPlan(login_command="codex login")
 
 
 @hookimpl

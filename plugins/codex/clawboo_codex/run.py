@@ -12,11 +12,16 @@ that starts with ``-`` from being read as an option.)
 
 - ``CODEX_HOME`` is the per-identity home the host gives the runtime (``ctx.home_dir``), else
   ``<scratch>/codex-home``; never the user's ``~/.codex``. The user's ``codex login`` is
-  seeded into it (see :mod:`clawboo_codex.home`). No usable login there and no
-  ``CODEX_API_KEY``/``OPENAI_API_KEY`` granted → the run fails without spawning.
-- ``<CODEX_HOME>/config.toml`` is rewritten before each run: plugin/app sync off, and the
-  host's MCP tasks server as ``[mcp_servers.clawboo-tasks]`` with
-  ``bearer_token_env_var = "CLAWBOO_MCP_TOKEN"``; the token is only in the child's env.
+  seeded into it (see :mod:`clawboo_codex.home`).
+- ``<CODEX_HOME>/config.toml`` is made before each run from the user's own config (their
+  model, provider, profiles and the rest), with the host's MCP tasks server as the only
+  ``[mcp_servers.*]`` entry (``bearer_token_env_var = "CLAWBOO_MCP_TOKEN"``; the token is
+  only in the child's env).
+- Credentials follow the provider that config selects: the ``openai`` provider needs the
+  login or ``CODEX_API_KEY``/``OPENAI_API_KEY``; a custom provider its ``env_key`` (from the
+  server's environment or the vault: the plugin names it to the host through
+  ``clawboo_runtime_key_names``); a local one nothing. Missing → the run fails without
+  spawning.
 - The child env is ``ctx.env`` plus ``CODEX_HOME`` and ``CLAWBOO_MCP_TOKEN``.
 - Resume: ``ctx.resume_session_id`` is used only with a persistent home (where codex keeps
   the session). If codex cannot find the session, the run starts a new one.
@@ -50,7 +55,15 @@ from clawboo_host.plugin_api.process import spawn
 from clawboo_host.plugin_api.text import tail
 
 from .events import CodexStream
-from .home import MCP_TOKEN_ENV, seed_auth, write_config
+from .home import (
+    MCP_TOKEN_ENV,
+    ProviderChoice,
+    UserConfigError,
+    load_user_config,
+    seed_auth,
+    selected_provider,
+    write_config,
+)
 
 __all__ = [
     "BINARY",
@@ -137,6 +150,18 @@ def build_env(ctx: RunContext, home: Path) -> dict[str, str]:
 
 def has_key(env: dict[str, str]) -> bool:
     return any((env.get(name) or "").strip() for name in CREDENTIAL_ENV)
+
+
+def missing_credential(provider: ProviderChoice, env, *, logged_in: bool) -> str | None:
+    """Why codex cannot authenticate with ``provider``, or ``None`` when it can."""
+    if provider.openai_auth:
+        return None if logged_in or has_key(env) else NO_CREDENTIALS
+    if provider.env_key and not (env.get(provider.env_key) or "").strip():
+        return (
+            f"no key for Codex's model provider '{provider.id}': set {provider.env_key} "
+            "in the server's environment or connect a key"
+        )
+    return None
 
 
 # --------------------------------------------------------------------------- summaries
@@ -257,15 +282,22 @@ async def run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
     try:
         home = codex_home(ctx)
         logged_in = await anyio.to_thread.run_sync(seed_auth, home, ctx.env)
+        user_config = await anyio.to_thread.run_sync(
+            lambda: load_user_config(ctx.env, exclude=home)
+        )
     except OSError as exc:
         yield Done("error", summary=f"could not prepare CODEX_HOME: {exc.strerror or exc}")
         return
-    if not logged_in and not has_key(ctx.env):
-        yield Done("error", summary=NO_CREDENTIALS)
+    except UserConfigError as exc:
+        yield Done("error", summary=str(exc))
+        return
+    missing = missing_credential(selected_provider(user_config), ctx.env, logged_in=logged_in)
+    if missing:
+        yield Done("error", summary=missing)
         return
     try:
         await anyio.to_thread.run_sync(
-            lambda: write_config(home, ctx.mcp_url, bearer_token=bool(ctx.mcp_token))
+            lambda: write_config(home, user_config, ctx.mcp_url, bearer_token=bool(ctx.mcp_token))
         )
     except OSError as exc:
         yield Done("error", summary=f"could not write codex config: {exc.strerror or exc}")

@@ -35,6 +35,7 @@ class FakeCodex(TranscriptFake):
         "OPENAI_API_KEY",
         "CODEX_API_KEY",
         "GITHUB_TOKEN",
+        "GATEWAY_KEY",
         "CLAWBOO_TEST_MARKER",
     )
     stderr_first = 1  # codex prints its PATH-alias warning first

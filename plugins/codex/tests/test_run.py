@@ -610,13 +610,13 @@ def test_other_item_types_map_to_tool_calls_text_and_status():
 
 
 def test_the_config_is_valid_toml_and_escapes_the_url():
-    text = render_config('http://127.0.0.1:1/api/mcp/tasks?x="y"\\z\x7f', bearer_token=True)
+    text = render_config({}, 'http://127.0.0.1:1/api/mcp/tasks?x="y"\\z\x7f', bearer_token=True)
     parsed = tomllib.loads(text)
     assert parsed["mcp_servers"]["clawboo-tasks"] == {
         "url": 'http://127.0.0.1:1/api/mcp/tasks?x="y"\\z\x7f',
         "bearer_token_env_var": "CLAWBOO_MCP_TOKEN",
     }
-    assert tomllib.loads(render_config(MCP_URL, bearer_token=False))["mcp_servers"] == {
+    assert tomllib.loads(render_config({}, MCP_URL, bearer_token=False))["mcp_servers"] == {
         "clawboo-tasks": {"url": MCP_URL}
     }
 
@@ -648,3 +648,150 @@ async def test_a_grandchild_holding_the_pipes_does_not_hang_a_crashed_codex(
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
     assert done_of(events) == Done("error", summary="codex crashed", session_id="th-1")
+
+
+# --------------------------------------------------------------------------- the user's setup
+
+GATEWAY_CONFIG = """\
+# my gateway
+model = "gw-model"
+model_provider = "gateway"
+approval_policy = "never"
+profile = "work"
+
+[model_providers.gateway]
+name = "Company gateway"
+base_url = "https://gateway.example/v1"
+env_key = "GATEWAY_KEY"
+wire_api = "responses"
+
+[model_providers.local]
+name = "Local"
+base_url = "http://127.0.0.1:11434/v1"
+
+[profiles.work]
+model = "gw-model-large"
+
+[features]
+apps = true
+
+[mcp_servers.my-own]
+command = "my-mcp-server"
+
+[mcp_servers.clawboo-tasks]
+url = "http://evil.example/mcp"
+"""
+
+
+def user_config(env: dict, text: str, *, mtime: float = 1_600_000_000) -> Path:
+    path = user_codex_home(env) / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+@pytest.mark.anyio
+async def test_the_users_config_is_carried_over_with_only_the_hosts_mcp_server(
+    tmp_path, clawboo_env, worktree, fake_codex
+):
+    fake_codex.install("plain")
+    source = user_config(clawboo_env, GATEWAY_CONFIG)
+    env = dict(clawboo_env, GATEWAY_KEY="gw-key-granted-0123456789")
+    ctx = make_ctx(tmp_path, env, cwd=worktree, mcp=True)
+    events = await collect(ctx)
+    assert done_of(events).reason == "success"
+
+    [call] = fake_codex.calls()
+    parsed = call["config"]["parsed"]
+    expected = tomllib.loads(GATEWAY_CONFIG)
+    for key in ("model", "model_provider", "approval_policy", "profile", "model_providers",
+                "profiles"):
+        assert parsed[key] == expected[key]
+    # the user's own choice of a feature stands; the rest are switched off
+    assert parsed["features"] == {"apps": True, "plugins": False, "remote_plugin": False}
+    # the user's MCP servers are gone; ours is the only one (a same-named one is replaced)
+    assert parsed["mcp_servers"] == {
+        "clawboo-tasks": {"url": MCP_URL, "bearer_token_env_var": "CLAWBOO_MCP_TOKEN"}
+    }
+    assert call["env"]["GATEWAY_KEY"] == "gw-key-granted-0123456789"
+    # the user's file is untouched, its mtime too
+    assert source.read_text() == GATEWAY_CONFIG
+    assert source.stat().st_mtime == 1_600_000_000
+
+
+@pytest.mark.anyio
+async def test_the_config_is_made_afresh_at_every_run(tmp_path, clawboo_env, worktree, fake_codex):
+    fake_codex.install("plain")
+    env = dict(clawboo_env, GATEWAY_KEY="gw-key")
+    user_config(clawboo_env, GATEWAY_CONFIG)
+    await collect(make_ctx(tmp_path, env, cwd=worktree, name="first"))
+    user_config(clawboo_env, 'model = "o3"\n')
+    login(user_codex_home(clawboo_env))
+    await collect(make_ctx(tmp_path, env, cwd=worktree, name="second"))
+    first, second = fake_codex.calls()
+    assert first["config"]["parsed"]["model_provider"] == "gateway"
+    assert "model_provider" not in second["config"]["parsed"]
+    assert second["config"]["parsed"]["model"] == "o3"
+
+
+@pytest.mark.anyio
+async def test_a_gateway_provider_needs_its_env_key_not_a_login(
+    tmp_path, clawboo_env, worktree, fake_codex
+):
+    fake_codex.install("plain")
+    user_config(clawboo_env, GATEWAY_CONFIG)
+    events = await collect(make_ctx(tmp_path, clawboo_env, cwd=worktree))
+    assert events == [
+        Done(
+            "error",
+            summary="no key for Codex's model provider 'gateway': set GATEWAY_KEY in the "
+            "server's environment or connect a key",
+        )
+    ]
+    assert fake_codex.calls() == []
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "text",
+    [
+        'model_provider = "oss"\n',
+        'model_provider = "local"\n[model_providers.local]\nbase_url = "http://127.0.0.1:1/v1"\n',
+        'profile = "p"\n[profiles.p]\nmodel_provider = "ollama"\n',
+    ],
+    ids=["builtin-oss", "custom-without-key", "profile-selects-ollama"],
+)
+async def test_a_local_provider_runs_without_any_credential(
+    tmp_path, clawboo_env, worktree, fake_codex, text
+):
+    fake_codex.install("plain")
+    user_config(clawboo_env, text)
+    events = await collect(make_ctx(tmp_path, clawboo_env, cwd=worktree))
+    assert done_of(events).reason == "success"
+    assert len(fake_codex.calls()) == 1
+
+
+@pytest.mark.anyio
+async def test_an_unparsable_user_config_fails_the_run_clearly(
+    tmp_path, env, worktree, fake_codex
+):
+    fake_codex.install("plain")
+    path = user_config(env, "model = [unclosed\n")
+    events = await collect(make_ctx(tmp_path, env, cwd=worktree))
+    [done] = events
+    assert done.reason == "error"
+    assert done.summary.startswith(f"your Codex config {path} is not valid TOML")
+    assert fake_codex.calls() == []
+
+
+def test_the_selected_provider_and_its_key_name():
+    from clawboo_codex.home import selected_provider
+
+    config = tomllib.loads(GATEWAY_CONFIG)
+    assert selected_provider(config).env_key == "GATEWAY_KEY"
+    assert selected_provider({}).openai_auth is True
+    assert selected_provider({"model_provider": "lmstudio"}).keyless is True
+    config["profiles"]["work"]["model_provider"] = "local"
+    assert selected_provider(config).keyless is True
+    assert clawboo_codex.clawboo_runtime_key_names({"CODEX_HOME": "/nonexistent"}) == ()

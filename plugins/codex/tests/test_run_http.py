@@ -144,3 +144,80 @@ def test_without_codex_the_run_fails_cleanly(client, git_repo, fake_codex, user_
     assert (body["doneReason"], body["status"]) == ("error", "todo")
     assert body["summary"] == "codex not found on PATH or user-install dirs"
     assert fake_codex.calls() == []
+
+
+GATEWAY = """\
+model = "gw-model"
+model_provider = "gateway"
+
+[model_providers.gateway]
+name = "Company gateway"
+base_url = "https://gateway.example/v1"
+env_key = "GATEWAY_KEY"
+"""
+
+
+@pytest.fixture
+def gateway_config(clawboo_env) -> Path:
+    """The user's own ``config.toml`` selecting a gateway whose key is in ``GATEWAY_KEY``."""
+    home = Path(clawboo_env["CODEX_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "config.toml"
+    path.write_text(GATEWAY)
+    return path
+
+
+def codex_row(client) -> dict:
+    rows = client.get("/api/runtimes").json()["runtimes"]
+    return next(r for r in rows if r["id"] == RUNTIME)
+
+
+def test_a_gateway_key_in_the_server_env_makes_codex_ready_and_reaches_the_run(
+    clawboo_host_factory, clawboo_env, fake_codex, git_repo, gateway_config
+):
+    fake_codex.install("plain")
+    fake_codex.fakes.add_recording("codex", stdout_lines=["Not logged in"])  # no codex login
+    server = clawboo_host_factory(
+        plugins=[(RUNTIME, clawboo_codex)], env=dict(clawboo_env, GATEWAY_KEY="gw-env-key-123")
+    )
+    with server.client() as client:
+        row = codex_row(client)
+        assert (row["connectionState"], row["hasCredential"]) == ("ready", True)
+        fake_codex.install("plain")
+        task = create_task(client, "Say hi", "Reply with exactly PLAIN-OK and nothing else.")
+        body = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo))
+    assert (body["doneReason"], body["status"]) == ("success", "done")
+    [call] = [c for c in fake_codex.calls() if c["argv"][:1] == ["exec"]]
+    assert call["env"]["GATEWAY_KEY"] == "gw-env-key-123"
+    assert call["config"]["parsed"]["model_provider"] == "gateway"
+    assert "gw-env-key-123" not in json.dumps(body)
+
+
+def test_connect_stores_a_key_under_the_gateways_env_key_and_runs_are_granted_it(
+    client, fake_codex, git_repo, gateway_config, clawboo_data_dir
+):
+    fake_codex.fakes.add_recording("codex", stdout_lines=["Not logged in"])
+    assert codex_row(client)["connectionState"] == "needs-login"
+    response = client.post(f"/api/runtimes/{RUNTIME}/connect", json={"apiKey": "gw-vault-key-456"})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"ok": True, "connectionState": "ready"}
+    assert codex_row(client)["hasVaultCredential"] is True
+
+    fake_codex.install("plain")
+    task = create_task(client, "Say hi", "Reply with exactly PLAIN-OK and nothing else.")
+    body = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo))
+    assert (body["doneReason"], body["status"]) == ("success", "done")
+    [call] = [c for c in fake_codex.calls() if c["argv"][:1] == ["exec"]]
+    assert call["env"]["GATEWAY_KEY"] == "gw-vault-key-456"
+
+    # disconnect wipes that slot too
+    client.post(f"/api/runtimes/{RUNTIME}/disconnect")
+    fake_codex.fakes.add_recording("codex", stdout_lines=["Not logged in"])
+    row = codex_row(client)
+    assert (row["connectionState"], row["hasVaultCredential"]) == ("needs-login", False)
+
+
+def test_without_a_gateway_connect_still_answers_the_login_command(client, fake_codex):
+    fake_codex.fakes.add_recording("codex", stdout_lines=["Not logged in"])
+    body = client.post(f"/api/runtimes/{RUNTIME}/connect", json={}).json()
+    assert body["loginCommand"] == "codex login"

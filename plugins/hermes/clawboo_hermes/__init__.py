@@ -1,7 +1,8 @@
 """Hermes as a clawboo runtime: a Python CLI installed with pipx (or pip --user).
 
-It takes an OpenRouter, Anthropic or OpenAI key, or the user's own ChatGPT login stored in
-Hermes's ``auth.json``. It is installed with the ``mcp`` extra so it can reach the host's
+It takes an OpenRouter, Anthropic or OpenAI key, the user's own ChatGPT login stored in
+Hermes's ``auth.json``, or the user's own Hermes setup (``~/.hermes/config.yaml`` and
+``.env``), which every run starts from. It is installed with the ``mcp`` extra so it can reach the host's
 MCP tasks server.
 """
 
@@ -20,6 +21,7 @@ from clawboo_host.plugin_api import (
 from clawboo_host.plugin_api.install import pip_install
 
 from .auth import has_chatgpt_auth, hermes_home
+from .config_file import user_is_configured
 
 DESCRIPTOR = RuntimeDescriptor(
     id="hermes",
@@ -56,7 +58,12 @@ def clawboo_runtime_descriptor() -> RuntimeDescriptor:
 
 @hookimpl
 def clawboo_runtime_auth_state(probe: StatusProbe) -> AuthState:
-    return AuthState(external_credential=has_chatgpt_auth(hermes_home(probe.env) / "auth.json"))
+    """Ready without a vault key when the user's own Hermes has a ChatGPT login or its
+    config picks a provider/model (their gateway, with its key in their ``.env``)."""
+    home = hermes_home(probe.env)
+    return AuthState(
+        external_credential=has_chatgpt_auth(home / "auth.json") or user_is_configured(home)
+    )
 
 
 @hookimpl

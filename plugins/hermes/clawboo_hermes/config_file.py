@@ -1,205 +1,155 @@
-"""Attach and detach the host's MCP tasks server in ``$HERMES_HOME/config.yaml``.
+"""The run's ``$HERMES_HOME/config.yaml`` and ``.env``, made from the user's own at every run.
 
-Hermes reads MCP servers from the top-level ``mcp_servers:`` mapping of its config file.
-We add one entry, ``clawboo-tasks``, for the length of a run and take it out afterwards,
-touching nothing else in the file: no YAML library round-trip (which would drop the user's
-comments and formatting), only line edits on a block we can recognise.
+People point Hermes at their models in ``~/.hermes/config.yaml`` (``model: provider / base_url
+/ default``, custom providers, fallbacks, toolsets) and keep its keys in ``~/.hermes/.env``.
+A run uses a private ``HERMES_HOME``, so before every run:
 
-The entry we write is fenced by two comment lines::
+- ``config.yaml`` is the user's (``$HERMES_HOME``, else ``~/.hermes``), parsed and written
+  again with ``mcp_servers:`` replaced by the run's one entry, ``clawboo-tasks`` (URL plus
+  the run's bearer token). After the run it is written once more without that entry, so
+  the token does not outlive the run on disk. The user's comments are not kept in the
+  copy; the user's file is only read.
+- ``.env`` is a ``0600`` copy of the user's (or absent when they have none).
 
-    mcp_servers:
-      # >>> clawboo-tasks (managed by clawboo, removed after the run)
-      clawboo-tasks:
-        url: "http://127.0.0.1:18790/api/mcp/tasks"
-        headers:
-          Authorization: "Bearer ..."
-      # <<< clawboo-tasks
-
-When the file had no ``mcp_servers:`` key the fence also wraps the key itself, so removing
-the fenced lines restores the file exactly. An unfenced ``clawboo-tasks`` entry left under
-``mcp_servers:`` (a tool that rewrote the file dropped our comments) is recognised by its
-name and removed too, so a stale token never lingers and the key is never duplicated.
+PyYAML does the parsing: a hand-rolled YAML editor would be more code and less right.
 """
 
 from __future__ import annotations
 
-import json
-import re
+from collections.abc import Mapping
 from pathlib import Path
+
+import yaml
 
 from clawboo_host.plugin_api.files import write_private
 
 SERVER_NAME = "clawboo-tasks"
-BEGIN = f"# >>> {SERVER_NAME} (managed by clawboo, removed after the run)"
-END = f"# <<< {SERVER_NAME}"
-
-_TOP_KEY = re.compile(r"^mcp_servers\s*:(?P<rest>.*)$")
-_ENTRY_KEY = re.compile(
-    r"""^(?P<indent>[ ]+)(?:clawboo-tasks|"clawboo-tasks"|'clawboo-tasks')\s*:"""
-)
-_MODEL_KEY = re.compile(r"^model\s*:\s*(?:#.*)?$")
-_PROVIDER_KEY = re.compile(r"""^[ ]+provider\s*:\s*["']?(?P<value>[^"'#\s]+)""")
+CONFIG_FILE = "config.yaml"
+DOTENV_FILE = ".env"
+HEADER = "# Written by clawboo before every run from your own config.yaml: edits are overwritten.\n"
 
 
-class UnsupportedConfig(Exception):
-    """The file's ``mcp_servers`` is in a shape we do not edit (a non-empty flow mapping)."""
+class UserConfigError(Exception):
+    """The user's own ``config.yaml`` exists but cannot be read or parsed."""
 
 
-def _quote(value: str) -> str:
-    """A YAML double-quoted scalar (JSON's escapes are a subset of YAML's)."""
-    return json.dumps(value, ensure_ascii=True)
-
-
-def _indent_of(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
-
-
-def _is_content(line: str) -> bool:
-    """A line that carries YAML content (not blank, not a comment)."""
-    stripped = line.strip()
-    return bool(stripped) and not stripped.startswith("#")
-
-
-def _strip_comment(rest: str) -> str:
-    return re.sub(r"\s+#.*$", "", rest).strip() if not rest.strip().startswith("#") else ""
-
-
-def remove_entry(text: str) -> str:
-    """``text`` without our fenced block(s) and without any ``clawboo-tasks`` entry
-    directly under the top-level ``mcp_servers:`` mapping."""
-    lines = text.splitlines(keepends=True)
-    out: list[str] = []
-    i = 0
-    while i < len(lines):
-        if lines[i].strip() == BEGIN:
-            end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == END), None)
-            if end is not None:
-                i = end + 1
-                continue
-            # A begin without its end: drop only the marker; the entry itself is found below.
-            i += 1
-            continue
-        if lines[i].strip() == END:
-            i += 1
-            continue
-        out.append(lines[i])
-        i += 1
-    return _remove_unfenced(out)
-
-
-def _remove_unfenced(lines: list[str]) -> str:
-    out: list[str] = []
-    in_servers = False
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if _is_content(line) and _indent_of(line) == 0:
-            in_servers = bool(_TOP_KEY.match(line)) and not _strip_comment(
-                _TOP_KEY.match(line).group("rest")
-            )
-        match = _ENTRY_KEY.match(line) if in_servers else None
-        if match:
-            indent = len(match.group("indent"))
-            i += 1
-            while i < len(lines) and (not _is_content(lines[i]) or _indent_of(lines[i]) > indent):
-                if not lines[i].strip():  # keep a blank line that ends the entry
-                    nxt = next((k for k in range(i, len(lines)) if _is_content(lines[k])), None)
-                    if nxt is None or _indent_of(lines[nxt]) <= indent:
-                        break
-                i += 1
-            continue
-        out.append(line)
-        i += 1
-    return "".join(out)
-
-
-def _entry_lines(indent: str, url: str, token: str) -> list[str]:
-    return [
-        f"{indent}{BEGIN}\n",
-        f"{indent}{SERVER_NAME}:\n",
-        f"{indent}  url: {_quote(url)}\n",
-        f"{indent}  headers:\n",
-        f"{indent}    Authorization: {_quote('Bearer ' + token)}\n",
-        f"{indent}{END}\n",
-    ]
-
-
-def add_entry(text: str, url: str, token: str) -> str:
-    """``text`` with our ``clawboo-tasks`` entry (any previous one replaced)."""
-    lines = remove_entry(text).splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    for index, line in enumerate(lines):
-        match = _TOP_KEY.match(line)
-        if not match:
-            continue
-        rest = _strip_comment(match.group("rest"))
-        if rest in ("", "{}", "null", "~"):
-            if rest:  # an empty flow mapping / null: make it a block mapping
-                lines[index] = "mcp_servers:\n"
-            child = next((l for l in lines[index + 1 :] if _is_content(l)), None)
-            width = _indent_of(child) if child is not None and _indent_of(child) > 0 else 2
-            lines[index + 1 : index + 1] = _entry_lines(" " * width, url, token)
-            return "".join(lines)
-        raise UnsupportedConfig("mcp_servers in config.yaml is a flow mapping")
-    block = [
-        f"{BEGIN}\n",
-        "mcp_servers:\n",
-        *_entry_lines("  ", url, token)[1:-1],
-        f"{END}\n",
-    ]
-    return "".join(lines + block)
-
-
-def configured_provider(text: str) -> str | None:
-    """``model: provider: X`` in a config.yaml text (a block-scoped line scan), else None."""
-    in_model = False
-    child_indent: int | None = None
-    for line in text.splitlines():
-        if not _is_content(line):
-            continue
-        if _indent_of(line) == 0:
-            in_model = bool(_MODEL_KEY.match(line))
-            child_indent = None
-            continue
-        if in_model:
-            if child_indent is None:
-                child_indent = _indent_of(line)
-            if _indent_of(line) != child_indent:
-                continue
-            match = _PROVIDER_KEY.match(line)
-            if match and match.group("value").lower() not in ("auto", "null", "~"):
-                return match.group("value")
-    return None
-
-
-def attach(home: Path, url: str | None, token: str | None) -> None:
-    """Put our entry in ``home/config.yaml`` (or take it out when there is no URL).
-
-    Raises :class:`UnsupportedConfig` when the file's ``mcp_servers`` cannot be edited.
-    """
-    path = home / "config.yaml"
+def _same_dir(a: Path, b: Path) -> bool:
     try:
-        original = path.read_text(encoding="utf-8")
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def load_user_config(user_home: Path, *, exclude: Path | None = None) -> dict:
+    """The user's ``config.yaml`` as a mapping; ``{}`` when there is none (or it is the
+    run's own home: the server was started with ``HERMES_HOME`` pointing at it)."""
+    if exclude is not None and _same_dir(user_home, exclude):
+        return {}
+    path = user_home / CONFIG_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        original = None
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserConfigError(f"could not read your Hermes config {path}: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UserConfigError(f"your Hermes config {path} is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserConfigError(f"your Hermes config {path} is not a mapping")
+    return data
+
+
+def _filled(value) -> bool:
+    return isinstance(value, str) and bool(value.strip()) and value.strip().lower() != "auto"
+
+
+def names_provider_or_model(config: Mapping) -> bool:
+    """Whether the user's config picks the model or provider itself (then we pass no
+    ``--provider``/``-m`` over it): ``model: <name>``, or ``model:`` with ``provider``,
+    ``default``/``model`` or ``base_url``."""
+    model = config.get("model")
+    if isinstance(model, str):
+        return _filled(model)
+    if isinstance(model, Mapping):
+        return any(_filled(model.get(k)) for k in ("provider", "default", "model", "base_url"))
+    return False
+
+
+def render(config: Mapping, url: str | None, token: str | None) -> str:
+    """The run's ``config.yaml``: the user's settings, the host's MCP server as the only one."""
+    data = dict(config)
+    data.pop("mcp_servers", None)
     if url and token:
-        write_private(path, add_entry(original or "", url, token))
-    elif original is not None:
-        detach(home)
+        data["mcp_servers"] = {
+            SERVER_NAME: {"url": url, "headers": {"Authorization": f"Bearer {token}"}}
+        }
+    if not data:
+        return HEADER
+    return HEADER + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
-def detach(home: Path) -> None:
-    """Take our entry out of ``home/config.yaml``; delete the file if nothing else is left."""
-    path = home / "config.yaml"
+def write_config(home: Path, config: Mapping, url: str | None, token: str | None) -> Path:
+    """Write ``<home>/config.yaml`` (``0600``)."""
+    path = home / CONFIG_FILE
+    write_private(path, render(config, url, token))
+    return path
+
+
+def carry_dotenv(user_home: Path, home: Path) -> list[str]:
+    """Copy the user's ``.env`` into ``home`` (``0600``), or remove a stale copy.
+
+    Returns the values it holds, so the run can redact them from what it reports.
+    """
+    dest = home / DOTENV_FILE
+    source = user_home / DOTENV_FILE
+    if _same_dir(user_home, home):
+        return []
     try:
-        original = path.read_text(encoding="utf-8")
+        data = source.read_bytes()
     except FileNotFoundError:
-        return
-    cleaned = remove_entry(original)
-    if cleaned == original:
-        return
-    if not cleaned.strip():
-        path.unlink(missing_ok=True)
-    else:
-        write_private(path, cleaned)
+        dest.unlink(missing_ok=True)
+        return []
+    write_private(dest, data)
+    return _dotenv_values(data.decode("utf-8", "replace"))
+
+
+def _dotenv_values(text: str) -> list[str]:
+    values = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        value = line.split("=", 1)[1].strip().strip("'\"")
+        if value:
+            values.append(value)
+    return values
+
+
+def user_is_configured(user_home: Path) -> bool:
+    """The user set Hermes up themselves: their config picks a provider or model.
+
+    Used for ``connectionState``: such a Hermes is ready without a key in our vault, as it
+    is in their terminal. An unreadable config counts as not set up.
+    """
+    try:
+        return names_provider_or_model(load_user_config(user_home))
+    except UserConfigError:
+        return False
+
+
+__all__ = [
+    "CONFIG_FILE",
+    "DOTENV_FILE",
+    "SERVER_NAME",
+    "UserConfigError",
+    "carry_dotenv",
+    "load_user_config",
+    "names_provider_or_model",
+    "render",
+    "user_is_configured",
+    "write_config",
+]

@@ -5,14 +5,16 @@ odd warning line) and ``session_id: <id>`` on stderr, and reports no usage. So a
 
 1. resolve ``hermes``; pick its home (``ctx.home_dir``, else ``<scratch>/hermes-home``) and
    pass it as ``HERMES_HOME`` — never ``~/.hermes``;
-2. refresh ``<home>/.update_check`` (no PyPI check on start) and put our ``clawboo-tasks``
-   MCP server in ``<home>/config.yaml`` (0600), or take a stale one out;
+2. refresh ``<home>/.update_check`` (no PyPI check on start); make ``<home>/config.yaml``
+   from the user's own with our ``clawboo-tasks`` MCP server as the only one, and copy the
+   user's ``.env`` (see :mod:`.config_file`);
 3. spawn ``hermes chat --query=<prompt> -Q --yolo [--provider P] [-m MODEL] [--resume SID]``
-   and stream each stdout line as a ``TextDelta``;
+   and stream each stdout line as a ``TextDelta``. When the user's config picks the
+   provider or model, neither flag is passed (a ``model`` in the run request still is);
 4. map the exit: ``0`` → ``success`` (``max_turns`` when Hermes printed its iteration-limit
    warning), non-zero → ``error`` with the answer line (``HTTP 401: ...``) or the stderr
    tail, killed → ``aborted``; ``Done.session_id`` is the first ``session_id:`` line;
-5. always take our entry back out of ``config.yaml``.
+5. always take our entry (and its token) back out of ``config.yaml``.
 
 No ``CostEvent`` is emitted (Hermes reports no usage; the host reports ``costUsd: null``).
 """
@@ -66,14 +68,14 @@ def _secret(value: str | None) -> bool:
     return isinstance(value, str) and bool(value.strip())
 
 
-def choose_provider(env, home: Path, config_text: str) -> tuple[str | None, str | None]:
+def choose_provider(env, home: Path, user_config) -> tuple[str | None, str | None]:
     """``(provider flag, default model)`` for this run.
 
-    A ``model: provider:`` in the home's config.yaml wins (no flag, no default model);
+    The user's own config choosing a provider or model wins (no flag, no default model);
     otherwise the first granted key in :data:`PROVIDERS` order; otherwise Hermes's own
     ChatGPT login in the home; otherwise nothing (Hermes decides).
     """
-    if config_file.configured_provider(config_text):
+    if config_file.names_provider_or_model(user_config):
         return None, None
     for env_var, provider, model in PROVIDERS:
         if _secret(env.get(env_var)):
@@ -127,7 +129,7 @@ class _Attempt:
         self.aborted = False
 
 
-async def _run_once(argv, ctx: RunContext, env, attempt: _Attempt):
+async def _run_once(argv, ctx: RunContext, env, attempt: _Attempt, scrub):
     """Spawn ``argv`` and yield a ``TextDelta`` per stdout line; fill ``attempt``."""
     cwd = ctx.cwd if ctx.cwd is not None else ctx.scratch_dir
     async with spawn(argv, cwd=cwd, env=env, abort=ctx.abort) as proc:
@@ -138,6 +140,7 @@ async def _run_once(argv, ctx: RunContext, env, attempt: _Attempt):
                     if attempt.session_id is None:
                         attempt.session_id = session.group(1)
                     continue
+                line = scrub(line)
                 if stream == "stdout":
                     attempt.stdout.append(line)
                     yield TextDelta(line + "\n")
@@ -155,9 +158,26 @@ async def clawboo_runtime_run(ctx: RunContext):
         return
 
     home = _home_for(ctx)
+    user_home = hermes_home(ctx.env)
     # The user's own ChatGPT login (what makes Hermes "ready" without a key) is copied into
     # the identity home, fresher copy wins both ways; the user's file is never written.
-    seed_credential_file(home / "auth.json", [hermes_home(ctx.env) / "auth.json"], has_chatgpt_auth)
+    seed_credential_file(home / "auth.json", [user_home / "auth.json"], has_chatgpt_auth)
+    try:
+        user_config = config_file.load_user_config(user_home, exclude=home)
+        dotenv_secrets = config_file.carry_dotenv(user_home, home)
+    except (config_file.UserConfigError, OSError) as exc:
+        message = str(exc) if isinstance(exc, config_file.UserConfigError) else (
+            f"could not copy your Hermes .env: {exc.strerror or exc}"
+        )
+        yield ErrorEvent(message, fatal=True)
+        yield Done("error", summary=message)
+        return
+
+    def scrub(text: str) -> str:
+        """The run's secrets and the values of the user's ``.env`` redacted."""
+        for value in sorted((v for v in dotenv_secrets if len(v) >= 6), key=len, reverse=True):
+            text = text.replace(value, "[REDACTED]")
+        return ctx.scrub(text)
     env = dict(ctx.env)
     env["HERMES_HOME"] = str(home)
     env["PYTHONUNBUFFERED"] = "1"
@@ -171,17 +191,11 @@ async def clawboo_runtime_run(ctx: RunContext):
     attempt = _Attempt()
     try:
         try:
-            config_file.attach(home, ctx.mcp_url, ctx.mcp_token)
-        except config_file.UnsupportedConfig as exc:
-            yield ErrorEvent(f"{exc}; the clawboo-tasks MCP server is not attached", code="mcp")
+            config_file.write_config(home, user_config, ctx.mcp_url, ctx.mcp_token)
         except OSError as exc:
             start_error = f"could not write {home / 'config.yaml'}: {exc.strerror or exc}"
         if start_error is None:
-            try:
-                config_text = (home / "config.yaml").read_text(encoding="utf-8")
-            except OSError:
-                config_text = ""
-            provider, default_model = choose_provider(ctx.env, home, config_text)
+            provider, default_model = choose_provider(ctx.env, home, user_config)
             model = ctx.model or default_model
             # An ephemeral home holds no sessions: only a persistent one can resume.
             resume = ctx.resume_session_id if ctx.home_dir is not None else None
@@ -189,7 +203,7 @@ async def clawboo_runtime_run(ctx: RunContext):
                 argv = build_argv(
                     bin_path, ctx.prompt, provider=provider, model=model, resume=resume
                 )
-                async with aclosing(_run_once(argv, ctx, env, attempt)) as events:
+                async with aclosing(_run_once(argv, ctx, env, attempt, scrub)) as events:
                     async for event in events:
                         yield event
 
@@ -205,15 +219,15 @@ async def clawboo_runtime_run(ctx: RunContext):
                     argv = build_argv(
                         bin_path, ctx.prompt, provider=provider, model=model, resume=None
                     )
-                    async with aclosing(_run_once(argv, ctx, env, attempt)) as events:
+                    async with aclosing(_run_once(argv, ctx, env, attempt, scrub)) as events:
                         async for event in events:
                             yield event
             except OSError as exc:  # not executable, bad interpreter...
                 start_error = f"could not start {BINARY}: {exc.strerror or exc}"
     finally:
         try:
-            config_file.detach(home)
-        except OSError:  # the next run's attach/detach takes a leftover entry out
+            config_file.write_config(home, user_config, None, None)
+        except OSError:  # the next run writes the file afresh anyway
             pass
 
     if start_error:

@@ -42,13 +42,12 @@ class FakeHermes(TranscriptFake):
         if os.path.exists(config_path):
             with open(config_path, encoding="utf-8") as fh:
                 text = fh.read()
+            import yaml  # hermes reads its config with a YAML parser too
+            entry = ((yaml.safe_load(text) or {}).get("mcp_servers") or {}).get("clawboo-tasks")
             server = {}
-            block = re.search(r"^([ ]*)clawboo-tasks:\n((?:\1[ ]+.*\n)+)", text, re.M)
-            if block:
-                for key in ("url", "Authorization"):
-                    found = re.search(r"^[ ]+" + key + r": (.*)$", block.group(2), re.M)
-                    if found:
-                        server[key] = json.loads(found.group(1))
+            if isinstance(entry, dict):
+                server = {"url": entry.get("url"),
+                          "Authorization": (entry.get("headers") or {}).get("Authorization")}
             config = {"text": text, "mode": oct(os.stat(config_path).st_mode & 0o777),
                       "clawboo_tasks": server or None}
         update_check = None

@@ -1,131 +1,130 @@
-"""Line edits of $HERMES_HOME/config.yaml: our entry in, our entry out, the rest untouched."""
+"""The run's config.yaml and .env, made from the user's own (real files, PyYAML round trip)."""
 
 from __future__ import annotations
 
-import json
 import os
-import stat
 
 import pytest
-from clawboo_hermes import config_file
+import yaml
 from clawboo_hermes.config_file import (
-    BEGIN,
-    END,
-    UnsupportedConfig,
-    add_entry,
-    configured_provider,
-    remove_entry,
+    HEADER,
+    UserConfigError,
+    carry_dotenv,
+    load_user_config,
+    names_provider_or_model,
+    render,
+    user_is_configured,
+    write_config,
 )
 
 URL = "http://127.0.0.1:18790/api/mcp/tasks"
-TOKEN = "tok-0123456789"
+TOKEN = "run-token-abc123"
 
-# Files whose entry comes out exactly as it went in.
-ROUND_TRIP = [
-    "",
-    "model:\n  default: anthropic/claude-sonnet-4\n",
-    "# only a comment\n",
-    "mcp_servers:\n    fs:\n        command: npx\n# tail\nother: 1\n",
-    "mcp_servers:  # mine\n  fs:\n    url: http://example.invalid/mcp\n\nagent:\n  max_turns: 9\n",
-    "mcp_servers:\n",
-    "text: |\n  mcp_servers:\n  clawboo-tasks:\nend: 1\n",
-]
-
-
-def entry_of(text: str) -> dict:
-    """What our fenced block says (a line parser for the shape we write)."""
-    lines = text.splitlines()
-    start = next(i for i, l in enumerate(lines) if l.strip() == BEGIN)
-    block = lines[start + 1 : next(i for i, l in enumerate(lines) if l.strip() == END)]
-    values = {}
-    for line in block:
-        key, _, value = line.strip().partition(":")
-        if value.strip():
-            values[key] = json.loads(value.strip())
-    return values
+USER_CONFIG = """\
+# my gateway
+model:
+  provider: custom
+  base_url: http://gateway.internal/v1
+  default: gw-model
+toolsets: [hermes-cli]
+mcp_servers:
+  github:
+    command: gh-mcp
+  clawboo-tasks:
+    url: http://evil.example/mcp
+"""
 
 
-@pytest.mark.parametrize("original", ROUND_TRIP)
-def test_round_trip(original):
-    added = add_entry(original, URL, TOKEN)
-    assert entry_of(added) == {"url": URL, "Authorization": f"Bearer {TOKEN}"}
-    assert sum(1 for l in added.splitlines() if l.startswith("mcp_servers")) == 1
-    assert remove_entry(added) == original
-    assert remove_entry(original) == original
+@pytest.fixture
+def user_home(tmp_path):
+    home = tmp_path / "user" / ".hermes"
+    home.mkdir(parents=True)
+    return home
 
 
-def test_entry_goes_under_an_existing_mapping_at_its_indentation():
-    added = add_entry("mcp_servers:\n    fs:\n        command: npx\n", URL, TOKEN)
-    assert added.splitlines()[1:3] == [f"    {BEGIN}", "    clawboo-tasks:"]
+def test_the_users_settings_are_kept_and_mcp_servers_replaced(user_home):
+    (user_home / "config.yaml").write_text(USER_CONFIG)
+    config = load_user_config(user_home)
+    text = render(config, URL, TOKEN)
+    assert text.startswith(HEADER)
+    parsed = yaml.safe_load(text)
+    assert parsed["model"] == {
+        "provider": "custom",
+        "base_url": "http://gateway.internal/v1",
+        "default": "gw-model",
+    }
+    assert parsed["toolsets"] == ["hermes-cli"]
+    assert parsed["mcp_servers"] == {
+        "clawboo-tasks": {"url": URL, "headers": {"Authorization": f"Bearer {TOKEN}"}}
+    }
+    # without a run channel: no MCP server at all
+    assert "mcp_servers" not in yaml.safe_load(render(config, None, None))
 
 
-def test_adding_twice_replaces_the_entry():
-    once = add_entry("a: 1\n", URL, "first-token")
-    twice = add_entry(once, URL, "second-token")
-    assert "first-token" not in twice and twice.count("clawboo-tasks:") == 1
-
-
-def test_unfenced_stale_entry_is_removed_and_the_rest_kept():
-    text = (
-        "mcp_servers:\n"
-        "  clawboo-tasks:\n"
-        "    url: http://127.0.0.1:1/api/mcp/tasks\n"
-        "    headers:\n"
-        "      Authorization: Bearer old\n"
-        "  'fs':\n"
-        "    command: npx\n"
-        "clawboo-tasks: top-level keys are not ours\n"
-    )
-    assert remove_entry(text) == (
-        "mcp_servers:\n  'fs':\n    command: npx\nclawboo-tasks: top-level keys are not ours\n"
-    )
-
-
-def test_an_empty_flow_mapping_becomes_a_block():
-    added = add_entry("mcp_servers: {}\nx: 1\n", URL, TOKEN)
-    assert added.startswith("mcp_servers:\n  " + BEGIN)
-    assert remove_entry(added) == "mcp_servers:\nx: 1\n"
-
-
-def test_a_flow_mapping_with_servers_is_not_edited():
-    with pytest.raises(UnsupportedConfig):
-        add_entry("mcp_servers: {fs: {command: npx}}\n", URL, TOKEN)
-
-
-def test_values_are_quoted():
-    added = add_entry("", 'http://h/"x"', 'a"b\\c')
-    assert entry_of(added) == {"url": 'http://h/"x"', "Authorization": 'Bearer a"b\\c'}
+def test_no_user_config_gives_just_the_mcp_entry(user_home, tmp_path):
+    assert load_user_config(user_home) == {}
+    (user_home / "config.yaml").write_text("")
+    assert load_user_config(user_home) == {}
+    assert yaml.safe_load(render({}, URL, TOKEN)) == {
+        "mcp_servers": {
+            "clawboo-tasks": {"url": URL, "headers": {"Authorization": f"Bearer {TOKEN}"}}
+        }
+    }
+    assert yaml.safe_load(render({}, None, None)) is None
 
 
 @pytest.mark.parametrize(
-    "text,expected",
+    "text,message",
+    [("model: [unclosed\n", "is not valid YAML"), ("- a list\n", "is not a mapping")],
+)
+def test_an_unusable_user_config_is_a_clear_error(user_home, text, message):
+    (user_home / "config.yaml").write_text(text)
+    with pytest.raises(UserConfigError, match=message):
+        load_user_config(user_home)
+    assert user_is_configured(user_home) is False
+
+
+def test_the_runs_own_home_is_never_read_as_the_users(user_home):
+    (user_home / "config.yaml").write_text(USER_CONFIG)
+    assert load_user_config(user_home, exclude=user_home) == {}
+
+
+@pytest.mark.parametrize(
+    "config,expected",
     [
-        ("model:\n  provider: anthropic\n", "anthropic"),
-        ("model:\n  default: x\n  provider: 'openrouter'  # c\n", "openrouter"),
-        ("model:\n  provider: auto\n", None),
-        ("model:\n  fallback:\n    provider: nous\n", None),
-        ("providers:\n  provider: nous\n", None),
-        ("model: gpt-4o\nprovider: nous\n", None),
-        ("", None),
+        ({}, False),
+        ({"model": ""}, False),
+        ({"model": "anthropic/claude-sonnet-4"}, True),
+        ({"model": {"provider": "auto"}}, False),
+        ({"model": {"provider": "openrouter"}}, True),
+        ({"model": {"default": "gpt-4o"}}, True),
+        ({"model": {"base_url": "http://127.0.0.1:8080/v1"}}, True),
+        ({"toolsets": ["x"]}, False),
     ],
 )
-def test_configured_provider(text, expected):
-    assert configured_provider(text) == expected
+def test_names_provider_or_model(config, expected):
+    assert names_provider_or_model(config) is expected
 
 
-def test_attach_and_detach_files(tmp_path):
-    path = tmp_path / "config.yaml"
-    config_file.attach(tmp_path, URL, TOKEN)
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    config_file.detach(tmp_path)
-    assert not path.exists()
+def test_write_config_is_private_and_atomic(tmp_path):
+    path = write_config(tmp_path, {"model": "x"}, URL, TOKEN)
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
-    path.write_text("a: 1\n")
-    os.chmod(path, 0o644)
-    config_file.attach(tmp_path, URL, TOKEN)
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    config_file.attach(tmp_path, None, None)  # no MCP this time: our entry goes
-    assert path.read_text() == "a: 1\n"
-    config_file.detach(tmp_path)
-    assert path.read_text() == "a: 1\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]  # no temp files left
+
+def test_the_dotenv_is_copied_0600_and_its_values_returned(user_home, tmp_path):
+    run_home = tmp_path / "run-home"
+    run_home.mkdir()
+    source = user_home / ".env"
+    source.write_text("# keys\nOPENAI_API_KEY=sk-user-dotenv-key\nEMPTY=\nQUOTED='q-value-1'\n")
+    os.utime(source, (1_600_000_000, 1_600_000_000))
+    values = carry_dotenv(user_home, run_home)
+    assert values == ["sk-user-dotenv-key", "q-value-1"]
+    copy = run_home / ".env"
+    assert copy.read_text() == source.read_text()
+    assert oct(copy.stat().st_mode & 0o777) == "0o600"
+    assert source.stat().st_mtime == 1_600_000_000
+    # the user removed theirs: the stale copy goes too
+    source.unlink()
+    assert carry_dotenv(user_home, run_home) == []
+    assert not copy.exists()

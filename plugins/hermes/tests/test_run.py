@@ -11,6 +11,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+import yaml
 from clawboo_hermes.run import clawboo_runtime_run
 
 from clawboo_host.plugin_api import (
@@ -107,7 +108,7 @@ async def test_plain_run(fake_hermes, env, workdirs):
     assert call["env"]["PYTHONUNBUFFERED"] == "1"
     assert call["env"]["OPENROUTER_API_KEY"] == KEY
     assert call["env"]["HOME"] == env["HOME"]  # HOME is left alone; HERMES_HOME moves
-    assert call["config"] is None  # no MCP: no config file written
+    assert call["config"]["clawboo_tasks"] is None  # no MCP: no MCP server in the config
     # The update-check cache is fresh, so Hermes does not ask PyPI.
     cache = call["update_check"]
     assert set(cache) == {"ts", "behind", "rev", "ver"}
@@ -119,7 +120,15 @@ async def test_plain_run(fake_hermes, env, workdirs):
     assert not (Path(env["HOME"]) / ".hermes").exists()
 
 
-async def test_mcp_run_writes_a_private_config_and_takes_it_back(fake_hermes, env, workdirs):
+def user_hermes_home(env) -> Path:
+    home = Path(env["HERMES_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+async def test_mcp_run_starts_from_the_users_config_and_takes_the_token_back(
+    fake_hermes, env, workdirs
+):
     fake_hermes.install("mcp")
     _, home, _ = workdirs
     user_config = (
@@ -133,7 +142,9 @@ async def test_mcp_run_writes_a_private_config_and_takes_it_back(fake_hermes, en
         "display:\n"
         "  skin: mono  # trailing comment\n"
     )
-    (home / "config.yaml").write_text(user_config)
+    source = user_hermes_home(env) / "config.yaml"
+    source.write_text(user_config)
+    os.utime(source, (1_600_000_000, 1_600_000_000))
     events = await collect(make_ctx(env, workdirs, mcp_url=MCP_URL, mcp_token=TOKEN))
 
     done = done_of(events)
@@ -146,42 +157,58 @@ async def test_mcp_run_writes_a_private_config_and_takes_it_back(fake_hermes, en
     config = call["config"]
     assert config["mode"] == "0o600"
     assert config["clawboo_tasks"] == {"url": MCP_URL, "Authorization": f"Bearer {TOKEN}"}
-    # The user's keys and comments were kept around our entry.
-    for line in user_config.splitlines():
-        assert line in config["text"].splitlines()
-    assert config["text"].count("mcp_servers:") == 1
-    # After the run the file is exactly what the user had.
-    assert (home / "config.yaml").read_text() == user_config
+    parsed = yaml.safe_load(config["text"])
+    # The user's settings were kept; their MCP servers replaced by ours.
+    assert parsed["agent"] == {"max_turns": 50}
+    assert parsed["display"] == {"skin": "mono"}
+    assert list(parsed["mcp_servers"]) == ["clawboo-tasks"]
+    # After the run the token is gone from the home; the user's file was never written.
+    after = yaml.safe_load((home / "config.yaml").read_text())
+    assert "mcp_servers" not in after and after["agent"] == {"max_turns": 50}
+    assert TOKEN not in (home / "config.yaml").read_text()
+    assert source.read_text() == user_config
+    assert source.stat().st_mtime == 1_600_000_000
     assert TOKEN not in repr(events)
 
 
-async def test_mcp_config_created_then_removed(fake_hermes, env, workdirs):
-    fake_hermes.install("mcp")
-    _, home, _ = workdirs
-    await collect(make_ctx(env, workdirs, mcp_url=MCP_URL, mcp_token=TOKEN))
-    [call] = fake_hermes.calls()
-    assert call["config"]["clawboo_tasks"]["url"] == MCP_URL
-    assert not (home / "config.yaml").exists()  # it held only our entry
-
-
-async def test_a_stale_entry_is_removed_when_there_is_no_mcp(fake_hermes, env, workdirs):
+async def test_the_config_is_made_afresh_at_every_run(fake_hermes, env, workdirs):
     fake_hermes.install("plain")
     _, home, _ = workdirs
-    # A previous run that crashed before cleaning up, and a file some tool rewrote.
+    # Whatever a previous run (or a crash) left in the identity home does not survive.
     (home / "config.yaml").write_text(
-        "mcp_servers:\n"
-        "  clawboo-tasks:\n"
-        "    url: http://127.0.0.1:1/api/mcp/tasks\n"
-        "    headers:\n"
-        "      Authorization: Bearer old-token\n"
-        "  other:\n"
-        "    url: http://example.invalid/mcp\n"
+        "mcp_servers:\n  clawboo-tasks:\n    headers:\n      Authorization: Bearer old-token\n"
     )
     await collect(make_ctx(env, workdirs))
-    [call] = fake_hermes.calls()
-    assert "old-token" not in call["config"]["text"]
-    assert "other:" in call["config"]["text"]
-    assert call["config"]["clawboo_tasks"] is None
+    user_hermes_home(env).joinpath("config.yaml").write_text("agent:\n  max_turns: 7\n")
+    await collect(make_ctx(env, workdirs))
+    first, second = fake_hermes.calls()
+    assert "old-token" not in first["config"]["text"]
+    assert yaml.safe_load(second["config"]["text"]) == {"agent": {"max_turns": 7}}
+
+
+async def test_the_users_dotenv_is_carried_and_its_values_redacted(fake_hermes, env, workdirs):
+    fake_hermes.install("plain")
+    _, home, _ = workdirs
+    # The fake answers PLAIN-OK; make that the value of a key in the user's .env.
+    user_hermes_home(env).joinpath(".env").write_text("MY_GATEWAY_KEY=PLAIN-OK\n")
+    events = await collect(make_ctx(env, workdirs))
+    assert (home / ".env").read_text() == "MY_GATEWAY_KEY=PLAIN-OK\n"
+    assert oct((home / ".env").stat().st_mode & 0o777) == "0o600"
+    assert "PLAIN-OK" not in repr(events)
+    assert done_of(events).summary == "[REDACTED]"
+
+
+async def test_an_unparsable_user_config_fails_the_run_without_spawning(
+    fake_hermes, env, workdirs
+):
+    fake_hermes.install("plain")
+    path = user_hermes_home(env) / "config.yaml"
+    path.write_text("model: [unclosed\n")
+    events = await collect(make_ctx(env, workdirs))
+    done = done_of(events)
+    assert done.reason == "error"
+    assert done.summary.startswith(f"your Hermes config {path} is not valid YAML")
+    assert fake_hermes.calls() == []
 
 
 async def test_rejected_key(fake_hermes, env, workdirs):
@@ -193,7 +220,7 @@ async def test_rejected_key(fake_hermes, env, workdirs):
     errors = [e for e in events if isinstance(e, ErrorEvent)]
     assert errors and errors[-1].fatal and errors[-1].message == done.summary
     _, home, _ = workdirs
-    assert not (home / "config.yaml").exists()
+    assert TOKEN not in (home / "config.yaml").read_text()
 
 
 async def test_max_turns(fake_hermes, env, workdirs):
@@ -268,7 +295,7 @@ async def test_abort_mid_run_kills_the_tree(fake_hermes, env, workdirs):
     [call] = fake_hermes.calls()
     assert still_running([call["pid"], *fake_hermes.grandchildren()]) == []
     _, home, _ = workdirs
-    assert not (home / "config.yaml").exists()
+    assert TOKEN not in (home / "config.yaml").read_text()
 
 
 async def test_closing_the_generator_cleans_up(fake_hermes, env, workdirs):
@@ -282,7 +309,7 @@ async def test_closing_the_generator_cleans_up(fake_hermes, env, workdirs):
         await gen.aclose()
     [call] = fake_hermes.calls()
     assert still_running([call["pid"], *fake_hermes.grandchildren()]) == []
-    assert not (workdirs[1] / "config.yaml").exists()
+    assert TOKEN not in (workdirs[1] / "config.yaml").read_text()
 
 
 @pytest.mark.parametrize(
@@ -318,12 +345,24 @@ async def test_an_explicit_model_wins(fake_hermes, env, workdirs):
     assert call["argv"][4:] == ["--provider", "openrouter", "-m", "anthropic/claude-sonnet-4"]
 
 
-async def test_a_configured_provider_is_left_to_hermes(fake_hermes, env, workdirs):
+@pytest.mark.parametrize(
+    "user_config",
+    [
+        'model:\n  default: x/y\n  provider: "nous"  # mine\n',
+        "model:\n  provider: custom\n  base_url: http://127.0.0.1:9/v1\n",
+        "model: anthropic/claude-sonnet-4\n",
+    ],
+)
+async def test_a_configured_provider_or_model_is_left_to_hermes(
+    fake_hermes, env, workdirs, user_config
+):
     fake_hermes.install("plain")
-    (workdirs[1] / "config.yaml").write_text('model:\n  default: x/y\n  provider: "nous"  # mine\n')
+    user_hermes_home(env).joinpath("config.yaml").write_text(user_config)
     await collect(make_ctx(env, workdirs))
-    [call] = fake_hermes.calls()
-    assert call["argv"][4:] == []
+    await collect(make_ctx(env, workdirs, model="my/model"))
+    first, second = fake_hermes.calls()
+    assert first["argv"][4:] == []
+    assert second["argv"][4:] == ["-m", "my/model"]  # the run request's model still wins
 
 
 async def test_chatgpt_login_in_the_home(fake_hermes, clawboo_env, workdirs):
@@ -412,19 +451,16 @@ async def test_a_binary_that_cannot_start(fake_hermes, env, workdirs):
     events = await collect(make_ctx(env, workdirs, mcp_url=MCP_URL, mcp_token=TOKEN))
     done = done_of(events)
     assert done.reason == "error" and done.summary.startswith("could not start hermes")
-    assert not (workdirs[1] / "config.yaml").exists()
+    assert TOKEN not in (workdirs[1] / "config.yaml").read_text()
 
 
-async def test_an_unsupported_mcp_servers_shape_runs_without_mcp(fake_hermes, env, workdirs):
+async def test_a_flow_style_mcp_servers_is_replaced_too(fake_hermes, env, workdirs):
     fake_hermes.install("plain")
-    original = "mcp_servers: {fs: {command: npx}}\n"
-    (workdirs[1] / "config.yaml").write_text(original)
+    user_hermes_home(env).joinpath("config.yaml").write_text("mcp_servers: {fs: {command: npx}}\n")
     events = await collect(make_ctx(env, workdirs, mcp_url=MCP_URL, mcp_token=TOKEN))
     assert done_of(events).reason == "success"
-    assert [e.code for e in events if isinstance(e, ErrorEvent)] == ["mcp"]
     [call] = fake_hermes.calls()
-    assert call["config"]["text"] == original
-    assert (workdirs[1] / "config.yaml").read_text() == original
+    assert list(yaml.safe_load(call["config"]["text"])["mcp_servers"]) == ["clawboo-tasks"]
 
 
 async def test_an_abort_before_start(fake_hermes, env, workdirs):

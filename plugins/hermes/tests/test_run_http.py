@@ -71,7 +71,7 @@ def test_a_task_runs_end_to_end_with_mcp(
     assert config["clawboo_tasks"]["url"] == f"http://127.0.0.1:{server.port}/api/mcp/tasks"
     scheme, token = config["clawboo_tasks"]["Authorization"].split(" ", 1)
     assert scheme == "Bearer" and len(token) >= 16
-    assert not (hermes_home / "config.yaml").exists()  # taken back out after the run
+    assert token not in (hermes_home / "config.yaml").read_text()  # taken back out after the run
     assert call["update_check"]["ts"] > 0
     # The token worked: the real add_comment landed on the task.
     assert call["mcp_results"] and call["mcp_results"][0]["is_error"] is False
@@ -139,3 +139,27 @@ def test_without_hermes_the_run_fails_cleanly(client, git_repo, fake_hermes):
     assert (body["doneReason"], body["status"]) == ("error", "todo")
     assert body["summary"] == "hermes not found on PATH or user-install dirs"
     assert fake_hermes.calls() == []
+
+
+def test_a_user_set_up_with_their_own_gateway_is_ready_and_runs_as_configured(
+    client, fake_hermes, git_repo, clawboo_env
+):
+    fake_hermes.install("plain")
+    row = lambda: next(  # noqa: E731
+        r for r in client.get("/api/runtimes").json()["runtimes"] if r["id"] == RUNTIME
+    )
+    assert row()["connectionState"] == "needs-auth"
+    user_home = Path(clawboo_env["HERMES_HOME"])
+    user_home.mkdir(parents=True, exist_ok=True)
+    (user_home / "config.yaml").write_text(
+        "model:\n  provider: custom\n  base_url: http://127.0.0.1:9/v1\n  default: gw-model\n"
+    )
+    (user_home / ".env").write_text("OPENAI_API_KEY=sk-user-gateway-key-0001\n")
+    assert (row()["connectionState"], row()["hasVaultCredential"]) == ("ready", False)
+
+    task = create_task(client, "Say hi", "Reply with exactly PLAIN-OK and nothing else.")
+    body = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo))
+    assert (body["doneReason"], body["status"], body["summary"]) == ("success", "done", "PLAIN-OK")
+    [call] = fake_hermes.calls()
+    assert call["argv"][4:] == []  # no --provider / -m over the user's choice
+    assert "base_url: http://127.0.0.1:9/v1" in call["config"]["text"]
