@@ -71,16 +71,20 @@ class LiveServer:
 
 
 @contextmanager
-def server_process(args: list[str], env: dict, data_dir: Path, timeout: float = 60.0):
+def server_process(
+    args: list[str], env: dict, data_dir: Path, timeout: float = 60.0, log: Path | None = None
+):
     """Run ``clawboo-host serve <args>`` as a real process; yield its bound port.
 
     The port is read from ``<data_dir>/api-port.txt``; the process is terminated on exit.
+    ``log``: write the server's output there (a long-lived server must not fill a pipe).
     """
     port_file = data_dir / "api-port.txt"
+    out = open(log, "w") if log is not None else subprocess.PIPE  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "clawboo_host.cli", "serve", *args],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=out,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -88,7 +92,8 @@ def server_process(args: list[str], env: dict, data_dir: Path, timeout: float = 
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"server exited early: {proc.stdout.read()}")
+                early = proc.stdout.read() if log is None else log.read_text()
+                raise RuntimeError(f"server exited early: {early}")
             if port_file.exists() and port_file.read_text().strip():
                 port = int(port_file.read_text().strip())
                 try:
@@ -107,3 +112,5 @@ def server_process(args: list[str], env: dict, data_dir: Path, timeout: float = 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if log is not None:
+            out.close()
