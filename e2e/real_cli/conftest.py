@@ -13,6 +13,8 @@ One ``clawboo-host serve`` process for the module, started as a user would start
   ``scripts/test-real-clis``) + the system's.
 
 The CLI cache is ``$CLAWBOO_CLI_CACHE``; without it the suite fails with how to run it.
+With ``$CLAWBOO_CAPTURE_DIR`` set, every CLI run is also recorded there as a replay
+transcript (see :mod:`capture`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from capture import capture_dir, wrap  # noqa: E402
 from scripted_model import ScriptedModel  # noqa: E402
 
 from clawboo_host.testing.helpers import make_git_repo  # noqa: E402
@@ -129,6 +132,9 @@ def user_files(user_home) -> dict:
 def host(tmp_path_factory, cli_bin, model, user_home, user_files):
     """``clawboo-host serve --port 0`` with the user's environment; yields its base URL."""
     data_dir = tmp_path_factory.mktemp("clawboo-data")
+    captures = capture_dir()
+    if captures is not None:  # re-capturing transcripts: recording wrappers in front
+        cli_bin = wrap(cli_bin, captures, tmp_path_factory.mktemp("capture-bin"))
     env = {
         "HOME": str(user_home),
         "PATH": f"{cli_bin}:{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin",
