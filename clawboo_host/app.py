@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from . import __version__
 from .config import HostConfig
 from .errors import ApiError
 from .host import Host
@@ -45,7 +46,7 @@ def create_app(config: HostConfig, registry: RuntimeRegistry | None = None) -> F
         finally:
             await host.stop()
 
-    app = FastAPI(title="clawboo-host", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="clawboo-host", version=__version__, lifespan=lifespan)
     app.state.host = host
     _install_error_handlers(app)
     from .security import install_security

@@ -45,6 +45,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from . import __version__
 from .board import states
 from .board.store import BoardStore, UnknownReference, comment_json, task_json
 from .redaction import REDACTED, redact_known
@@ -74,7 +75,7 @@ TOKEN_KEY = "clawboo.run_token"
 DEFAULT_MAX_SUBTASK_DEPTH = 2
 
 SERVER_NAME = "clawboo-tasks"
-SERVER_VERSION = "0.1.0"
+SERVER_VERSION = __version__
 
 UNAUTHORIZED_MESSAGE = "MCP access needs a live run token"
 NOT_RUNNING_MESSAGE = "the MCP tasks server is not running"

@@ -18,8 +18,10 @@ from types import ModuleType
 import anyio
 import pluggy
 
+from . import CORE_DISTRIBUTION, __version__
 from .plugin_api import hookspecs
 from .plugin_api.types import PluginContractError, RuntimeDescriptor
+from .plugin_api.version import unsupported_plugin_api
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +188,8 @@ def _register(
         return fail(f"'{runtime_id}' is a reserved id and is never loaded")
     if runtime_id in registry.descriptors:
         return fail(f"duplicate runtime id '{runtime_id}'")
+    if (refusal := unsupported_plugin_api(plugin)) is not None:
+        return fail(refusal)
     try:
         pm.register(plugin, name=runtime_id)
     except Exception as exc:  # pluggy.PluginValidationError, ValueError
@@ -282,12 +286,5 @@ def build_registry(
     ):
         from .testing import mock_runtime
 
-        _register(registry, MOCK_RUNTIME_ID, mock_runtime, "clawboo-host", _host_version())
+        _register(registry, MOCK_RUNTIME_ID, mock_runtime, CORE_DISTRIBUTION, __version__)
     return registry
-
-
-def _host_version() -> str | None:
-    try:
-        return metadata.version("clawboo-host")
-    except metadata.PackageNotFoundError:
-        return None

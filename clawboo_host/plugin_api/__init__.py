@@ -38,9 +38,13 @@ from .types import (
     ToolCall,
     ToolResult,
 )
+from .version import PLUGIN_API_ATTRIBUTE, PLUGIN_API_VERSION, SUPPORTED_PLUGIN_API_VERSIONS
 
 __all__ = [
     "HOOK_NAMES",
+    "PLUGIN_API_ATTRIBUTE",
+    "PLUGIN_API_VERSION",
+    "SUPPORTED_PLUGIN_API_VERSIONS",
     "hookimpl",
     "hookspec",
     "AbortSignal",

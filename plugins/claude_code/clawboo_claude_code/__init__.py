@@ -18,6 +18,9 @@ from clawboo_host.plugin_api.install import npm_install
 
 from . import run as _run
 
+#: The plugin-API version this plugin is written against (see clawboo_host.plugin_api.version).
+CLAWBOO_PLUGIN_API = 2
+
 DESCRIPTOR = RuntimeDescriptor(
     id="claude-code",
     name="Claude Code",

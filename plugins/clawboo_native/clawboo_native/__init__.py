@@ -26,6 +26,9 @@ from .healthcheck import check_key
 from .providers import NO_KEY_MESSAGE, PROVIDER_ENV_VARS, PROVIDERS
 from .seed import plan_team
 
+#: The plugin-API version this plugin is written against (see clawboo_host.plugin_api.version).
+CLAWBOO_PLUGIN_API = 2
+
 DESCRIPTOR = RuntimeDescriptor(
     id="clawboo-native",
     name="Clawboo Native",

@@ -27,6 +27,9 @@ from clawboo_host.plugin_api.process import run_capture
 from .home import ProviderChoice, UserConfigError, load_user_config, selected_provider
 from .run import clawboo_runtime_run  # noqa: F401  (the run hook: see run.py)
 
+#: The plugin-API version this plugin is written against (see clawboo_host.plugin_api.version).
+CLAWBOO_PLUGIN_API = 2
+
 DESCRIPTOR = RuntimeDescriptor(
     id="codex",
     name="Codex",

@@ -23,6 +23,9 @@ from clawboo_host.plugin_api.install import pip_install
 from .auth import has_chatgpt_auth, hermes_home
 from .config_file import user_is_configured
 
+#: The plugin-API version this plugin is written against (see clawboo_host.plugin_api.version).
+CLAWBOO_PLUGIN_API = 2
+
 DESCRIPTOR = RuntimeDescriptor(
     id="hermes",
     name="Hermes",
