@@ -5,6 +5,9 @@
 #: ``tests/test_versions.py``; the core distribution reads it directly (hatch dynamic version).
 __version__ = "0.1.0"
 
-#: The distribution that ships this package. ``clawboo-host`` is the meta-distribution that
-#: adds the four built-in runtimes (docs/install.md says why).
+#: The distribution that ships this package (the bare host).
 CORE_DISTRIBUTION = "clawboo-host-core"
+
+#: The meta-distribution people install: the core plus the four built-in runtime plugins
+#: (docs/install.md says why the host is split this way).
+META_DISTRIBUTION = "clawboo-host"

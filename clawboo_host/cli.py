@@ -1,4 +1,4 @@
-"""``clawboo-host serve | plugins``: the command-line entry point."""
+"""``clawboo-host serve | plugins | install | uninstall``: the command-line entry point."""
 
 from __future__ import annotations
 
@@ -168,8 +168,61 @@ def plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def install(args: argparse.Namespace) -> int:
+    from .plugin_install import RESTART_HINT, pip_install_args, run_pip
+
+    if not args.specs and not args.editable:
+        print("clawboo-host install: name at least one plugin (or -e PATH)", file=sys.stderr)
+        return 2
+    code = run_pip(
+        pip_install_args(
+            args.specs,
+            upgrade=args.upgrade,
+            editable=args.editable,
+            force_reinstall=args.force_reinstall,
+        )
+    )
+    if code == 0:
+        print(RESTART_HINT, file=sys.stderr)
+    return code
+
+
+def uninstall(args: argparse.Namespace) -> int:
+    from .plugin_install import RESTART_HINT, host_distributions_in, pip_uninstall_args, run_pip
+
+    if host := host_distributions_in(args.distributions):
+        print(
+            f"clawboo-host uninstall: {', '.join(host)} is the host itself, not a plugin; "
+            "remove the whole tool with `pipx uninstall clawboo-host` (or pip)",
+            file=sys.stderr,
+        )
+        return 2
+    code = run_pip(pip_uninstall_args(args.distributions, yes=args.yes))
+    if code == 0:
+        print(RESTART_HINT, file=sys.stderr)
+    return code
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: computed when asked (it lists the installed plugins), then exit."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .plugin_install import version_report
+
+        print(version_report())
+        parser.exit()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="clawboo-host", description=__doc__)
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="print the host version, its plugin API version and each runtime plugin's version",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p_serve = sub.add_parser("serve", help="serve the Runtimes API")
     p_serve.add_argument("--host", default=None, help=f"bind address (default {DEFAULT_HOST})")
@@ -188,6 +241,35 @@ def main(argv: list[str] | None = None) -> int:
     p_plugins = sub.add_parser("plugins", help="list discovered runtime plugins")
     p_plugins.add_argument("--json", action="store_true", help="machine-readable output")
     p_plugins.set_defaults(func=plugins)
+    p_install = sub.add_parser(
+        "install",
+        help="install runtime plugins into the host's environment (pip install)",
+        description="Install runtime plugins with pip into the environment clawboo-host runs "
+        "from. Restart a running server to load them.",
+    )
+    p_install.add_argument("specs", nargs="*", metavar="SPEC", help="pip requirement or file")
+    p_install.add_argument("-U", "--upgrade", action="store_true", help="upgrade to the newest")
+    p_install.add_argument(
+        "-e",
+        "--editable",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="install a plugin from a local checkout in editable mode (repeatable)",
+    )
+    p_install.add_argument(
+        "--force-reinstall", action="store_true", help="reinstall even if up to date"
+    )
+    p_install.set_defaults(func=install)
+    p_uninstall = sub.add_parser(
+        "uninstall",
+        help="remove runtime plugins from the host's environment (pip uninstall)",
+        description="Uninstall runtime plugins (by distribution name) with pip from the "
+        "environment clawboo-host runs from. Restart a running server to drop them.",
+    )
+    p_uninstall.add_argument("distributions", nargs="+", metavar="DIST")
+    p_uninstall.add_argument("-y", "--yes", action="store_true", help="do not ask to confirm")
+    p_uninstall.set_defaults(func=uninstall)
     args = parser.parse_args(argv)
     return args.func(args)
 

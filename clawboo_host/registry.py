@@ -218,12 +218,16 @@ def _register(
     )
 
 
-def _normalized(name: str) -> str:
+def normalized_name(name: str) -> str:
     """PEP 503 name normalization: ``Dup_Dist`` and ``dup-dist`` are one distribution."""
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _entry_points() -> list[tuple[metadata.EntryPoint, str | None, str | None]]:
+def discover_entry_points() -> list[tuple[metadata.EntryPoint, str | None, str | None]]:
+    """Every ``clawboo.runtimes`` entry point with its distribution's name and version.
+
+    Reads installed metadata only; nothing is imported.
+    """
     found = []
     seen: set[str] = set()
     for dist in metadata.distributions():
@@ -231,7 +235,7 @@ def _entry_points() -> list[tuple[metadata.EntryPoint, str | None, str | None]]:
         # providers: like importlib's own entry_points(), the first copy wins.
         name = dist.metadata["Name"]
         if name:
-            key = _normalized(name)
+            key = normalized_name(name)
             if key in seen:
                 continue
             seen.add(key)
@@ -255,7 +259,7 @@ def build_registry(
         for runtime_id, plugin in plugins:
             _register(registry, runtime_id, plugin, None, None)
     else:
-        candidates = _entry_points()
+        candidates = discover_entry_points()
         providers: dict[str, list[str]] = {}
         for ep, dist, _version in candidates:
             providers.setdefault(ep.name, []).append(dist or "?")
