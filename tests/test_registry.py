@@ -142,6 +142,53 @@ def test_an_unpinned_install_package_is_refused(site):
     assert "not version-pinned" in record(registry, "loose-rt").error
 
 
+def test_a_plugin_for_another_plugin_api_is_refused_and_the_rest_load(site):
+    from clawboo_host.plugin_api import PLUGIN_API_VERSION
+
+    make_dist(
+        site,
+        "future-rt",
+        {"future-rt": "future_rt"},
+        {"future_rt": "CLAWBOO_PLUGIN_API = 99\n" + GOOD_PLUGIN.format(id="future-rt")},
+    )
+    make_dist(
+        site,
+        "current-rt",
+        {"current-rt": "current_rt"},
+        {
+            "current_rt": f"CLAWBOO_PLUGIN_API = {PLUGIN_API_VERSION}\n"
+            + GOOD_PLUGIN.format(id="current-rt")
+        },
+    )
+    make_dist(
+        site,
+        "odd-rt",
+        {"odd-rt": "odd_rt"},
+        {"odd_rt": "CLAWBOO_PLUGIN_API = '2'\n" + GOOD_PLUGIN.format(id="odd-rt")},
+    )
+    registry = build_registry(env={})
+    refused = record(registry, "future-rt")
+    assert refused.status == "error"
+    assert "plugin API 99" in refused.error and f"supports plugin API {PLUGIN_API_VERSION}" in (
+        refused.error
+    )
+    assert registry.get("future-rt") is None
+    assert not registry.implements("future-rt", "clawboo_runtime_descriptor")
+    assert "whole number" in record(registry, "odd-rt").error
+    assert record(registry, "current-rt").status == "ok"
+    assert registry.get("current-rt") is not None
+    assert registry.get("claude-code") is not None  # the built-ins are unaffected
+
+
+def test_the_builtin_plugins_target_this_hosts_plugin_api():
+    from clawboo_host.plugin_api import PLUGIN_API_ATTRIBUTE, PLUGIN_API_VERSION
+
+    registry = build_registry(env={})
+    for rid in ("claude-code", "codex", "hermes", "clawboo-native"):
+        plugin = registry.pm.get_plugin(rid)
+        assert getattr(plugin, PLUGIN_API_ATTRIBUTE) == PLUGIN_API_VERSION, rid
+
+
 @pytest.mark.parametrize(
     "value,enabled", [("1", True), ("true", False), ("yes", False), ("0", False), ("", False)]
 )

@@ -1,8 +1,9 @@
 """A runtime plugin built outside this repository and installed with pip just works.
 
 The plugin below is written to a temporary directory as its own distribution, installed
-with ``pip install --target`` beside a distribution that is broken on import, and a real
-``clawboo-host serve`` process is started with that directory on its path.
+with ``pip install --target`` beside a distribution that is broken on import and one written
+for a plugin API this host does not speak, and a real ``clawboo-host serve`` process is
+started with that directory on its path.
 """
 
 from __future__ import annotations
@@ -11,80 +12,36 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import httpx
 import pytest
 
+from clawboo_host.testing.plugin_project import write_plugin_project
 from clawboo_host.testing.server import server_process
-
-ACME_PYPROJECT = """
-[build-system]
-requires = ["hatchling"]
-build-backend = "hatchling.build"
-
-[project]
-name = "acme-clawboo-runtime"
-version = "1.2.3"
-dependencies = []
-
-[project.entry-points."clawboo.runtimes"]
-acme-agent = "acme_agent"
-
-[tool.hatch.build.targets.wheel]
-packages = ["acme_agent"]
-"""
-
-ACME_MODULE = """
-from clawboo_host.plugin_api import (
-    Capabilities, ConnectPlan, Done, InstallSpec, RuntimeDescriptor, TextDelta, hookimpl,
-)
-
-@hookimpl
-def clawboo_runtime_descriptor():
-    return RuntimeDescriptor(
-        id="acme-agent", name="Acme Agent", cli_binary="acme",
-        install=InstallSpec(method="npm", package="acme-agent@1"),
-        auth_kind="api-key", env_var="ACME_API_KEY", docs_url="https://acme.invalid/docs",
-        capabilities=Capabilities(streaming=True, mcp=False, worktrees=True, resume=False,
-                                  tool_approval=False, models=("acme-1",)),
-    )
-
-@hookimpl
-def clawboo_runtime_connect(request):
-    return ConnectPlan(slot="ACME_API_KEY")
-
-@hookimpl
-async def clawboo_runtime_run(ctx):
-    yield TextDelta("hello from acme")
-    yield Done("success", summary="acme done")
-"""
-
-BROKEN_PYPROJECT = (
-    ACME_PYPROJECT.replace("acme-clawboo-runtime", "broken-clawboo-runtime")
-    .replace('acme-agent = "acme_agent"', 'broken-agent = "broken_agent"')
-    .replace('packages = ["acme_agent"]', 'packages = ["broken_agent"]')
-)
-
-
-def write_dist(root: Path, pyproject: str, module: str, source: str) -> Path:
-    root.mkdir(parents=True)
-    (root / "pyproject.toml").write_text(textwrap.dedent(pyproject))
-    (root / module).mkdir()
-    (root / module / "__init__.py").write_text(textwrap.dedent(source))
-    return root
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("third-party")
-    acme = write_dist(base / "acme", ACME_PYPROJECT, "acme_agent", ACME_MODULE)
-    broken = write_dist(
+    acme = write_plugin_project(
+        base / "acme",
+        distribution="acme-clawboo-runtime",
+        runtime_id="acme-agent",
+        version="1.2.3",
+        plugin_api=None,  # declaring none means "the current plugin API"
+    )
+    broken = write_plugin_project(
         base / "broken",
-        BROKEN_PYPROJECT,
-        "broken_agent",
-        "raise ImportError('acme dependency missing')\n",
+        distribution="broken-clawboo-runtime",
+        runtime_id="broken-agent",
+        prelude="raise ImportError('acme dependency missing')\n",
+    )
+    future = write_plugin_project(
+        base / "future",
+        distribution="future-clawboo-runtime",
+        runtime_id="future-agent",
+        plugin_api=99,
     )
     target = base / "site"
     subprocess.run(
@@ -101,6 +58,7 @@ def site(tmp_path_factory) -> Path:
             str(target),
             str(acme),
             str(broken),
+            str(future),
         ],
         check=True,
         timeout=300,
@@ -129,6 +87,7 @@ def test_a_pip_installed_plugin_is_served_beside_a_broken_one(site, tmp_path):
         assert rows["acme-agent"]["name"] == "Acme Agent"
         assert rows["acme-agent"]["connectionState"] == "not-installed"
         assert "broken-agent" not in rows
+        assert "future-agent" not in rows  # refused: written for plugin API 99
         assert "acme-agent" in [d["id"] for d in body["available"]]
         assert rows["claude-code"]["id"] == "claude-code"  # the built-ins still work
 
@@ -156,3 +115,6 @@ def test_a_pip_installed_plugin_is_served_beside_a_broken_one(site, tmp_path):
     assert plugins["acme-agent"]["version"] == "1.2.3"
     assert plugins["broken-agent"]["status"] == "error"
     assert "acme dependency missing" in plugins["broken-agent"]["error"]
+    assert plugins["future-agent"]["status"] == "error"
+    assert plugins["future-agent"]["distribution"] == "future-clawboo-runtime"
+    assert "targets plugin API 99" in plugins["future-agent"]["error"]
