@@ -27,6 +27,10 @@ dependencies = {dependencies}
 
 [tool.hatch.build.targets.wheel]
 packages = ["{package}"]
+
+# editable installs as a plain path entry: no `editables` needed when building offline
+[tool.hatch.build]
+dev-mode-dirs = ["."]
 """
 
 _MODULE = """\
