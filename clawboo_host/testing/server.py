@@ -72,17 +72,23 @@ class LiveServer:
 
 @contextmanager
 def server_process(
-    args: list[str], env: dict, data_dir: Path, timeout: float = 60.0, log: Path | None = None
+    args: list[str],
+    env: dict,
+    data_dir: Path,
+    timeout: float = 60.0,
+    log: Path | None = None,
+    command: list[str] | None = None,
 ):
     """Run ``clawboo-host serve <args>`` as a real process; yield its bound port.
 
     The port is read from ``<data_dir>/api-port.txt``; the process is terminated on exit.
     ``log``: write the server's output there (a long-lived server must not fill a pipe).
+    ``command``: the ``clawboo-host`` to run (default: this interpreter's).
     """
     port_file = data_dir / "api-port.txt"
     out = open(log, "w") if log is not None else subprocess.PIPE  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "clawboo_host.cli", "serve", *args],
+        [*(command or [sys.executable, "-m", "clawboo_host.cli"]), "serve", *args],
         env=env,
         stdout=out,
         stderr=subprocess.STDOUT,
