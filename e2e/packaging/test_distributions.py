@@ -137,29 +137,33 @@ def test_the_installed_tool_has_the_four_runtimes_and_serves_them(installed, dis
     assert sorted(served_runtime_ids(installed, env, tmp_path / "data")) == BUILTIN_IDS
 
 
-def test_clawboo_host_install_adds_a_third_party_plugin(installed, dist, home, tmp_path):
+@pytest.fixture(scope="module")
+def acme_dist(tmp_path_factory) -> Path:
+    """A third-party plugin's wheel, built here the way its author would build it."""
+    base = tmp_path_factory.mktemp("acme")
     project = write_plugin_project(
-        tmp_path / "acme",
+        base / "acme",
         distribution="acme-clawboo-runtime",
         runtime_id="acme-agent",
         version="2.0.0",
         dependencies=[f"clawboo-host-core>={__version__}"],
     )
-    plugin_dist = tmp_path / "plugin-dist"
-    build(project, plugin_dist, "--wheel")
-    env = offline_env(home, plugin_dist, dist, wheelhouse())
+    build(project, base / "dist", "--wheel")
+    return base / "dist"
 
-    result = run([installed / "clawboo-host", "install", "acme-clawboo-runtime"], env)
+
+def check_install_of_a_third_party_plugin(bin_dir: Path, env: dict, data: Path) -> None:
+    """``clawboo-host install`` by name: listed, served after a restart, then uninstalled."""
+    result = run([bin_dir / "clawboo-host", "install", "acme-clawboo-runtime"], env)
     assert "restart" in result.stderr
     try:
-        acme = plugins_of(installed, env)["acme-agent"]
+        acme = plugins_of(bin_dir, env)["acme-agent"]
         assert (acme["status"], acme["distribution"], acme["version"]) == (
             "ok",
             "acme-clawboo-runtime",
             "2.0.0",
         )
-        # a restarted server lists it beside the built-ins
-        assert served_runtime_ids(installed, env, tmp_path / "data") == [
+        assert served_runtime_ids(bin_dir, env, data) == [
             "claude-code",
             "codex",
             "hermes",
@@ -167,8 +171,34 @@ def test_clawboo_host_install_adds_a_third_party_plugin(installed, dist, home, t
             "acme-agent",
         ]
     finally:
-        run([installed / "clawboo-host", "uninstall", "-y", "acme-clawboo-runtime"], env)
-    assert "acme-agent" not in plugins_of(installed, env)
+        run([bin_dir / "clawboo-host", "uninstall", "-y", "acme-clawboo-runtime"], env)
+    assert "acme-agent" not in plugins_of(bin_dir, env)
+
+
+def test_clawboo_host_install_adds_a_third_party_plugin(installed, dist, acme_dist, home, tmp_path):
+    env = offline_env(home, acme_dist, dist, wheelhouse())
+    check_install_of_a_third_party_plugin(installed, env, tmp_path / "data")
+
+
+def test_pipx_install_clawboo_host_then_install_a_plugin_into_its_venv(
+    dist, acme_dist, tmp_path
+):
+    env = offline_env(tmp_path / "home", acme_dist, dist, wheelhouse())
+    env.update(
+        PIPX_HOME=str(tmp_path / "pipx"),
+        PIPX_BIN_DIR=str(tmp_path / "bin"),
+        PIPX_MAN_DIR=str(tmp_path / "man"),
+    )
+    run([sys.executable, "-m", "pipx", "install", "clawboo-host"], env)
+    bin_dir = tmp_path / "bin"
+    plugins = plugins_of(bin_dir, env)
+    assert sorted(plugins) == BUILTIN_IDS
+    check_install_of_a_third_party_plugin(bin_dir, env, tmp_path / "data")
+    # it went into pipx's venv for clawboo-host, not beside pipx or the tests
+    pipx_venv = tmp_path / "pipx" / "venvs" / "clawboo-host"
+    assert not list(pipx_venv.glob("lib/python*/site-packages/acme_agent"))  # uninstalled
+    run([bin_dir / "clawboo-host", "install", "acme-clawboo-runtime"], env)
+    assert list(pipx_venv.glob("lib/python*/site-packages/acme_agent/__init__.py"))
 
 
 def test_the_bare_core_installs_alone(dist, home, tmp_path):
