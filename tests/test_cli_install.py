@@ -174,6 +174,6 @@ def test_version_names_the_host_its_plugin_api_and_every_plugin(tmp_path):
         ("hermes", "clawboo-runtime-hermes"),
         ("clawboo-native", "clawboo-runtime-native"),
     ]:
-        assert any(
-            line.split() == [runtime_id, distribution, __version__] for line in lines
-        ), result.stdout
+        assert any(line.split() == [runtime_id, distribution, __version__] for line in lines), (
+            result.stdout
+        )

@@ -81,7 +81,9 @@ def test_a_drifted_plugin_version_or_a_plugin_missing_from_the_meta_is_caught(tm
         .replace("clawboo-runtime-codex", "clawboo-runtime-extra")
     )
     hermes = copy / "plugins" / "hermes" / "pyproject.toml"
-    hermes.write_text(re.sub(r'^version = "[^"]*"', 'version = "9.9.9"', hermes.read_text(), flags=re.M))
+    hermes.write_text(
+        re.sub(r'^version = "[^"]*"', 'version = "9.9.9"', hermes.read_text(), flags=re.M)
+    )
     problems = "\n".join(version_problems(copy))
     assert "clawboo-runtime-hermes is 9.9.9" in problems
     assert "clawboo-runtime-extra" in problems  # added under plugins/ but not pinned by the meta

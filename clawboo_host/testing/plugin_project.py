@@ -87,7 +87,7 @@ def write_plugin_project(
             package=package,
         )
     )
-    header = prelude + (f"{PLUGIN_API_ATTRIBUTE} = {plugin_api}\n" if plugin_api is not None else "")
+    declaration = f"{PLUGIN_API_ATTRIBUTE} = {plugin_api}\n" if plugin_api is not None else ""
     body = _MODULE.format(
         runtime_id=runtime_id,
         name=runtime_id.replace("-", " ").title(),
@@ -100,5 +100,5 @@ def write_plugin_project(
         summary=f"{binary} done",
     )
     (root / package).mkdir()
-    (root / package / "__init__.py").write_text(header + body)
+    (root / package / "__init__.py").write_text(prelude + declaration + body)
     return root
