@@ -69,14 +69,22 @@ def listed(python: Path, env: dict) -> dict:
     return {p["id"]: p for p in json.loads(result.stdout)["plugins"]}
 
 
-def built_wheel(project: Path, out: Path, env: dict) -> Path:
+def acme_release(tmp_path: Path, version: str, wheels: Path, env: dict) -> Path:
+    """Build release ``version`` of a small third-party plugin into ``wheels``; its wheel."""
+    project = write_plugin_project(
+        tmp_path / version / "acme",
+        distribution="acme-clawboo-runtime",
+        runtime_id="acme-agent",
+        version=version,
+        dependencies=["clawboo-host-core>=0.1"],  # already there: pip needs no index
+    )
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(project)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(project)],
         env=env,
         check=True,
         timeout=300,
     )
-    (wheel,) = out.glob("*.whl")
+    (wheel,) = wheels.glob(f"acme_clawboo_runtime-{version}-*.whl")
     return wheel
 
 
@@ -86,33 +94,43 @@ def visible_here(distribution: str) -> bool:
     return subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode == 0
 
 
-def test_install_then_uninstall_a_wheel_in_the_hosts_environment(host_python, pip_env, tmp_path):
-    project = write_plugin_project(
-        tmp_path / "acme",
-        distribution="acme-clawboo-runtime",
-        runtime_id="acme-agent",
-        version="1.4.0",
-        dependencies=["clawboo-host-core>=0.1"],  # already there: pip needs no index
-    )
-    wheel = built_wheel(project, tmp_path / "wheels", pip_env)
-    assert "acme-agent" not in listed(host_python, pip_env)
+def test_install_upgrade_and_uninstall_in_the_hosts_environment(host_python, pip_env, tmp_path):
+    wheels = tmp_path / "wheels"
+    acme_release(tmp_path, "1.4.0", wheels, pip_env)
+    env = {**pip_env, "PIP_FIND_LINKS": str(wheels)}  # the plugin's "index"
+    assert "acme-agent" not in listed(host_python, env)
 
-    installed = cli(host_python, pip_env, "install", "-U", str(wheel))
+    installed = cli(host_python, env, "install", "acme-clawboo-runtime")
     assert installed.returncode == 0, installed.stderr
     assert "restart" in installed.stderr
-    plugin = listed(host_python, pip_env)["acme-agent"]
+    plugin = listed(host_python, env)["acme-agent"]
     assert (plugin["status"], plugin["distribution"], plugin["version"]) == (
         "ok",
         "acme-clawboo-runtime",
         "1.4.0",
     )
     assert not visible_here("acme-clawboo-runtime")  # it went to the host's venv only
-    version = cli(host_python, pip_env, "--version").stdout
+    version = cli(host_python, env, "--version").stdout
     assert "acme-agent" in version and "acme-clawboo-runtime 1.4.0" in version
 
-    removed = cli(host_python, pip_env, "uninstall", "-y", "acme-clawboo-runtime")
+    acme_release(tmp_path, "1.5.0", wheels, pip_env)
+    assert cli(host_python, env, "install", "acme-clawboo-runtime").returncode == 0
+    assert listed(host_python, env)["acme-agent"]["version"] == "1.4.0"  # satisfied: kept
+    assert cli(host_python, env, "install", "-U", "acme-clawboo-runtime").returncode == 0
+    assert listed(host_python, env)["acme-agent"]["version"] == "1.5.0"
+
+    removed = cli(host_python, env, "uninstall", "-y", "acme-clawboo-runtime")
     assert removed.returncode == 0, removed.stderr
-    assert "acme-agent" not in listed(host_python, pip_env)
+    assert "acme-agent" not in listed(host_python, env)
+
+
+def test_install_a_wheel_file(host_python, pip_env, tmp_path):
+    wheel = acme_release(tmp_path, "2.0.0", tmp_path / "wheels", pip_env)
+    try:
+        assert cli(host_python, pip_env, "install", str(wheel)).returncode == 0
+        assert listed(host_python, pip_env)["acme-agent"]["version"] == "2.0.0"
+    finally:
+        cli(host_python, pip_env, "uninstall", "-y", "acme-clawboo-runtime")
 
 
 def test_install_editable_from_a_checkout(host_python, pip_env, tmp_path):
