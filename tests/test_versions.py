@@ -120,6 +120,22 @@ def test_bump_version_moves_everything_together(tmp_path):
     assert version_problems(copy) == []
 
 
+def test_every_builtin_plugin_targets_this_hosts_plugin_api():
+    from clawboo_host.plugin_api import PLUGIN_API_ATTRIBUTE, PLUGIN_API_VERSION
+    from clawboo_host.registry import build_registry
+
+    registry = build_registry(env={})
+    runtime_ids = [
+        runtime_id
+        for pyproject in ROOT.glob("plugins/*/pyproject.toml")
+        for runtime_id in _project(pyproject)["entry-points"]["clawboo.runtimes"]
+    ]
+    assert runtime_ids
+    for runtime_id in runtime_ids:
+        plugin = registry.pm.get_plugin(runtime_id)
+        assert getattr(plugin, PLUGIN_API_ATTRIBUTE, None) == PLUGIN_API_VERSION, runtime_id
+
+
 def test_the_installed_core_takes_its_version_from_the_package():
     from importlib import metadata
 
