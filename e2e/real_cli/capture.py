@@ -9,8 +9,9 @@ prompt names a scenario (``SCENARIO:<name>``) writes, in the format of
     <cli>-<scenario>.stdout.jsonl|txt   <cli>-<scenario>.stderr.txt   <cli>-<scenario>.meta.json
 
 with temporary paths and ports replaced by placeholders (``<CWD>``, ``<HOME>``,
-``127.0.0.1:<PROVIDER_PORT>`` for any loopback port, the task id by ``T-42``). Review the diff, then copy the
-files into ``clawboo_host/testing/transcripts/`` and run the plugins' suites.
+``127.0.0.1:<PROVIDER_PORT>`` for any loopback port, the task id by ``T-42``). Review the
+diff, then copy the files into ``clawboo_host/testing/transcripts/`` and run the plugins'
+suites.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+
 def cli_descriptors():
     """Every installed runtime plugin with a CLI binary to install (the mock has none)."""
     from clawboo_host.registry import build_registry

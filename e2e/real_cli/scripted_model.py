@@ -171,7 +171,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         # model lists and health probes some CLIs make at start-up
         if self.path.rstrip("/").endswith("/models"):
-            self._json(200, {"object": "list", "data": [{"id": "scripted-model", "object": "model"}]})
+            models = [{"id": "scripted-model", "object": "model"}]
+            self._json(200, {"object": "list", "data": models})
         else:
             self._json(200, {})
 

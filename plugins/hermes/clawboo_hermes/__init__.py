@@ -2,8 +2,8 @@
 
 It takes an OpenRouter, Anthropic or OpenAI key, the user's own ChatGPT login stored in
 Hermes's ``auth.json``, or the user's own Hermes setup (``~/.hermes/config.yaml`` and
-``.env``), which every run starts from. It is installed with the ``mcp`` extra so it can reach the host's
-MCP tasks server.
+``.env``), which every run starts from. It is installed with the ``mcp`` extra so it can
+reach the host's MCP tasks server.
 """
 
 from __future__ import annotations
