@@ -11,9 +11,12 @@ tree, index and ``HEAD`` are never touched: everything happens in the new checko
 git's worktree metadata.
 
 Every git call goes through :func:`~clawboo_host.plugin_api.process.run_capture` (argv only,
-own process group, 60 s timeout, ``GIT_TERMINAL_PROMPT=0``). Commits the host makes use the
-host's identity (``clawboo <clawboo@localhost>``) and never sign or run hooks, so they work
-on a machine where git has no user configured and cannot be held up by a user's hooks.
+own process group, 60 s timeout, ``GIT_TERMINAL_PROMPT=0``) with ``core.hooksPath=/dev/null``
+and the scrubbed child environment (:func:`~clawboo_host.plugin_api.childenv.build_child_env`):
+a repository's hooks never run, and nothing git starts (a filter, a credential helper) sees
+the host's access token or any provider key. Commits the host makes use the host's identity
+(``clawboo <clawboo@localhost>``) and never sign, so they work on a machine where git has no
+user configured.
 
 Concurrency: provision/remove of one path are serialized by a per-path lock, and the
 commands that write git's worktree metadata (``worktree add/remove/prune``, branch
@@ -36,11 +39,13 @@ from pathlib import Path
 
 import anyio
 
+from .plugin_api.childenv import build_child_env
 from .plugin_api.process import CompletedCapture, run_capture
 
 __all__ = [
     "GIT_TIMEOUT_S",
     "HOST_GIT_IDENTITY",
+    "NO_HOOKS",
     "SCAFFOLD_FILES",
     "SOR_FILES",
     "NotAGitRepository",
@@ -71,7 +76,11 @@ SOR_FILES = (
 )
 SCAFFOLD_FILES = SOR_FILES[:5]
 
-#: ``-c`` options for every commit the host makes: its own identity, no signing, no hooks.
+#: ``-c`` options for every git command the host runs: a repository's hooks never run (they
+#: would run as the host, on every checkout and commit).
+NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
+
+#: ``-c`` options for every commit the host makes: its own identity, no signing.
 HOST_GIT_IDENTITY = (
     "-c",
     "user.name=clawboo",
@@ -79,8 +88,6 @@ HOST_GIT_IDENTITY = (
     "user.email=clawboo@localhost",
     "-c",
     "commit.gpgsign=false",
-    "-c",
-    "core.hooksPath=/dev/null",
 )
 
 _TASK_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -187,7 +194,7 @@ def _path_key(path: Path) -> str:
 
 
 def _git_env(env: Mapping[str, str] | None, *, commit: bool = False) -> dict[str, str]:
-    out = dict(os.environ if env is None else env)
+    out = build_child_env(env)
     for name in _GIT_LOCATION_VARS:
         out.pop(name, None)
     if commit:
@@ -204,7 +211,7 @@ async def _git(
     env: Mapping[str, str] | None,
     commit: bool = False,
 ) -> CompletedCapture:
-    argv: list[str | os.PathLike[str]] = ["git"]
+    argv: list[str | os.PathLike[str]] = ["git", *NO_HOOKS]
     if commit:
         argv += HOST_GIT_IDENTITY
     argv += ["-c", "core.quotepath=off", "-C", os.fspath(cwd), *args]

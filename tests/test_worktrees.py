@@ -578,3 +578,49 @@ def test_locks_do_not_accumulate() -> None:
     gc.collect()
     assert len(wtmod._path_locks) == 0
     assert len(wtmod._repo_locks) == 0
+
+
+@pytest.mark.anyio
+async def test_repo_hooks_never_run_and_git_children_get_the_scrubbed_env(
+    repo: Path, wt_dir: Path, git_env: dict[str, str], tmp_path: Path
+) -> None:
+    # Every hook of a hostile repository records that it ran, with its environment; a clean
+    # filter (which git runs on `add`, hooks or not) records the environment git children get.
+    record = tmp_path / "hook-runs.jsonl"
+    recorder = (
+        f"#!{shutil.which('python3')}\n"
+        "import json, os, sys\n"
+        f"with open({str(record)!r}, 'a') as fh:\n"
+        "    fh.write(json.dumps({'argv': sys.argv, 'env': dict(os.environ)}) + '\\n')\n"
+        "if len(sys.argv) > 1 and sys.argv[1] == 'filter':\n"
+        "    sys.stdout.write(sys.stdin.read())\n"
+    )
+    hooks = repo / ".git" / "hooks"
+    for hook in ("post-checkout", "pre-commit", "commit-msg", "post-commit", "reference-transaction"):
+        (hooks / hook).write_text(recorder)
+        (hooks / hook).chmod(0o755)
+    script = tmp_path / "record-filter"
+    script.write_text(recorder)
+    script.chmod(0o755)
+    git(repo, "config", "filter.rec.clean", f"{script} filter", env=git_env)
+    (repo / ".gitattributes").write_text("*.txt filter=rec\n")
+    git(repo, "add", ".gitattributes", env=git_env)
+    git(repo, "-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "attrs", env=git_env)
+    record.unlink(missing_ok=True)
+    env = {
+        **git_env,
+        "CLAWBOO_ACCESS_TOKEN": "host-access-token-123456",
+        "OPENAI_API_KEY": "sk-ungranted-provider-key-123456",
+    }
+
+    wt = await make(repo, "hooked", wt_dir, env)
+    (wt.path / "work.txt").write_text("agent work\n")
+    with anyio.fail_after(LIMIT):
+        assert await commit_changes(wt, "clawboo: task hooked", env) is not None
+        await remove(wt, env, delete_branch=True)
+
+    runs = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [r["argv"][1:] for r in runs] == [["filter"]] * len(runs) and runs, runs
+    for run in runs:
+        assert "CLAWBOO_ACCESS_TOKEN" not in run["env"]
+        assert "OPENAI_API_KEY" not in run["env"]
