@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .plugin_api.files import private_dir
 from .plugin_api.settings import positive_float
 
 DEFAULT_HOST = "127.0.0.1"
@@ -73,7 +74,10 @@ class HostConfig:
         return self.data_dir / "api-port.txt"
 
     def ensure_dirs(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        """The data dir and the dirs runs work in are the user's alone (``0700``): worktrees
+        hold the user's code, runtime homes hold CLI logins."""
+        for path in (self.data_dir, self.worktrees_dir, self.runtimes_dir):
+            private_dir(path)
 
     def env_flag(self, name: str) -> bool:
         """Boolean switches are on only for the exact value ``1``."""

@@ -391,6 +391,13 @@ def test_put_and_list_budgets(client: TestClient, board):
     assert r.status_code == 200 and r.json()["budget"]["status"] == "active"
 
 
+def test_a_one_cent_budget_is_active_until_spend_reaches_80_percent(client: TestClient, board):
+    r = client.put("/api/budgets/agent/tiny", json={"limitUsd": 0.01, "mode": "cap"})
+    assert r.json()["budget"]["status"] == "active"
+    board.record_spend("agent", "tiny", 0.008)
+    assert client.get("/api/budgets").json()["budgets"][0]["status"] == "soft_capped"
+
+
 @pytest.mark.parametrize(
     "path, body, message",
     [

@@ -509,9 +509,12 @@ def test_budget_status_thresholds():
     assert budget_status(1000, 999 * cent + 9999, "cap") == "soft_capped"  # whole cents only
     assert budget_status(1000, 1000 * cent, "cap") == "paused"
     assert budget_status(1000, 5000 * cent, "warn") == "soft_capped"
-    assert budget_status(1001, 800 * cent, "cap") == "soft_capped"  # floor(1001*0.8) = 800
-    # the literal rule: a 1-cent limit has a soft threshold of floor(0.8) = 0 cents
-    assert budget_status(1, 0, "cap") == "soft_capped"
+    assert budget_status(1001, 800 * cent, "cap") == "active"  # 79.9 %: not there yet
+    assert budget_status(1001, 800 * cent + 8000, "cap") == "soft_capped"  # exactly 80 %
+    # a 1-cent budget with no spend is active; 0.8 cents reaches its 80 %
+    assert budget_status(1, 0, "cap") == "active"
+    assert budget_status(1, 7999, "cap") == "active"
+    assert budget_status(1, 8000, "cap") == "soft_capped"
     assert budget_status(1, 10_000, "cap") == "paused"
 
 

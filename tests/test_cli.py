@@ -154,3 +154,33 @@ def test_an_out_of_range_port_is_a_clear_error_not_a_traceback(tmp_path, port):
     assert "Traceback" not in proc.stderr
     assert "--port" in proc.stderr and "0-65535" in proc.stderr
     assert not (tmp_path / "d" / "api-port.txt").exists()
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_a_fresh_data_dir_is_private(tmp_path):
+    data = tmp_path / "data"
+    with server_process(["--port", "0", "--data-dir", str(data)], base_env(tmp_path), data) as port:
+        assert httpx.post(
+            f"http://127.0.0.1:{port}/api/board/tasks", json={"title": "t"}
+        ).status_code in (200, 201)
+        assert _mode(data) == 0o700
+        for name in ("clawboo.db", "clawboo.db-wal", "clawboo.db-shm"):
+            assert _mode(data / name) == 0o600, name
+        assert _mode(data / "worktrees") == 0o700
+        assert _mode(data / "runtimes") == 0o700
+
+
+def test_an_older_world_readable_data_dir_is_tightened(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    os.chmod(data, 0o755)
+    for name in ("clawboo.db", "clawboo.db-wal"):
+        (data / name).touch()
+        os.chmod(data / name, 0o644)
+    with server_process(["--port", "0", "--data-dir", str(data)], base_env(tmp_path), data):
+        assert _mode(data) == 0o700
+        assert _mode(data / "clawboo.db") == 0o600
+        assert _mode(data / "clawboo.db-wal") == 0o600

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import random
 import sqlite3
 import threading
@@ -36,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..plugin_api.files import private_file
 from ..redaction import redact
 from . import states
 from .schema import (
@@ -107,13 +109,15 @@ class StatusChange:
 
 
 def budget_status(limit_cents: int, spent_micro: int, mode: str) -> str:
-    """run-flow §2.6: status from whole cents; a ``warn`` budget never reads ``paused``."""
+    """run-flow §2.6: ``paused`` from whole cents; ``soft_capped`` once the spend has really
+    reached 80 % of a non-zero limit (the reference's whole-cent floor made a 1¢ budget
+    soft-capped before any spend); a ``warn`` budget never reads ``paused``."""
     spent_cents = spent_micro // MICRO_PER_CENT
     if limit_cents <= 0:
         status = "active"
     elif spent_cents >= limit_cents:
         status = "paused"
-    elif spent_cents >= (limit_cents * SOFT_CAP_PERCENT) // 100:
+    elif spent_micro * 100 >= limit_cents * MICRO_PER_CENT * SOFT_CAP_PERCENT:
         status = "soft_capped"
     else:
         status = "active"
@@ -142,12 +146,21 @@ class BoardStore:
     # --- lifecycle ----------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Create or upgrade the file's schema. Safe to call again after :meth:`close`."""
+        """Create or upgrade the file's schema. Safe to call again after :meth:`close`.
+
+        The file is the owner's alone (``0600``), and so are its ``-wal``/``-shm`` companions
+        (SQLite gives them the database's mode; older ones are tightened here).
+        """
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.db_path)
         with self._lock:
             self._open = True
         conn = self._conn()
         self._retry(lambda: ensure_schema(conn, now_iso()))
+        for suffix in ("-wal", "-shm"):
+            companion = self.db_path.with_name(self.db_path.name + suffix)
+            if companion.exists():
+                os.chmod(companion, 0o600)
 
     def close(self) -> None:
         """Close every thread's connection. Later calls fail until :meth:`open` again."""

@@ -13,6 +13,24 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
+def private_dir(path: Path) -> Path:
+    """Make ``path`` (and missing parents) a directory only its owner can enter: ``0700``,
+    tightened when it already existed more open."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` empty if missing; either way leave it ``0600`` (owner read/write)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    return path
+
+
 def write_private(path: Path, data: str | bytes) -> None:
     """Atomically replace ``path`` with ``data``, mode ``0600`` from the first byte."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
