@@ -19,6 +19,7 @@ from .config import (
     is_loopback,
     resolve_data_dir,
 )
+from .isolation import make_undumpable
 from .security import is_usable_access_token
 
 log = logging.getLogger("clawboo_host")
@@ -108,6 +109,8 @@ def serve(args: argparse.Namespace) -> int:
             )
             return 1
     configure_logging()
+    if not make_undumpable():
+        log.warning("could not make the server undumpable: same-user processes can read its env")
     config = HostConfig(data_dir=resolve_data_dir(args.data_dir, env), bind_host=host, env=env)
     config.ensure_dirs()
     try:

@@ -70,13 +70,24 @@ class HostConfig:
         return self.data_dir / "runtimes"
 
     @property
+    def runs_dir(self) -> Path:
+        """Per-run scratch dirs (``runs/<exec id>``), deleted when the run ends."""
+        return self.data_dir / "runs"
+
+    @property
     def port_file(self) -> Path:
         return self.data_dir / "api-port.txt"
 
     def ensure_dirs(self) -> None:
         """The data dir and the dirs runs work in are the user's alone (``0700``): worktrees
         hold the user's code, runtime homes hold CLI logins."""
-        for path in (self.data_dir, self.worktrees_dir, self.runtimes_dir):
+        for path in (
+            self.data_dir,
+            self.secrets_dir,
+            self.worktrees_dir,
+            self.runtimes_dir,
+            self.runs_dir,
+        ):
             private_dir(path)
 
     def env_flag(self, name: str) -> bool:

@@ -22,9 +22,10 @@ from pathlib import Path
 import anyio
 import psutil
 
-from . import worktrees
+from . import run_processes, worktrees
 from .board.store import BoardStore
 from .config import HostConfig
+from .isolation import Sandbox
 from .handoff import Handoff, read_handoff, resume_block, write_handoff
 from .keys import KeyResolver
 from .plugin_api.childenv import build_child_env
@@ -147,6 +148,7 @@ class Executor:
         self.tokens = tokens
         self.boot = owner_boot()
         self.live: dict[str, AbortSignal] = {}
+        self.sandbox: Sandbox | None = None  # set by the host once it has probed for one
         self._home_locks: dict[str, anyio.Lock] = {}
 
     async def _db(self, fn, *args, **kwargs):
@@ -168,7 +170,9 @@ class Executor:
 
     async def recover(self) -> list[str]:
         """Close executions whose host process is gone and release their tasks."""
-        closed = await self._db(self.board.recover_orphans, self._is_owner_alive)
+        closed = await self._db(
+            self.board.recover_orphans, self._is_owner_alive, run_processes.stop_orphaned
+        )
         if closed:
             log.warning("recovered %d interrupted execution(s)", len(closed))
         await anyio.to_thread.run_sync(self._remove_stale_scratch)
@@ -360,7 +364,10 @@ class Executor:
                 locked = await self._acquire_home(home_lock, run.abort)
             try:
                 if locked:
-                    tally = await self._drive(run, ctx, on_event, secrets)
+                    with run_processes.track(
+                        self.board, run.exec_id, self.sandbox, own_dirs=(ctx.home_dir, scratch)
+                    ):
+                        tally = await self._drive(run, ctx, on_event, secrets)
                 elif run.abort.is_set:  # aborted while it waited its turn: never started
                     tally = RunTally(done=Done("aborted", summary=""))
                 else:

@@ -11,6 +11,7 @@ from .config import HostConfig
 from .credentials import Credentials
 from .executor import Executor
 from .installer import Installer
+from .isolation import detect_sandbox
 from .keys import KeyResolver
 from .onboarding import Onboarding
 from .registry import RuntimeRegistry, build_registry
@@ -44,6 +45,7 @@ class Host:
     async def start(self) -> None:
         self.config.ensure_dirs()
         self.board.open()
+        self.executor.sandbox = await detect_sandbox(self.config)
         await self.executor.recover()
         self._recovery = asyncio.create_task(self._recover_periodically())
 

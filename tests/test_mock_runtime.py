@@ -7,6 +7,7 @@ socket with the real MCP client; nothing is mocked.
 from __future__ import annotations
 
 import json
+import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -352,6 +353,25 @@ async def test_spawn_runs_to_completion(tmp_path: Path):
 
 
 @pytest.mark.anyio
+async def test_exec_runs_a_program_as_a_cli_and_streams_its_stdout(tmp_path: Path):
+    ctx = make_ctx(
+        tmp_path,
+        f"!exec {sys.executable} -c \"import os; print('in', os.getcwd())\"\n"
+        f"!exec {sys.executable} -c 'raise SystemExit(3)'\n"
+        "!exec no-such-program-anywhere\n"
+        "!exec 'unclosed",
+    )
+    events = await collect(ctx)
+    texts = [e.text for e in of(events, TextDelta)]
+    assert texts == [f"in {ctx.cwd}"]
+    errors = [e.message for e in of(events, ErrorEvent)]
+    assert "exited with code 3" in errors[0]
+    assert "could not start 'no-such-program-anywhere'" in errors[1]
+    assert errors[2].startswith("!exec:")
+    assert events[-1] == Done("success", summary=f"in {ctx.cwd}", session_id="mock-run1")
+
+
+@pytest.mark.anyio
 async def test_spawn_abort_kills_the_whole_sigterm_ignoring_tree(tmp_path: Path):
     ctx = make_ctx(tmp_path, "!spawn 300\n!ok never")
     events = await collect_aborting(ctx, 0.3, when_text="PIDS ")
@@ -476,5 +496,6 @@ def test_module_exports_the_directive_set():
         "maxturns",
         "mcp",
         "spawn",
+        "exec",
         "session",
     } == mock_runtime.DIRECTIVES

@@ -429,6 +429,50 @@ def test_a_host_killed_mid_run_leaves_no_task_stuck(tmp_path, env):
         assert after["executions"][0]["status"] == "failed"
 
 
+def test_a_host_killed_mid_run_has_its_runs_process_trees_killed_on_restart(tmp_path, env):
+    data = tmp_path / "data"
+    env = dict(env, CLAWBOO_HOME=str(data))
+    with server_process(["--port", "0"], env, data) as port:
+        base = f"http://127.0.0.1:{port}"
+        task = httpx.post(
+            f"{base}/api/board/tasks", json={"title": "t", "description": "!spawn 300\n!hang"}
+        ).json()["task"]
+        pids = _pids_of_streamed_spawn(base, task["id"])
+        _kill_server(data, port)
+        # Nothing of the dead host killed them: they would live on (SIGTERM ignored).
+        assert len(still_running(pids, timeout=0)) == 2
+    with server_process(["--port", "0"], env, data) as port:
+        # The start-up sweep killed the trees (SIGTERM, then SIGKILL) before releasing.
+        assert still_running(pids, timeout=0) == []
+        after = httpx.get(f"http://127.0.0.1:{port}/api/board/tasks/{task['id']}").json()
+    assert after["task"]["status"] == "todo"
+    assert after["executions"][0]["status"] == "failed"
+
+
+def _pids_of_streamed_spawn(base: str, task_id: str) -> list[int]:
+    """Start a streamed mock run whose task does ``!spawn``; the child and grandchild pids."""
+    pids: list[int] = []
+
+    def stream_run():
+        with httpx.stream(
+            "POST",
+            f"{base}/api/runtimes/{MOCK}/run",
+            timeout=60,
+            json={"taskId": task_id, "kind": "research"},
+            headers={"Accept": "text/event-stream"},
+        ) as response:
+            for line in response.iter_lines():
+                if "PIDS" in line:
+                    pids.extend(int(p) for p in json.loads(line[6:])["text"].split()[1:3])
+
+    threading.Thread(target=lambda: _swallow(stream_run), daemon=True).start()
+    deadline = time.monotonic() + 20
+    while not pids:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return pids
+
+
 def _swallow(fn):
     try:
         fn()
@@ -680,26 +724,7 @@ def test_stopping_the_host_mid_run_kills_the_tree_and_releases_the_task(tmp_path
         task = httpx.post(
             f"{base}/api/board/tasks", json={"title": "t", "description": "!spawn 120"}
         ).json()["task"]
-        pids: list[int] = []
-
-        def stream_run():
-            with httpx.stream(
-                "POST",
-                f"{base}/api/runtimes/{MOCK}/run",
-                timeout=60,
-                json={"taskId": task["id"], "kind": "research"},
-                headers={"Accept": "text/event-stream"},
-            ) as response:
-                for line in response.iter_lines():
-                    if "PIDS" in line:
-                        pids.extend(int(p) for p in json.loads(line[6:])["text"].split()[1:3])
-
-        thread = threading.Thread(target=lambda: _swallow(stream_run), daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not pids:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        pids = _pids_of_streamed_spawn(base, task["id"])
     # server_process sent SIGTERM and waited for the exit
     assert still_running(pids, timeout=15) == []
     with server_process(["--port", "0"], env, data) as port:

@@ -152,6 +152,9 @@ TABLES: list[Table] = [
             ("native_session_id", "TEXT"),
             ("owner_pid", "INTEGER"),
             ("owner_boot", "TEXT"),
+            # JSON [[pgid, start stamp], ...]: the run's process groups, killed by recovery
+            # when the host that started them died.
+            ("process_groups", "TEXT"),
             ("recovery_tombstone", "INTEGER NOT NULL DEFAULT 0"),
         ],
     ),

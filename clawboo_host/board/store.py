@@ -651,22 +651,51 @@ class BoardStore:
             "SELECT * FROM executions WHERE status = 'running' ORDER BY started_at, rowid"
         )
 
+    def add_process_group(self, exec_id: str, pgid: int, stamp: str | None) -> bool:
+        """Record a process group a running execution started (see :func:`process_groups`)."""
+
+        def write(conn: sqlite3.Connection) -> bool:
+            row = self._row(
+                conn,
+                "SELECT process_groups FROM executions WHERE id = ? AND status = 'running'",
+                (exec_id,),
+            )
+            if row is None:
+                return False
+            groups = process_groups(row) + [[int(pgid), stamp]]
+            conn.execute(
+                "UPDATE executions SET process_groups = ? WHERE id = ?",
+                (json.dumps(groups), exec_id),
+            )
+            return True
+
+        return self._write(write)
+
     def recover_orphans(
-        self, is_owner_alive: Callable[[int | None, str | None], bool]
+        self,
+        is_owner_alive: Callable[[int | None, str | None], bool],
+        stop_processes: Callable[[list[tuple[int, str | None]]], object] | None = None,
     ) -> list[str]:
         """Close ``failed`` (with a recovery tombstone) every running execution whose owner is
         gone, and release its task when no running execution is left on it.
 
-        ``is_owner_alive(owner_pid, owner_boot)`` is called outside any transaction.
-        Returns the ids of the executions closed here.
+        ``is_owner_alive(owner_pid, owner_boot)`` is called outside any transaction, and so is
+        ``stop_processes(groups)``, given the process groups of every orphan before any of them
+        is closed: a released task is never re-run while the dead run's processes still work
+        in its worktree. Returns the ids of the executions closed here.
         """
-        closed: list[str] = []
-        for row in self.running_executions():
-            if is_owner_alive(row["owner_pid"], row["owner_boot"]):
-                continue
-            if self._close_and_release(row, "failed", ORPHAN_ERROR, tombstone=True):
-                closed.append(row["id"])
-        return closed
+        orphans = [
+            row
+            for row in self.running_executions()
+            if not is_owner_alive(row["owner_pid"], row["owner_boot"])
+        ]
+        if orphans and stop_processes is not None:
+            stop_processes([tuple(g) for row in orphans for g in process_groups(row)])
+        return [
+            row["id"]
+            for row in orphans
+            if self._close_and_release(row, "failed", ORPHAN_ERROR, tombstone=True)
+        ]
 
     def _close_and_release(self, row: dict, status: str, error: str, *, tombstone: bool) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
@@ -1032,6 +1061,17 @@ def comment_json(row: dict) -> dict:
         "body": row["body"],
         "createdAt": row["created_at"],
     }
+
+
+def process_groups(row: dict) -> list[list]:
+    """An execution's recorded ``[pgid, start stamp]`` pairs (``[]`` when none or unreadable)."""
+    try:
+        groups = json.loads(row.get("process_groups") or "[]")
+    except ValueError:
+        return []
+    return [
+        g for g in groups if isinstance(g, list) and len(g) == 2 and isinstance(g[0], int)
+    ]
 
 
 def execution_json(row: dict) -> dict:

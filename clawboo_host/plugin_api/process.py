@@ -18,19 +18,29 @@ Example::
             ...
     if proc.aborted: ...
 
+While the host drives a run it sets a :class:`LaunchPolicy` (a context variable, so plugins
+need do nothing): every child started in that run is then wrapped in the host's sandbox,
+when it has one, and its process group is recorded on the run's execution, so a host that
+dies mid-run can have the group killed by the next one (:func:`kill_orphaned_groups`).
+
 POSIX only (process groups, signals).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
+import sys
+import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import aclosing, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import aclosing, asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import anyio
@@ -40,11 +50,17 @@ from .types import AbortSignal
 
 __all__ = [
     "CompletedCapture",
+    "LaunchPolicy",
     "ManagedProcess",
+    "kill_orphaned_groups",
+    "launch_policy",
+    "process_start_stamp",
     "run_capture",
     "run_capture_sync",
     "spawn",
 ]
+
+log = logging.getLogger(__name__)
 
 StreamName = Literal["stdout", "stderr"]
 
@@ -167,6 +183,119 @@ class _Pipe:
             lines.append(_decode(self.buffer[:MAX_LINE_BYTES]))
             del self.buffer[:MAX_LINE_BYTES]
         return lines
+
+
+# --------------------------------------------------------------------------- launch policy
+
+
+@dataclass(frozen=True)
+class LaunchPolicy:
+    """How the host wants children started in the current run (set by the host only).
+
+    - ``wrap(argv) -> argv``: run the child inside a sandbox (e.g. bubblewrap).
+    - ``started(pgid, stamp)``: awaited once the child runs, with its process-group id and
+      :func:`process_start_stamp`, so the group can be found (and safely killed) later.
+    """
+
+    wrap: Callable[[list[str]], list[str]] | None = None
+    started: Callable[[int, str | None], Awaitable[None]] | None = None
+
+
+_policy: ContextVar[LaunchPolicy | None] = ContextVar("clawboo_launch_policy", default=None)
+
+
+@contextmanager
+def launch_policy(policy: LaunchPolicy | None) -> Iterator[None]:
+    """Apply ``policy`` to every :func:`spawn` in this context (and tasks started from it)."""
+    token = _policy.set(policy)
+    try:
+        yield
+    finally:
+        _policy.reset(token)
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def process_start_stamp(pid: int) -> str | None:
+    """Who ``pid`` is, beyond its number: with the pid it names one process for ever.
+
+    On Linux the boot id and the start time in clock ticks since boot (immune to the wall
+    clock being set, and never equal across reboots or machines); elsewhere psutil's start
+    time. ``None`` when there is no such process.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        # The command name (field 2) may hold spaces and parentheses: split after its ")".
+        fields = stat[stat.rindex(")") + 2 :].split()
+        return f"{_boot_id()}:{fields[19]}"
+    try:
+        return repr(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return None
+
+
+def _group_members(pgid: int) -> list[psutil.Process]:
+    members = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getpgid(proc.pid) == pgid:
+                members.append(proc)
+        except OSError:
+            continue
+    return members
+
+
+def kill_orphaned_groups(
+    groups: Iterable[tuple[int, str | None]], grace: float = DEFAULT_GRACE_S
+) -> list[int]:
+    """Kill process groups a dead host left behind: SIGTERM, then SIGKILL after ``grace``.
+
+    Blocking (call it from a worker thread). A group is ``(pgid, stamp)`` as recorded at
+    spawn. It is killed only while it is provably that run's: its leader is alive with the
+    recorded :func:`process_start_stamp`, or the leader is gone and the group still has
+    members (Linux never reuses a pid that is still some group's id, so those are the
+    leader's own children and grandchildren). A leader pid now held by another process is
+    left alone. Descendants that left the group (``setsid``) but whose parent is still in
+    it die too. Returns the pgids that were signalled.
+    """
+    doomed: list[psutil.Process] = []
+    signalled: list[int] = []
+    own_group = os.getpgrp()
+    for pgid, stamp in groups:
+        if pgid in (own_group, 0, 1):
+            continue
+        current = process_start_stamp(pgid)
+        if current is not None and current != stamp:
+            continue  # the number belongs to someone else now
+        members = _group_members(pgid)
+        if not members:
+            continue
+        tree = {p.pid: p for p in members}
+        for proc in members:
+            for child in _descendants(proc.pid):
+                tree.setdefault(child.pid, child)
+        signalled.append(pgid)
+        doomed.extend(tree.values())
+        _killpg(pgid, signal.SIGTERM)
+    _signal_procs(doomed, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while any(not _is_dead(p) for p in doomed) and time.monotonic() < deadline:
+        time.sleep(_POLL_S)
+    survivors = [p for p in doomed if not _is_dead(p)]
+    if survivors:
+        for pgid in signalled:
+            if _group_members(pgid):
+                _killpg(pgid, signal.SIGKILL)
+        _signal_procs(survivors, signal.SIGKILL)
+    return signalled
 
 
 # --------------------------------------------------------------------------- process
@@ -498,6 +627,9 @@ async def spawn(
     args = [os.fspath(a) for a in argv]
     if not args:
         raise ValueError("spawn needs a non-empty argv")
+    policy = _policy.get()
+    if policy is not None and policy.wrap is not None:
+        args = policy.wrap(args)
     # Shielded so a cancellation cannot strike between "started" and "managed".
     with anyio.CancelScope(shield=True):
         proc = await asyncio.create_subprocess_exec(
@@ -509,6 +641,11 @@ async def spawn(
             env=dict(env) if env is not None else None,
             start_new_session=True,
         )
+        if policy is not None and policy.started is not None:
+            try:
+                await policy.started(proc.pid, process_start_stamp(proc.pid))
+            except Exception:  # noqa: BLE001 - the run goes on; only crash cleanup is weaker
+                log.exception("could not record the process group of pid %d", proc.pid)
     managed = ManagedProcess(proc, abort=abort, grace=grace)
     if abort is not None:
         managed._watcher = asyncio.ensure_future(managed._watch_abort())

@@ -19,6 +19,9 @@ in order (other lines and unknown ``!words`` are ignored):
   (``$TASK`` in the arguments is the task id); its result text becomes a text delta.
 - ``!spawn <seconds>``: run a SIGTERM-ignoring child with a SIGTERM-ignoring grandchild
   (the line ``PIDS <child> <grandchild>`` is re-emitted as text) and wait for it.
+- ``!exec <command line>``: run that program (split like a shell would, never through one)
+  in ``ctx.cwd`` with ``ctx.env``, as a runtime runs its CLI; each stdout line becomes a text
+  delta, a non-zero exit an error event.
 - ``!session <id>``: the final ``Done`` carries this session id (default ``mock-<run id>``).
 
 The run starts with ``StatusEvent("running")`` (then ``resumed <id>`` when resuming) and ends
@@ -32,6 +35,7 @@ import functools
 import json
 import os
 import re
+import shlex
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -105,6 +109,7 @@ DIRECTIVES = frozenset(
         "maxturns",
         "mcp",
         "spawn",
+        "exec",
         "session",
     }
 )
@@ -411,6 +416,30 @@ async def clawboo_runtime_run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
                 return
             if code != 0:
                 yield ErrorEvent(f"!spawn child exited with code {code}")
+            continue
+
+        if word == "exec":
+            try:
+                argv = shlex.split(args)
+            except ValueError as exc:
+                yield ErrorEvent(f"!exec: {exc}")
+                continue
+            if not argv:
+                yield ErrorEvent("!exec needs a command")
+                continue
+            try:
+                async with spawn(argv, cwd=ctx.cwd, env=ctx.env, abort=ctx.abort) as proc:
+                    async for line in proc.stdout_lines():
+                        yield text(line)
+                    code = await proc.wait()
+            except OSError as exc:
+                yield ErrorEvent(f"!exec could not start {argv[0]!r}: {exc}")
+                continue
+            if proc.aborted or ctx.abort.is_set:
+                yield aborted()
+                return
+            if code != 0:
+                yield ErrorEvent(f"!exec {argv[0]} exited with code {code}")
             continue
 
     if ctx.abort.is_set:
