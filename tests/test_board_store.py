@@ -465,6 +465,27 @@ def test_recover_orphans(store: BoardStore):
     assert store.recover_orphans(alive) == []  # nothing left to recover
 
 
+def test_recovery_stops_the_orphans_process_groups_before_closing_them(store: BoardStore):
+    dead_task = store.create_task("dead")
+    live_task = store.create_task("live")
+    dead = store.create_execution(dead_task["id"], "codex", owner_pid=1, owner_boot="old")
+    live = store.create_execution(live_task["id"], "codex", owner_pid=2, owner_boot="now")
+    assert store.add_process_group(dead["id"], 4242, "boot:1")
+    assert store.add_process_group(dead["id"], 4343, None)
+    assert store.add_process_group(live["id"], 5252, "boot:2")
+    store.close_execution(live["id"], "succeeded")
+    assert not store.add_process_group(live["id"], 5353, "boot:3")  # closed: not recorded
+    stopped: list = []
+
+    def stop(groups):
+        # still running while its processes are being stopped
+        stopped.append((groups, store.get_execution(dead["id"])["status"]))
+
+    assert store.recover_orphans(lambda pid, boot: boot == "now", stop) == [dead["id"]]
+    assert stopped == [([(4242, "boot:1"), (4343, None)], "running")]
+    assert store.get_execution(dead["id"])["status"] == "failed"
+
+
 # --- workspaces -------------------------------------------------------------------------------
 
 

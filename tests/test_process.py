@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -13,7 +14,11 @@ import pytest
 
 from clawboo_host.plugin_api.process import (
     CompletedCapture,
+    LaunchPolicy,
     ManagedProcess,
+    kill_orphaned_groups,
+    launch_policy,
+    process_start_stamp,
     run_capture,
     run_capture_sync,
     spawn,
@@ -577,3 +582,77 @@ async def test_lines_end_soon_after_the_child_exits_even_if_a_grandchild_holds_t
     assert got[-1] == "bye"
     grandchild = int(got[0].split()[1])
     assert still_running([grandchild], timeout=10) == []  # leaving spawn() cleans the group
+
+
+# --------------------------------------------------------------------------- orphaned groups
+
+_STUBBORN_TREE = (
+    "import signal, subprocess, sys, time\n"
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "child = subprocess.Popen([sys.executable, '-c', 'import signal, time; "
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)'])\n"
+    "print(child.pid, flush=True)\n"
+    "time.sleep(300)\n"
+)
+
+
+def _stubborn_group() -> tuple[int, int]:
+    """A SIGTERM-ignoring leader of a new process group with a SIGTERM-ignoring child."""
+    import subprocess
+
+    leader = subprocess.Popen(
+        [sys.executable, "-c", _STUBBORN_TREE], stdout=subprocess.PIPE, start_new_session=True
+    )
+    child = int(leader.stdout.readline())
+    return leader.pid, child
+
+
+def test_an_orphaned_group_is_killed_only_when_its_stamp_matches():
+    leader, child = _stubborn_group()
+    stamp = process_start_stamp(leader)
+    assert stamp is not None and stamp == process_start_stamp(leader)
+    try:
+        # Another process's start stamp: the pid was recycled, leave it alone.
+        assert kill_orphaned_groups([(leader, "some-other-process")], grace=GRACE) == []
+        assert still_running([leader, child], timeout=0) == [leader, child]
+        assert kill_orphaned_groups([(leader, stamp)], grace=GRACE) == [leader]
+        assert still_running([leader, child], timeout=LIMIT) == []
+    finally:
+        for pid in (leader, child):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_an_orphaned_group_whose_leader_died_is_still_killed():
+    leader, child = _stubborn_group()
+    stamp = process_start_stamp(leader)
+    try:
+        os.kill(leader, signal.SIGKILL)
+        os.waitpid(leader, 0)
+        assert process_start_stamp(leader) is None
+        assert kill_orphaned_groups([(leader, stamp)], grace=GRACE) == [leader]
+        assert still_running([child], timeout=LIMIT) == []
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+
+
+@pytest.mark.anyio
+async def test_the_launch_policy_wraps_and_records_every_child(tmp_path: Path):
+    started: list[tuple[int, str | None]] = []
+
+    async def record(pgid: int, stamp: str | None) -> None:
+        started.append((pgid, stamp))
+
+    def wrap(argv: list[str]) -> list[str]:
+        return [sys.executable, "-c", "import sys; print('wrapped', sys.argv[1:])", *argv]
+
+    with launch_policy(LaunchPolicy(wrap=wrap, started=record)):
+        async with spawn(["inner", "arg"]) as proc:
+            lines = [line async for _, line in proc.lines()]
+            stamp = process_start_stamp(proc.pid)
+    assert lines == ["wrapped ['inner', 'arg']"]
+    assert started == [(proc.pid, stamp)]
+    async with spawn([sys.executable, "-c", "pass"]):
+        pass
+    assert len(started) == 1  # outside the policy nothing is recorded
