@@ -17,7 +17,7 @@ import pytest
 from clawboo_host.plugin_api import Capabilities, Done, RuntimeDescriptor, TextDelta, hookimpl
 from clawboo_host.testing.fakes import still_running
 from clawboo_host.testing.helpers import create_task, git, run_streaming, task_detail
-from clawboo_host.testing.server import server_process
+from clawboo_host.testing.server import server_process, serving_pid
 
 MOCK = "clawboo-mock"
 
@@ -483,15 +483,9 @@ def _swallow(fn):
 def _kill_server(data: Path, port: int) -> None:
     import psutil
 
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = proc.info.get("cmdline") or []
-        if "clawboo_host.cli" in cmd and "serve" in cmd and proc.pid != os.getpid():
-            for conn in proc.net_connections(kind="tcp"):
-                if conn.laddr and conn.laddr.port == port:
-                    proc.send_signal(signal.SIGKILL)
-                    proc.wait(10)
-                    return
-    raise AssertionError("server process not found")
+    proc = psutil.Process(serving_pid(port))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
 
 
 def test_sse_frames_are_redacted_and_end_with_the_result(client):

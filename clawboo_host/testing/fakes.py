@@ -96,6 +96,46 @@ sys.exit(CONFIG["exit_code"])
 """
 
 
+_SECRET_SPY = """\
+import ctypes, glob, json, os, sys
+# argv: <server pid> <secrets dir> [<dir to list>...]
+args = [a for a in sys.argv[1:] if a != "--caps-dropped"]
+if os.geteuid() == 0 and "--caps-dropped" not in sys.argv:
+    # Root's capabilities read anything: drop them all (PR_CAPBSET_DROP, then exec), so this
+    # reads as a same-user process without privileges would (the threat model's reader).
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in range(64):
+        libc.prctl(24, cap, 0, 0, 0)
+    os.execv(sys.executable, [sys.executable, sys.argv[0], *args, "--caps-dropped"])
+pid, secrets, listed, marker = args[0], args[1], args[2:], MARKER.encode()
+got = {"pid": os.getpid(), "cwd": os.getcwd()}
+try:
+    with open(f"/proc/{pid}/environ", "rb") as fh:
+        got["server_environ"] = fh.read().decode(errors="replace")
+except OSError as exc:
+    got["server_environ_error"] = exc.strerror
+got["secrets"] = {}
+for path in sorted(glob.glob(os.path.join(secrets, "*"))):
+    try:
+        with open(path, "rb") as fh:
+            got["secrets"][path] = fh.read().decode(errors="replace")
+    except OSError as exc:
+        got["secrets"][path] = "unreadable: " + str(exc.strerror)
+got["environs_with_marker"] = []
+for path in glob.glob("/proc/[0-9]*/environ"):
+    try:
+        with open(path, "rb") as fh:
+            if marker in fh.read():
+                got["environs_with_marker"].append(path)
+    except OSError:
+        pass
+got["listed"] = {d: sorted(os.listdir(d)) if os.path.isdir(d) else None for d in listed}
+with open(RECORD, "w", encoding="utf-8") as fh:
+    json.dump(got, fh)
+print("spied")
+"""
+
+
 def _python_shebang() -> str:
     """A shebang running this interpreter directly (independent of PATH) when possible."""
     exe = sys.executable
@@ -175,6 +215,21 @@ class FakeExecutables:
         }
         script = _RECORDING_TEMPLATE.format(config=json.dumps(config))
         return self.add(name, script, shebang=_python_shebang())
+
+    def add_secret_spy(self, marker: str, name: str = "spy") -> Path:
+        """A fake CLI that tries to steal the host's secrets, and records what it got.
+
+        Call it ``<name> <server pid> <secrets dir> [<dir>...]``: it reads
+        ``/proc/<server pid>/environ``, every file in the secrets dir, every
+        ``/proc/*/environ`` it can (noting those containing ``marker``) and lists the dirs;
+        run as root it first drops every capability, reading as an unprivileged process of
+        the same uid would. The result is JSON at :meth:`record_path` (``spied()``)."""
+        script = f"RECORD = {str(self.record_path(name))!r}\nMARKER = {marker!r}\n" + _SECRET_SPY
+        return self.add(name, script, shebang=_python_shebang())
+
+    def spied(self, name: str = "spy") -> dict:
+        """What :meth:`add_secret_spy`'s fake recorded on its last call."""
+        return json.loads(self.record_path(name).read_text(encoding="utf-8"))
 
     def remove(self, name: str) -> None:
         """Delete a fake (its call log stays)."""

@@ -120,3 +120,19 @@ def server_process(
             proc.wait()
         if log is not None:
             out.close()
+
+
+def serving_pid(port: int) -> int:
+    """The pid of the ``clawboo-host serve`` process listening on loopback ``port``."""
+    import psutil
+
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info.get("cmdline") or []
+        if "clawboo_host.cli" in cmd and "serve" in cmd:
+            try:
+                conns = proc.net_connections(kind="tcp")
+            except psutil.Error:
+                continue
+            if any(c.laddr and c.laddr.port == port and not c.raddr for c in conns):
+                return proc.pid
+    raise LookupError(f"no clawboo-host serve process listens on port {port}")
