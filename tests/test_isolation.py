@@ -22,7 +22,7 @@ def spy_run(tmp_path: Path, env: dict, fakes, extra_dirs: tuple[Path, ...] = ())
     fakes.add_secret_spy(marker)
     (data / "secrets").mkdir(parents=True, mode=0o700)
     (data / "secrets" / "master.key").write_text("stored-master-key\n")
-    with server_process(["--port", "0"], env, data) as port:
+    with server_process(["--port", "0"], env, data, unprivileged=True) as port:
         base = f"http://127.0.0.1:{port}"
         pid = serving_pid(port)
         dirs = " ".join(str(d) for d in extra_dirs)

@@ -97,16 +97,9 @@ sys.exit(CONFIG["exit_code"])
 
 
 _SECRET_SPY = """\
-import ctypes, glob, json, os, sys
+import glob, json, os, sys
 # argv: <server pid> <secrets dir> [<dir to list>...]
-args = [a for a in sys.argv[1:] if a != "--caps-dropped"]
-if os.geteuid() == 0 and "--caps-dropped" not in sys.argv:
-    # Root's capabilities read anything: drop them all (PR_CAPBSET_DROP, then exec), so this
-    # reads as a same-user process without privileges would (the threat model's reader).
-    libc = ctypes.CDLL(None, use_errno=True)
-    for cap in range(64):
-        libc.prctl(24, cap, 0, 0, 0)
-    os.execv(sys.executable, [sys.executable, sys.argv[0], *args, "--caps-dropped"])
+args = sys.argv[1:]
 pid, secrets, listed, marker = args[0], args[1], args[2:], MARKER.encode()
 got = {"pid": os.getpid(), "cwd": os.getcwd()}
 try:
@@ -221,9 +214,8 @@ class FakeExecutables:
 
         Call it ``<name> <server pid> <secrets dir> [<dir>...]``: it reads
         ``/proc/<server pid>/environ``, every file in the secrets dir, every
-        ``/proc/*/environ`` it can (noting those containing ``marker``) and lists the dirs;
-        run as root it first drops every capability, reading as an unprivileged process of
-        the same uid would. The result is JSON at :meth:`record_path` (``spied()``)."""
+        ``/proc/*/environ`` it can (noting those containing ``marker``) and lists the dirs.
+        The result is JSON at :meth:`record_path` (``spied()``)."""
         script = f"RECORD = {str(self.record_path(name))!r}\nMARKER = {marker!r}\n" + _SECRET_SPY
         return self.add(name, script, shebang=_python_shebang())
 

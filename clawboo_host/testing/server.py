@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import threading
@@ -14,6 +15,16 @@ import httpx
 import uvicorn
 
 from ..cli import bind_socket
+
+#: ``python -c DROP_CAPABILITIES prog args...``: exec ``prog`` with every capability dropped
+#: (``PR_CAPBSET_DROP`` each, then exec), as an ordinary user's process would run.
+DROP_CAPABILITIES = (
+    "import ctypes, os, sys\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "for cap in range(64):\n"
+    "    libc.prctl(24, cap, 0, 0, 0)\n"
+    "os.execvp(sys.argv[1], sys.argv[1:])\n"
+)
 
 
 class LiveServer:
@@ -78,17 +89,22 @@ def server_process(
     timeout: float = 60.0,
     log: Path | None = None,
     command: list[str] | None = None,
+    *,
+    unprivileged: bool = False,
 ):
     """Run ``clawboo-host serve <args>`` as a real process; yield its bound port.
 
     The port is read from ``<data_dir>/api-port.txt``; the process is terminated on exit.
     ``log``: write the server's output there (a long-lived server must not fill a pipe).
     ``command``: the ``clawboo-host`` to run (default: this interpreter's).
+    ``unprivileged``: when the tests run as root, the server gets no capabilities, as it
+    would have when run by an ordinary user.
     """
     port_file = data_dir / "api-port.txt"
     out = open(log, "w") if log is not None else subprocess.PIPE  # noqa: SIM115
+    launcher = [sys.executable, "-c", DROP_CAPABILITIES] if unprivileged and os.geteuid() == 0 else []
     proc = subprocess.Popen(
-        [*(command or [sys.executable, "-m", "clawboo_host.cli"]), "serve", *args],
+        [*launcher, *(command or [sys.executable, "-m", "clawboo_host.cli"]), "serve", *args],
         env=env,
         stdout=out,
         stderr=subprocess.STDOUT,
