@@ -25,8 +25,8 @@ import psutil
 from . import run_processes, worktrees
 from .board.store import BoardStore
 from .config import HostConfig
-from .isolation import Sandbox
 from .handoff import Handoff, read_handoff, resume_block, write_handoff
+from .isolation import Sandbox
 from .keys import KeyResolver
 from .plugin_api.childenv import build_child_env
 from .plugin_api.types import (

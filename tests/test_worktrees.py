@@ -596,7 +596,13 @@ async def test_repo_hooks_never_run_and_git_children_get_the_scrubbed_env(
         "    sys.stdout.write(sys.stdin.read())\n"
     )
     hooks = repo / ".git" / "hooks"
-    for hook in ("post-checkout", "pre-commit", "commit-msg", "post-commit", "reference-transaction"):
+    for hook in (
+        "post-checkout",
+        "pre-commit",
+        "commit-msg",
+        "post-commit",
+        "reference-transaction",
+    ):
         (hooks / hook).write_text(recorder)
         (hooks / hook).chmod(0o755)
     script = tmp_path / "record-filter"

@@ -1069,9 +1069,7 @@ def process_groups(row: dict) -> list[list]:
         groups = json.loads(row.get("process_groups") or "[]")
     except ValueError:
         return []
-    return [
-        g for g in groups if isinstance(g, list) and len(g) == 2 and isinstance(g[0], int)
-    ]
+    return [g for g in groups if isinstance(g, list) and len(g) == 2 and isinstance(g[0], int)]
 
 
 def execution_json(row: dict) -> dict:

@@ -102,7 +102,8 @@ def server_process(
     """
     port_file = data_dir / "api-port.txt"
     out = open(log, "w") if log is not None else subprocess.PIPE  # noqa: SIM115
-    launcher = [sys.executable, "-c", DROP_CAPABILITIES] if unprivileged and os.geteuid() == 0 else []
+    drop = unprivileged and os.geteuid() == 0
+    launcher = [sys.executable, "-c", DROP_CAPABILITIES] if drop else []
     proc = subprocess.Popen(
         [*launcher, *(command or [sys.executable, "-m", "clawboo_host.cli"]), "serve", *args],
         env=env,

@@ -109,7 +109,8 @@ def _wait_for_processes(marker: str) -> list[int]:
         found = [
             p.pid
             for p in psutil.process_iter(["cmdline"])
-            if marker in (p.info.get("cmdline") or []) and p.info["cmdline"][0] != "bwrap"
+            if marker in (p.info.get("cmdline") or [])
+            and p.info["cmdline"][0] != "bwrap"
             and "bwrap" not in p.info["cmdline"][0]
         ]
         if found:
