@@ -83,7 +83,6 @@ class HostConfig:
         hold the user's code, runtime homes hold CLI logins."""
         for path in (
             self.data_dir,
-            self.secrets_dir,
             self.worktrees_dir,
             self.runtimes_dir,
             self.runs_dir,

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from .config import HostConfig
 from .plugin_api.childenv import build_child_env
+from .plugin_api.files import private_dir
 from .plugin_api.process import run_capture
 
 log = logging.getLogger(__name__)
@@ -91,8 +92,8 @@ async def detect_sandbox(config: HostConfig) -> Sandbox | None:
         )
         return None
     hidden = (config.secrets_dir, config.runtimes_dir, config.runs_dir)
-    for path in hidden:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for path in hidden:  # hidden from the start, even if the vault is only created mid-run
+        private_dir(path)
     sandbox = Sandbox(bwrap=bwrap, hidden=hidden)
     probe = await run_capture(
         sandbox.argv([sys.executable, "-c", "pass"]),
