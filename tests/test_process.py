@@ -649,13 +649,30 @@ async def test_the_launch_policy_wraps_and_records_every_child(tmp_path: Path):
         return [sys.executable, "-c", script, *argv]
 
     with launch_policy(LaunchPolicy(wrap=wrap, started=record)):
-        async with spawn(["inner", "arg"]) as proc:
-            async for _, line in proc.lines():
-                break
+        async with spawn([sys.executable, "arg"]) as proc:
+            lines = proc.lines()
+            _, line = await lines.__anext__()
+            await lines.aclose()
             stamp = process_start_stamp(proc.pid)  # still running: its stamp is readable
-    assert line == "wrapped ['inner', 'arg']"
+    assert line == f"wrapped {[sys.executable, 'arg']}"
     assert stamp is not None
     assert started == [(proc.pid, stamp)]
     async with spawn([sys.executable, "-c", "pass"]):
         pass
     assert len(started) == 1  # outside the policy nothing is recorded
+
+
+@pytest.mark.anyio
+async def test_a_wrapped_program_that_cannot_start_raises_as_exec_would(tmp_path: Path):
+    not_executable = tmp_path / "plain.txt"
+    not_executable.write_text("x")
+    policy = LaunchPolicy(wrap=lambda argv: [sys.executable, "-c", "pass", *argv])
+    with launch_policy(policy):
+        with pytest.raises(FileNotFoundError):
+            async with spawn(["no-such-program-anywhere"], env={"PATH": str(tmp_path)}):
+                pass
+        with pytest.raises(PermissionError):
+            async with spawn([str(not_executable)]):
+                pass
+        async with spawn([sys.executable, "-c", "pass"]) as proc:
+            assert await proc.wait() == 0

@@ -29,8 +29,10 @@ POSIX only (process groups, signals).
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -220,6 +222,22 @@ def launch_policy(policy: LaunchPolicy | None) -> Iterator[None]:
         yield
     finally:
         _policy.reset(token)
+
+
+def _check_startable(
+    program: str, cwd: str | os.PathLike[str] | None, env: Mapping[str, str] | None
+) -> None:
+    """Raise what exec would for a program that cannot start: a wrapped child (the sandbox)
+    always starts, so without this a missing CLI would read as a failed run, not an OSError."""
+    if os.sep in program:
+        path = os.path.join(os.fspath(cwd), program) if cwd is not None else program
+    else:
+        search = (env if env is not None else os.environ).get("PATH", os.defpath)
+        path = shutil.which(program, mode=os.F_OK, path=search) or ""
+    if not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+    if os.path.isdir(path) or not os.access(path, os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), program)
 
 
 def _boot_id() -> str:
@@ -637,6 +655,7 @@ async def spawn(
         raise ValueError("spawn needs a non-empty argv")
     policy = _policy.get()
     if policy is not None and policy.wrap is not None:
+        _check_startable(args[0], cwd, env)
         args = policy.wrap(args)
     # Shielded so a cancellation cannot strike between "started" and "managed".
     with anyio.CancelScope(shield=True):
