@@ -321,6 +321,9 @@ def kill_orphaned_groups(
             if _group_members(pgid):
                 _killpg(pgid, signal.SIGKILL)
         _signal_procs(survivors, signal.SIGKILL)
+        deadline = time.monotonic() + _KILL_CONFIRM_S
+        while any(not _is_dead(p) for p in survivors) and time.monotonic() < deadline:
+            time.sleep(_POLL_S)
     return signalled
 
 
