@@ -147,6 +147,25 @@ def _host_name(raw: str) -> str:
     return name.removesuffix(".").lower()
 
 
+#: A request's ``Host``: ``name[:port]`` or ``[ipv6][:port]`` and nothing else (RFC 9110 §7.2;
+#: no userinfo, path, spaces or empty port), so ``localhost:80@evil.example`` is not localhost.
+_HOST_HEADER = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))(?::\d{1,5})?")
+
+
+def _request_host_name(raw: str) -> str | None:
+    """The hostname of a request's ``Host`` header (lower-cased, one trailing dot gone), or
+    ``None`` when the value is not strictly ``host[:port]``."""
+    match = _HOST_HEADER.fullmatch(raw.strip())
+    if match is None:
+        return None
+    if match["v6"] is not None:
+        try:
+            return str(ipaddress.IPv6Address(match["v6"]))
+        except ValueError:
+            return None
+    return match["name"].removesuffix(".").lower() or None
+
+
 def _is_loopback_v4(name: str) -> bool:
     try:
         ip = ipaddress.IPv4Address(name)
@@ -280,9 +299,7 @@ class SecuritySettings:
 
     # same-origin
     def host_allowed(self, raw_host: str | None) -> bool:
-        if not raw_host:
-            return False
-        name = _host_name(raw_host)
+        name = _request_host_name(raw_host) if raw_host else None
         if not name:
             return False
         return (
@@ -318,7 +335,13 @@ class SecuritySettings:
 
 # ── 1. body limit ───────────────────────────────────────────────────────────────────────────
 class BodyLimitMiddleware:
-    """413 for a body over the limit: by ``Content-Length`` up front, or while it streams in."""
+    """413 for a body over the limit, decided before the app runs.
+
+    A ``Content-Length`` over the limit is refused without reading a byte. Any other body
+    (chunked, or declared within the limit) is read in full and counted *before* the app is
+    called, then replayed to it: a route that never reads its body (``disconnect``,
+    ``install``) must not act on a request that is going to be refused.
+    """
 
     def __init__(self, app: ASGIApp, settings: SecuritySettings) -> None:
         self.app = app
@@ -338,41 +361,28 @@ class BodyLimitMiddleware:
                 await _send_json(send, 413, MSG_TOO_LARGE, close)
                 return
 
-        received = 0
-        app_started = False
-        overflowed = False
-        limit = self.limit
-
-        async def limited_receive() -> Message:
-            nonlocal received, overflowed
-            if overflowed:
-                return {"type": "http.disconnect"}
+        body = bytearray()
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    overflowed = True
-                    if not app_started:
-                        await _send_json(send, 413, MSG_TOO_LARGE, close)
-                    # Either way the app gets no more body: to it, the client has gone.
-                    return {"type": "http.disconnect"}
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal app_started
-            if overflowed and not app_started:
-                return  # our 413 is the response; drop whatever the app tries to say
-            if message["type"] == "http.response.start":
-                app_started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, guarded_send)
-        except Exception:
-            if overflowed:  # the app choked on the disconnect we fed it; the 413 stands
-                log.debug("request aborted after exceeding the body limit")
+            if message["type"] == "http.disconnect":
+                return  # the client left before finishing its request: nothing to answer
+            body += message.get("body", b"")
+            if len(body) > self.limit:
+                await _send_json(send, 413, MSG_TOO_LARGE, close)
                 return
-            raise
+            if not message.get("more_body", False):
+                break
+
+        replayed = False
+
+        async def replay_receive() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()  # after the body: only a disconnect can come
+
+        await self.app(scope, replay_receive, send)
 
 
 # ── 2. same-origin guard ────────────────────────────────────────────────────────────────────
@@ -385,12 +395,19 @@ class SameOriginMiddleware:
 
     def allowed(self, scope: Scope) -> bool:
         s = self.settings
-        if not s.host_allowed(_header(scope, b"host")):
+        hosts = _headers(scope, b"host")
+        origins = _headers(scope, b"origin")
+        sites = _headers(scope, b"sec-fetch-site")
+        # Two values of one of these headers could be judged by one and acted on by another
+        # (a proxy, a framework): a request that sends two is refused, never interpreted.
+        if len(hosts) != 1 or len(origins) > 1 or len(sites) > 1:
             return False
-        origin = _header(scope, b"origin")
+        if not s.host_allowed(hosts[0]):
+            return False
+        origin = origins[0] if origins else None
         if origin is not None and origin.strip() and not s.origin_allowed(origin, scope):
             return False
-        site = (_header(scope, b"sec-fetch-site") or "").strip().lower()
+        site = (sites[0] if sites else "").strip().lower()
         return not site or site in _FETCH_SITES
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

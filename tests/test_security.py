@@ -396,34 +396,42 @@ def test_bodies_at_the_limit_pass(client):
     assert_json_error(r, 400, {"error": "apiKey is required"})
 
 
-def test_overflow_after_the_app_started_responding_just_stops(tmp_path):
-    """An app that answers before reading the body keeps its response; it reads no more."""
+def test_the_app_never_sees_a_refused_or_abandoned_body(tmp_path):
+    """The body is counted before the app runs: an overflow or a client that leaves mid-body
+    never reaches it; a body within the limit arrives whole, then the disconnect."""
     seen: list[dict] = []
 
     async def app(scope, receive, send):
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        while True:
-            msg = await receive()
-            seen.append(msg)
-            if msg["type"] != "http.request" or not msg.get("more_body"):
-                break
-        await send({"type": "http.response.body", "body": b"done"})
+        seen.append(await receive())
+        seen.append(await receive())
 
-    settings = SecuritySettings.from_config(HostConfig(data_dir=tmp_path, env={}))
-    guarded = BodyLimitMiddleware(app, settings)
-    chunks = [{"type": "http.request", "body": b"x" * MiB, "more_body": True}] * 5
-    sent: list[dict] = []
-
-    async def receive():
-        return chunks.pop(0)
-
-    async def send(msg):
-        sent.append(msg)
-
+    guarded = BodyLimitMiddleware(
+        app, SecuritySettings.from_config(HostConfig(data_dir=tmp_path, env={}))
+    )
     scope = {"type": "http", "method": "POST", "path": "/api/x", "headers": []}
-    asyncio.run(guarded(scope, receive, send))
-    assert sent[0]["status"] == 200 and sent[-1]["body"] == b"done"
-    assert [m["type"] for m in seen] == ["http.request", "http.request", "http.disconnect"]
+
+    def run(messages: list[dict]) -> list[dict]:
+        sent: list[dict] = []
+
+        async def receive():
+            return messages.pop(0)
+
+        async def send(msg):
+            sent.append(msg)
+
+        asyncio.run(guarded(scope, receive, send))
+        return sent
+
+    part = {"type": "http.request", "body": b"x" * MiB, "more_body": True}
+    sent = run([part, part, part])
+    assert sent[0]["status"] == 413 and json.loads(sent[1]["body"]) == TOO_LARGE
+    assert run([part, {"type": "http.disconnect"}]) == [] and seen == []
+    last = {"type": "http.request", "body": b"yz", "more_body": False}
+    assert run([part, last, {"type": "http.disconnect"}]) == []
+    assert seen == [
+        {"type": "http.request", "body": b"x" * MiB + b"yz", "more_body": False},
+        {"type": "http.disconnect"},
+    ]
 
 
 # ── rate limits ─────────────────────────────────────────────────────────────────────────────

@@ -6,7 +6,6 @@ nothing), calls one store method in a worker thread, and renders camelCase JSON.
 
 from __future__ import annotations
 
-import math
 from functools import partial
 from typing import Any
 
@@ -232,13 +231,9 @@ async def put_budget(request: Request, scope: str, scope_id: str) -> dict:
         raise ApiError(400, "a budget needs a scope id")
     body = await json_body(request)
     limit = body.get("limitUsd")
-    if (
-        isinstance(limit, bool)
-        or not isinstance(limit, int | float)
-        or not math.isfinite(limit)
-        or limit < 0
-        or limit > 1e12
-    ):
+    # Compared before any float() so a huge JSON integer is a 400, not an OverflowError;
+    # NaN and the infinities fail the chained comparison too.
+    if isinstance(limit, bool) or not isinstance(limit, int | float) or not 0 <= limit <= 1e12:
         raise ApiError(400, "limitUsd must be a number >= 0")
     mode = body.get("mode")
     if mode is None:  # keep an existing budget's mode; a new one warns
