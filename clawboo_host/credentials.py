@@ -6,6 +6,9 @@ so a key only ever travels from the request body into the vault's ciphertext.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import anyio
 
 from .errors import ApiError
@@ -19,7 +22,7 @@ from .plugin_api.types import (
 )
 from .registry import NOT_IMPLEMENTED, RuntimeRegistry
 from .status import StatusService
-from .vault import Vault
+from .vault import Vault, VaultError
 
 
 def default_connect_plan(descriptor: RuntimeDescriptor) -> ConnectPlan:
@@ -29,6 +32,17 @@ def default_connect_plan(descriptor: RuntimeDescriptor) -> ConnectPlan:
     if descriptor.auth_kind == "none" or not descriptor.env_var:
         return ConnectPlan(slot=None)
     return ConnectPlan(slot=descriptor.env_var)
+
+
+T = TypeVar("T")
+
+
+async def _vault_call(fn: Callable[..., T], *args) -> T:
+    """Run a vault write off the loop; a broken vault is a 500 that names no file path."""
+    try:
+        return await anyio.to_thread.run_sync(fn, *args)
+    except VaultError as exc:
+        raise ApiError(500, str(exc)) from None
 
 
 class Credentials:
@@ -65,7 +79,7 @@ class Credentials:
         async with self._lock:
             if plan.slot is not None:
                 if api_key:
-                    await anyio.to_thread.run_sync(self.vault.set, plan.slot, api_key)
+                    await _vault_call(self.vault.set, plan.slot, api_key)
                 elif not (
                     plan.reuse_existing
                     and provider
@@ -87,10 +101,10 @@ class Credentials:
         def wipe() -> None:
             for name in self.registry.key_names(runtime_id, self.status.env):
                 self.vault.delete(name)
-            self.vault.set_disconnected(runtime_id, True)
+            self._set_flag(runtime_id, True)
 
         async with self._lock:
-            await anyio.to_thread.run_sync(wipe)
+            await _vault_call(wipe)
         # Like the reference, an OAuth login is not re-probed here (codex reports needs-login),
         # but a runtime's own credential store still counts (Hermes's ChatGPT login).
         state = await self.status.status(runtime_id, probe_auth=descriptor.auth_kind != "oauth")
@@ -115,5 +129,9 @@ class Credentials:
             )
         return result
 
+    def _set_flag(self, runtime_id: str, flag: bool) -> None:
+        # If the flags file is unreadable, every other runtime stays disconnected.
+        self.vault.set_disconnected(runtime_id, flag, fail_closed_ids=self.registry.ids())
+
     async def _clear_flag(self, runtime_id: str) -> None:
-        await anyio.to_thread.run_sync(self.vault.set_disconnected, runtime_id, False)
+        await _vault_call(self._set_flag, runtime_id, False)

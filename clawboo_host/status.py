@@ -16,6 +16,7 @@ from .keys import KeyResolver
 from .plugin_api.binaries import resolve_binary
 from .plugin_api.types import AuthState, Health, RuntimeDescriptor, StatusProbe
 from .registry import NOT_IMPLEMENTED, RuntimeRegistry
+from .vault import UNREADABLE_FLAGS_MESSAGE
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,7 @@ class StatusService:
             names = self.registry.key_names(runtime_id, self.env)
             out["has_credential"] = any(self.keys.has_for_runtime(runtime_id, n) for n in names)
             out["has_vault_credential"] = any(self.keys.has_in_vault(n) for n in names)
+            out["flags_readable"] = self.keys.vault.disconnect_flags_readable()
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(health)
@@ -170,10 +172,16 @@ class StatusService:
             tg.start_soon(anyio.to_thread.run_sync, keys)
         auth_state: AuthState = out["auth"]
         installed = descriptor.built_in or bin_path is not None
+        health: Health = out["health"]
+        if not out["flags_readable"]:  # keys fail closed; say why the runtime may lack one
+            message = UNREADABLE_FLAGS_MESSAGE
+            health = Health(
+                ok=False, message=message if health.ok else f"{health.message}; {message}"
+            )
         return RuntimeStatus(
             descriptor=descriptor,
             bin_path=bin_path,
-            health=out["health"],
+            health=health,
             auth=auth_state,
             has_credential=out["has_credential"] or (installed and auth_state.external_credential),
             has_vault_credential=out["has_vault_credential"],

@@ -13,7 +13,11 @@ and vice versa (api-contract §5.1–5.3)::
 Why the rules below:
 
 * Reads fail closed: a tampered, truncated, foreign or undecryptable entry reads as ``None``
-  and never raises into a request path, nor returns partial plaintext.
+  and never raises into a request path, nor returns partial plaintext. An unreadable
+  disconnect-flags file reads as "every runtime disconnected" (ambient keys ignored), never
+  as "none disconnected", and is logged.
+* Errors never name a file path (they reach HTTP responses): :class:`VaultError` says what
+  is wrong in words.
 * Writes are atomic (tmp file + ``os.replace``) so a crash never leaves a half-written vault,
   and the read-modify-write cycle holds a thread lock *and* an ``flock`` so two concurrent
   connects (threads or processes) cannot lose each other's update — the reference has no lock.
@@ -29,11 +33,12 @@ import binascii
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import re
 import secrets
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +48,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 __all__ = [
     "BOOT_SENTINEL_NAME",
     "MASTER_KEY_ENV",
+    "UNREADABLE_FLAGS_MESSAGE",
     "Vault",
+    "VaultError",
     "VaultKeyError",
     "decode_master_key",
 ]
+
+log = logging.getLogger(__name__)
 
 MASTER_KEY_ENV = "CLAWBOO_SECRETS_MASTER_KEY"
 #: The reference server's boot-probe entry; tolerated and preserved like any unknown entry.
@@ -65,11 +74,29 @@ _ENV_KEY_MESSAGE = (
     "CLAWBOO_SECRETS_MASTER_KEY must be a 32-byte key — supply it as base64, "
     "64 hexadecimal characters, or a 32-character string."
 )
+_KEY_FILE_MESSAGE = (
+    "The vault's master key file is unreadable (empty, truncated or not a file), so stored "
+    "keys cannot be read or written. Restore it, or set CLAWBOO_SECRETS_MASTER_KEY."
+)
+_STORE_MESSAGE = (
+    "The vault's key store cannot be written (its files are not regular files or the "
+    "secrets directory is not writable)."
+)
+#: Why every runtime reads as disconnected; shown in each runtime's health message.
+UNREADABLE_FLAGS_MESSAGE = (
+    "the vault's disconnect-flags file is unreadable, so every runtime is treated as "
+    "disconnected (ambient provider keys are ignored); connect or disconnect a runtime to "
+    "rewrite it"
+)
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
 
 
-class VaultKeyError(Exception):
+class VaultError(Exception):
+    """The vault cannot do a write; the message names no file path (it reaches responses)."""
+
+
+class VaultKeyError(VaultError):
     """The master key (env var or key file) is unusable; raised on write paths only."""
 
 
@@ -131,6 +158,7 @@ class Vault:
         self.dir = Path(secrets_dir)
         self._env = env
         self._lock = threading.Lock()
+        self._flags_unreadable_logged = False
 
     # ── paths ────────────────────────────────────────────────────────────────────
     @property
@@ -205,23 +233,39 @@ class Vault:
         return list(self._read_keys())
 
     def is_disconnected(self, runtime_id: str) -> bool:
-        """Whether the runtime was explicitly disconnected (then it resolves keys vault-only)."""
-        return runtime_id in self._read_disconnected()
+        """Whether the runtime was explicitly disconnected (then it resolves keys vault-only).
 
-    def set_disconnected(self, runtime_id: str, flag: bool) -> None:
-        """Set or clear a runtime's disconnect flag (the file holds no secrets)."""
-        if not flag and not self.is_disconnected(runtime_id):
+        Fails closed: while the flags file is unreadable, every runtime is disconnected.
+        """
+        flags = self._read_disconnected()
+        return flags is None or runtime_id in flags
+
+    def disconnect_flags_readable(self) -> bool:
+        """False while the flags file exists but cannot be read as a JSON object."""
+        return self._read_disconnected() is not None
+
+    def set_disconnected(
+        self, runtime_id: str, flag: bool, *, fail_closed_ids: Iterable[str] = ()
+    ) -> None:
+        """Set or clear a runtime's disconnect flag (the file holds no secrets).
+
+        An unreadable flags file is rewritten from ``fail_closed_ids`` (all flagged), so the
+        runtimes it might have listed stay disconnected; only ``runtime_id`` changes.
+        """
+        flags = self._read_disconnected()
+        if flags is not None and flag == (runtime_id in flags):
             return
         with self._locked():
             flags = self._read_disconnected()
+            if flags is None:
+                flags = dict.fromkeys(fail_closed_ids, True)
+                log.warning("rewriting the unreadable disconnect-flags file (fail closed)")
+            elif flag == (runtime_id in flags):
+                return
             if flag:
-                if runtime_id in flags:
-                    return
                 flags[runtime_id] = True
             else:
-                if runtime_id not in flags:
-                    return
-                del flags[runtime_id]
+                flags.pop(runtime_id, None)
             self._write_json(self.disconnected_path, flags)
 
     # ── crypto ───────────────────────────────────────────────────────────────────
@@ -279,7 +323,7 @@ class Vault:
             except FileExistsError:
                 winner = self._read_key_file(path)
                 if winner is None:
-                    raise VaultKeyError(f"Unreadable clawboo master key file at {path}") from None
+                    raise VaultKeyError(_KEY_FILE_MESSAGE) from None
                 return winner
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -295,14 +339,14 @@ class Vault:
             raw = path.read_bytes()
         except FileNotFoundError:
             return None
-        except OSError as exc:
-            raise VaultKeyError(f"Unreadable clawboo master key file at {path}") from exc
+        except OSError as exc:  # a directory, no permission, an I/O error
+            raise VaultKeyError(_KEY_FILE_MESSAGE) from exc
         try:
             decoded = decode_master_key(raw.decode("utf-8"))
         except UnicodeDecodeError:
             decoded = None
         if decoded is None:
-            raise VaultKeyError(f"Unreadable clawboo master key file at {path}")
+            raise VaultKeyError(_KEY_FILE_MESSAGE)
         return decoded
 
     # ── files ────────────────────────────────────────────────────────────────────
@@ -316,9 +360,21 @@ class Vault:
     def _read_keys(self) -> dict[str, dict[str, str]]:
         return {k: v for k, v in self._read_json_object(self.keys_path).items() if _is_entry(v)}
 
-    def _read_disconnected(self) -> dict[str, bool]:
-        raw = self._read_json_object(self.disconnected_path)
-        return {k: True for k, v in raw.items() if v is True}
+    def _read_disconnected(self) -> dict[str, bool] | None:
+        """The flags, or ``None`` when the file exists but is not a readable JSON object."""
+        try:
+            parsed = json.loads(self.disconnected_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            parsed = {}
+        except (OSError, ValueError):
+            parsed = None
+        if not isinstance(parsed, dict):
+            if not self._flags_unreadable_logged:
+                self._flags_unreadable_logged = True
+                log.warning(UNREADABLE_FLAGS_MESSAGE)
+            return None
+        self._flags_unreadable_logged = False
+        return {k: True for k, v in parsed.items() if v is True}
 
     def _ensure_dir(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -369,14 +425,25 @@ class Vault:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        """Serialize read-modify-write across threads (Lock) and processes (flock)."""
+        """Serialize read-modify-write across threads (Lock) and processes (flock).
+
+        A filesystem failure inside (a key file that is a directory, a read-only dir) comes
+        out as :class:`VaultError`, whose message names no path.
+        """
         with self._lock:
-            self._ensure_dir()
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                self._ensure_dir()
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise VaultError(_STORE_MESSAGE) from exc
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 try:
                     yield
+                except VaultError:
+                    raise
+                except OSError as exc:
+                    raise VaultError(_STORE_MESSAGE) from exc
                 finally:
                     fcntl.flock(fd, fcntl.LOCK_UN)
             finally:

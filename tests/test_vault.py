@@ -15,7 +15,14 @@ import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from clawboo_host.vault import BOOT_SENTINEL_NAME, Vault, VaultKeyError, decode_master_key
+from clawboo_host.vault import (
+    BOOT_SENTINEL_NAME,
+    UNREADABLE_FLAGS_MESSAGE,
+    Vault,
+    VaultError,
+    VaultKeyError,
+    decode_master_key,
+)
 
 ENV_KEY_MESSAGE = (
     "CLAWBOO_SECRETS_MASTER_KEY must be a 32-byte key — supply it as base64, "
@@ -450,21 +457,36 @@ def test_invalid_env_key_write_throws_exact_message(vault: Vault, monkeypatch):
     assert not vault.master_key_path.exists()
 
 
-def test_invalid_key_file_write_throws_with_path(vault: Vault):
+@pytest.mark.parametrize("content", ["not-a-key", "", base64.b64encode(KEY).decode()[:20]])
+def test_invalid_key_file_write_throws_without_a_path(vault: Vault, content: str):
     vault.dir.mkdir(parents=True)
-    vault.master_key_path.write_text("not-a-key")
+    vault.master_key_path.write_text(content)
     with pytest.raises(VaultKeyError) as info:
         vault.set("A_KEY", SECRET)
-    assert str(info.value) == f"Unreadable clawboo master key file at {vault.master_key_path}"
-    assert vault.master_key_path.read_text() == "not-a-key"  # never replaced
+    assert str(info.value).startswith("The vault's master key file is unreadable")
+    assert str(vault.dir) not in str(info.value) and "/" not in str(info.value)
+    assert vault.master_key_path.read_text() == content  # never replaced
     assert not vault.keys_path.exists()
 
 
 def test_non_utf8_key_file_is_unreadable(vault: Vault):
     vault.dir.mkdir(parents=True)
     vault.master_key_path.write_bytes(b"\xff" * 32)
-    with pytest.raises(VaultKeyError, match="Unreadable clawboo master key file"):
+    with pytest.raises(VaultKeyError, match="master key file is unreadable"):
         vault.set("A_KEY", SECRET)
+
+
+def test_a_key_file_or_store_that_is_a_directory_is_a_vault_error(vault: Vault):
+    vault.master_key_path.mkdir(parents=True)
+    with pytest.raises(VaultKeyError, match="master key file is unreadable"):
+        vault.set("A_KEY", SECRET)
+    vault.master_key_path.rmdir()
+    vault.keys_path.mkdir()
+    with pytest.raises(VaultError) as info:
+        vault.set("A_KEY", SECRET)
+    assert "/" not in str(info.value)
+    assert vault.keys_path.is_dir() and vault.get("A_KEY") is None
+    assert [p.name for p in vault.dir.iterdir() if p.name.endswith(".tmp")] == []
 
 
 @pytest.mark.parametrize(
@@ -605,13 +627,31 @@ def test_only_true_counts_in_disconnect_file(vault: Vault):
     assert json.loads(vault.disconnected_path.read_text()) == {"a": True, "g": True}
 
 
-@pytest.mark.parametrize("content", ["", "nope", "[]", "true", "null"])
-def test_unparseable_disconnect_file_reads_empty(vault: Vault, content: str):
+@pytest.mark.parametrize("content", ["", '{"codex": tr', "nope", "[]", "true", "null"])
+def test_an_unreadable_disconnect_file_fails_closed(vault: Vault, content: str, caplog):
     vault.dir.mkdir(parents=True)
     vault.disconnected_path.write_text(content)
-    assert vault.is_disconnected("codex") is False
-    vault.set_disconnected("codex", True)
-    assert json.loads(vault.disconnected_path.read_text()) == {"codex": True}
+    with caplog.at_level("WARNING", logger="clawboo_host.vault"):
+        assert vault.is_disconnected("codex") is True
+        assert vault.is_disconnected("anything") is True
+    assert vault.disconnect_flags_readable() is False
+    assert [r.getMessage() for r in caplog.records] == [UNREADABLE_FLAGS_MESSAGE]  # once
+    # A write rewrites it with every runtime it might have listed still flagged.
+    vault.set_disconnected("codex", False, fail_closed_ids=["codex", "hermes"])
+    assert json.loads(vault.disconnected_path.read_text()) == {"hermes": True}
+    assert vault.disconnect_flags_readable() and not vault.is_disconnected("codex")
+
+
+def test_a_disconnect_file_that_is_a_directory_fails_closed(vault: Vault):
+    vault.disconnected_path.mkdir(parents=True)
+    assert vault.is_disconnected("codex") is True
+    with pytest.raises(VaultError):
+        vault.set_disconnected("codex", True, fail_closed_ids=["codex"])
+    assert vault.is_disconnected("codex") is True
+
+
+def test_an_absent_disconnect_file_reads_empty(vault: Vault):
+    assert vault.disconnect_flags_readable() and not vault.is_disconnected("codex")
 
 
 # ── concurrency ─────────────────────────────────────────────────────────────────
