@@ -124,6 +124,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
+    from .http_server import uvicorn_config
 
     app = create_app(config)
 
@@ -134,17 +135,7 @@ def serve(args: argparse.Namespace) -> int:
             app.state.host.executor.abort_all("host shutting down")
             await super().shutdown(sockets=sockets)
 
-    server = HostServer(
-        # proxy_headers=False: client identity (rate limits, the loopback MCP exemption)
-        # must come from the TCP peer, never from X-Forwarded-For.
-        uvicorn.Config(
-            app,
-            log_config=None,
-            access_log=False,
-            proxy_headers=False,
-            timeout_graceful_shutdown=15,
-        )
-    )
+    server = HostServer(uvicorn_config(app))
     shown = f"[{host}]" if ":" in host else host
     log.info("clawboo-host serving http://%s:%s (data dir %s)", shown, config.port, config.data_dir)
     asyncio.run(server.serve(sockets=[sock]))

@@ -245,3 +245,72 @@ def test_two_host_headers_are_refused_by_the_guard_itself(tmp_path: Path):
         assert sent[0]["status"] == 403 and json.loads(sent[1]["body"]) == CROSS_ORIGIN, headers
     assert reached == []
     assert call([(b"host", b"127.0.0.1")]) == [] and reached == ["/api/runtimes"]
+
+
+# ── item 8: what the HTTP server rejects before the app is JSON too ──────────────────────────
+def raw_exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    with RawConnection(port) as conn:
+        answer = conn.exchange(raw)
+        assert conn.closed_by_peer()
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "error"),
+    [
+        (b"GET /api/runtimes HTTP/1.1\r\n\r\n", 400, "Missing mandatory Host: header"),
+        (
+            b"GET /api/runtimes HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: 127.0.0.1\r\n\r\n",
+            400,
+            "Found multiple Host: headers",
+        ),
+        (
+            b"POST /api/board/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -1\r\n\r\n",
+            400,
+            "bad Content-Length",
+        ),
+        (
+            b"POST /api/board/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: "
+            + b"9" * 40
+            + b"\r\n\r\n",
+            400,
+            "bad Content-Length",
+        ),
+        (
+            b"POST /api/board/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            400,
+            "conflicting Content-Length headers",
+        ),
+        (
+            b"POST /api/board/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+            501,
+            "Only Transfer-Encoding: chunked is supported",
+        ),
+        (b"GET /api/runtimes HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Secret sk-ant-xx\r\n\r\n", 400, None),
+        (b"NOT HTTP AT ALL\r\n\r\n", 400, None),
+        (
+            b"GET /api/runtimes HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 70_000,
+            431,
+            "Request header fields too large",
+        ),
+    ],
+    ids=lambda v: v[:40] if isinstance(v, bytes) else str(v),
+)
+def test_requests_the_server_cannot_parse_get_a_json_error(server, raw, status, error):
+    got, headers, body = raw_exchange(server.port, raw)
+    assert got == status
+    assert headers["content-type"] == "application/json"
+    assert json.loads(body) == {"error": error or "Invalid HTTP request received."}
+    assert b"sk-ant" not in body  # a parse error never echoes the request
+
+
+def test_the_real_serve_command_answers_parse_errors_in_json(tmp_path):
+    from clawboo_host.testing.server import server_process
+
+    data = tmp_path / "data"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CLAWBOO_HOME": str(data)}
+    with server_process(["--port", "0"], env, data) as port:
+        status, headers, body = raw_exchange(port, b"GET /api/runtimes HTTP/1.1\r\n\r\n")
+    assert status == 400 and headers["content-type"] == "application/json"
+    assert json.loads(body) == {"error": "Missing mandatory Host: header"}

@@ -15,6 +15,7 @@ import httpx
 import uvicorn
 
 from ..cli import bind_socket
+from ..http_server import uvicorn_config
 
 #: ``python -c DROP_CAPABILITIES prog args...``: exec ``prog`` with every capability dropped
 #: (``PR_CAPBSET_DROP`` each, then exec), as an ordinary user's process would run.
@@ -54,14 +55,7 @@ class LiveServer:
         sock = bind_socket(self.host, 0)
         self.port = sock.getsockname()[1]
         self.app = self._factory(self.port)
-        config = uvicorn.Config(
-            self.app,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            proxy_headers=False,
-            timeout_graceful_shutdown=3,
-        )
+        config = uvicorn_config(self.app, lifespan="on", timeout_graceful_shutdown=3)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=lambda: asyncio.run(self._server.serve(sockets=[sock])), daemon=True
