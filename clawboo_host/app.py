@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from . import __version__
 from .config import HostConfig
@@ -46,7 +47,15 @@ def create_app(config: HostConfig, registry: RuntimeRegistry | None = None) -> F
         finally:
             await host.stop()
 
-    app = FastAPI(title="clawboo-host", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="clawboo-host",
+        version=__version__,
+        lifespan=lifespan,
+        generate_unique_id_function=lambda route: route.name,  # e.g. "create_task"
+    )
+    from .api.contract import build_openapi
+
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     app.state.host = host
     _install_error_handlers(app)
     from .security import install_security
@@ -63,15 +72,34 @@ def create_app(config: HostConfig, registry: RuntimeRegistry | None = None) -> F
     return app
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves on this request's path (for a 405's ``Allow``)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
 def _install_error_handlers(app: FastAPI) -> None:
+    from .api.runtimes import unknown_runtime
+
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(exc.body, status_code=exc.status_code)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code in (404, 405):
+            unknown = unknown_runtime(request)
+            if unknown is not None:
+                return JSONResponse(unknown.body, status_code=unknown.status_code)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette names only the first route's methods
+            headers["Allow"] = allowed_methods(request)
         return JSONResponse(
-            {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+            {"error": str(exc.detail)}, status_code=exc.status_code, headers=headers
         )
 
     @app.exception_handler(RequestValidationError)

@@ -10,7 +10,7 @@ from functools import partial
 from typing import Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from ..board import states
 from ..board.schema import AUTHOR_TYPES, BUDGET_MODES, BUDGET_SCOPES
@@ -25,6 +25,7 @@ from ..board.store import (
     workspace_json,
 )
 from ..errors import ApiError
+from . import contract as c
 from .deps import get_host, json_body
 
 router = APIRouter()
@@ -99,7 +100,13 @@ def _task_or_404(task: dict | None) -> dict:
 # --- tasks ----------------------------------------------------------------------------------
 
 
-@router.post("/api/board/tasks", status_code=201)
+@router.post(
+    "/api/board/tasks",
+    status_code=201,
+    response_model=None,
+    responses={**c.ok(c.TaskEnvelope, 201, "The created task."), **c.errors(400)},
+    openapi_extra=c.json_body(c.CreateTaskBody, required=True),
+)
 async def create_task(request: Request) -> dict:
     body = await json_body(request)
     title = _title(body, required=True)
@@ -124,17 +131,29 @@ async def create_task(request: Request) -> dict:
     return {"task": task_json(task)}
 
 
-@router.get("/api/board/tasks")
-async def list_tasks(request: Request) -> dict:
-    status = request.query_params.get("status") or None
-    team_id = request.query_params.get("teamId") or None
+@router.get(
+    "/api/board/tasks",
+    response_model=None,
+    responses={**c.ok(c.TaskList), **c.errors(400)},
+)
+async def list_tasks(
+    request: Request,
+    status: str | None = Query(None, description="Only tasks in this status."),
+    teamId: str | None = Query(None, description="Only this team's tasks."),  # noqa: N803
+) -> dict:
+    status = status or None
+    team_id = teamId or None
     if status is not None and not states.is_status(status):
         raise ApiError(400, f"status must be one of {_one_of(states.STATUSES)}")
     tasks = await _call(request, "list_tasks", status=status, team_id=team_id)
     return {"tasks": [task_json(t) for t in tasks]}
 
 
-@router.get("/api/board/tasks/{task_id}")
+@router.get(
+    "/api/board/tasks/{task_id}",
+    response_model=None,
+    responses={**c.ok(c.TaskDetail), **c.errors(404)},
+)
 async def get_task(request: Request, task_id: str) -> dict:
     detail = await _call(request, "task_detail", task_id)
     if detail is None:
@@ -148,7 +167,15 @@ async def get_task(request: Request, task_id: str) -> dict:
     }
 
 
-@router.patch("/api/board/tasks/{task_id}")
+@router.patch(
+    "/api/board/tasks/{task_id}",
+    response_model=None,
+    responses={
+        **c.ok(c.TaskEnvelope),
+        **c.errors(400, 404, 409, e409="An illegal status change (nothing changes)."),
+    },
+    openapi_extra=c.json_body(c.PatchTaskBody),
+)
 async def patch_task(request: Request, task_id: str) -> dict:
     body = await json_body(request)
     status = None if body.get("status") is None else _status(body["status"], states.STATUSES)
@@ -171,7 +198,13 @@ async def patch_task(request: Request, task_id: str) -> dict:
     return {"task": task_json(change.task)}
 
 
-@router.post("/api/board/tasks/{task_id}/comments", status_code=201)
+@router.post(
+    "/api/board/tasks/{task_id}/comments",
+    status_code=201,
+    response_model=None,
+    responses={**c.ok(c.CommentEnvelope, 201, "The new comment."), **c.errors(400, 404)},
+    openapi_extra=c.json_body(c.CommentBody, required=True),
+)
 async def add_comment(request: Request, task_id: str) -> dict:
     body = await json_body(request)
     text = body.get("body")
@@ -199,13 +232,17 @@ async def add_comment(request: Request, task_id: str) -> dict:
 # --- teams and agents -----------------------------------------------------------------------
 
 
-@router.get("/api/teams")
+@router.get("/api/teams", response_model=None, responses=c.ok(c.TeamList))
 async def list_teams(request: Request) -> dict:
     teams = await _call(request, "list_teams")
     return {"teams": [team_json(t) for t in teams]}
 
 
-@router.get("/api/teams/{team_id}")
+@router.get(
+    "/api/teams/{team_id}",
+    response_model=None,
+    responses={**c.ok(c.TeamDetail), **c.errors(404)},
+)
 async def get_team(request: Request, team_id: str) -> dict:
     detail = await _call(request, "team_detail", team_id)
     if detail is None:
@@ -213,9 +250,12 @@ async def get_team(request: Request, team_id: str) -> dict:
     return {"team": team_json(detail["team"]), "agents": [agent_json(a) for a in detail["agents"]]}
 
 
-@router.get("/api/agents")
-async def list_agents(request: Request) -> dict:
-    team_id = request.query_params.get("teamId") or None
+@router.get("/api/agents", response_model=None, responses=c.ok(c.AgentList))
+async def list_agents(
+    request: Request,
+    teamId: str | None = Query(None, description="Only this team's agents."),  # noqa: N803
+) -> dict:
+    team_id = teamId or None
     agents = await _call(request, "list_agents", team_id=team_id)
     return {"agents": [agent_json(a) for a in agents]}
 
@@ -223,7 +263,12 @@ async def list_agents(request: Request) -> dict:
 # --- budgets --------------------------------------------------------------------------------
 
 
-@router.put("/api/budgets/{scope}/{scope_id}")
+@router.put(
+    "/api/budgets/{scope}/{scope_id}",
+    response_model=None,
+    responses={**c.ok(c.BudgetEnvelope), **c.errors(400)},
+    openapi_extra=c.json_body(c.BudgetBody, required=True),
+)
 async def put_budget(request: Request, scope: str, scope_id: str) -> dict:
     if scope not in BUDGET_SCOPES:
         raise ApiError(400, f"scope must be one of {_one_of(BUDGET_SCOPES)}")
@@ -245,7 +290,7 @@ async def put_budget(request: Request, scope: str, scope_id: str) -> dict:
     return {"budget": budget_json(budget)}
 
 
-@router.get("/api/budgets")
+@router.get("/api/budgets", response_model=None, responses=c.ok(c.BudgetList))
 async def list_budgets(request: Request) -> dict:
     budgets = await _call(request, "list_budgets")
     return {"budgets": [budget_json(b) for b in budgets]}

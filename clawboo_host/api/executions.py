@@ -7,12 +7,22 @@ from fastapi import APIRouter, Depends
 
 from ..errors import ApiError
 from ..host import Host
+from . import contract as c
 from .deps import get_host
 
 router = APIRouter(prefix="/api/executions")
 
 
-@router.post("/{exec_id}/abort")
+@router.post(
+    "/{exec_id}/abort",
+    response_model=None,
+    responses={
+        **c.ok(c.AbortResult),
+        **c.errors(
+            404, 409, e409="The execution already finished, or runs in another host process."
+        ),
+    },
+)
 async def abort(exec_id: str, host: Host = Depends(get_host)) -> dict:
     if host.executor.abort(exec_id, "aborted by request"):
         return {"ok": True, "execId": exec_id}

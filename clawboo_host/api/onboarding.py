@@ -6,12 +6,24 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from ..host import Host
+from . import contract as c
 from .deps import get_host, json_body, text_field
 
 router = APIRouter(prefix="/api/onboarding")
 
 
-@router.post("/seed-native-team", status_code=201)
+@router.post(
+    "/seed-native-team",
+    status_code=201,
+    response_model=None,
+    responses={
+        **c.ok(c.SeededTeam, 201, "The new team."),
+        **c.errors(
+            400, 404, 500, e404="No installed runtime can seed a team.", e500="A bad team plan."
+        ),
+    },
+    openapi_extra=c.json_body(c.SeedTeamBody),
+)
 async def seed_native_team(request: Request, host: Host = Depends(get_host)) -> JSONResponse:
     """Each call mints a new team (it is not idempotent)."""
     body = await json_body(request)

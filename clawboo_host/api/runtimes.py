@@ -2,28 +2,44 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 
-from ..errors import ApiError, UnknownRuntime
+from ..errors import UnknownRuntime
 from ..executor import RunRefused
 from ..host import Host
 from ..plugin_api.types import AbortSignal
+from . import contract as c
 from .deps import abort_on_disconnect, get_host, json_body, parse_run_request, text_field
 from .sse import EventStream
 
 router = APIRouter(prefix="/api/runtimes")
 
 
-def runtime_id(request: Request, host: Host = Depends(get_host)) -> str:
+def runtime_id(
+    id: str = Path(
+        description="A runtime id (case-sensitive).", examples=["claude-code", "clawboo-native"]
+    ),
+    host: Host = Depends(get_host),
+) -> str:
     """The path's runtime id, or 404 for an unknown, reserved or wrongly-cased id."""
-    rid = request.path_params["id"]
-    if host.registry.get(rid) is None:
-        raise UnknownRuntime(rid)
-    return rid
+    if host.registry.get(id) is None:
+        raise UnknownRuntime(id)
+    return id
 
 
-@router.get("")
+def unknown_runtime(request: Request) -> UnknownRuntime | None:
+    """For a 404/405 under ``/api/runtimes/<id>/``: the unknown-runtime error when ``<id>``
+    names no runtime, so an unknown id reads the same on every sub-path and method."""
+    prefix = f"{router.prefix}/"
+    path = request.url.path
+    if not path.startswith(prefix) or "/" not in path[len(prefix) :]:
+        return None
+    rid = path[len(prefix) :].split("/", 1)[0]
+    return UnknownRuntime(rid) if get_host(request).registry.get(rid) is None else None
+
+
+@router.get("", response_model=None, responses=c.ok(c.RuntimeList))
 async def list_runtimes(host: Host = Depends(get_host)) -> dict:
     rows = await host.status.all()
     return {
@@ -32,7 +48,26 @@ async def list_runtimes(host: Host = Depends(get_host)) -> dict:
     }
 
 
-@router.post("/{id}/install")
+@router.post(
+    "/{id}/install",
+    response_model=None,
+    status_code=200,
+    response_class=EventStream,
+    responses={
+        **c.event_stream(
+            "Install progress frames: progress, output, error, complete (docs/api.md)."
+        ),
+        **c.errors(
+            400,
+            404,
+            409,
+            e400="The runtime is built in: nothing to install.",
+            e404="Unknown runtime.",
+            e409="An install of this runtime is already running.",
+        ),
+    },
+    openapi_extra={"description": "The request body is ignored."},
+)
 async def install(rid: str = Depends(runtime_id), host: Host = Depends(get_host)) -> EventStream:
     host.installer.reserve(rid)  # 400 built-in / 409 already running, before any stream
     return EventStream(
@@ -40,7 +75,15 @@ async def install(rid: str = Depends(runtime_id), host: Host = Depends(get_host)
     )
 
 
-@router.post("/{id}/connect")
+@router.post(
+    "/{id}/connect",
+    response_model=None,
+    responses={
+        **c.ok(c.ConnectResult),
+        **c.errors(400, 404, 500, e404="Unknown runtime.", e500="The vault is broken."),
+    },
+    openapi_extra=c.json_body(c.ConnectBody),
+)
 async def connect(
     request: Request, rid: str = Depends(runtime_id), host: Host = Depends(get_host)
 ) -> dict:
@@ -50,12 +93,34 @@ async def connect(
     )
 
 
-@router.post("/{id}/disconnect")
+@router.post(
+    "/{id}/disconnect",
+    response_model=None,
+    responses={
+        **c.ok(c.ConnectResult),
+        **c.errors(404, 500, e404="Unknown runtime.", e500="The vault is broken."),
+    },
+)
 async def disconnect(rid: str = Depends(runtime_id), host: Host = Depends(get_host)) -> dict:
     return await host.credentials.disconnect(rid)
 
 
-@router.post("/{id}/healthcheck")
+@router.post(
+    "/{id}/healthcheck",
+    response_model=None,
+    responses={
+        200: {
+            "model": c.HealthcheckResult,
+            "description": "The verdict: `ok`, or `ok: false` with the provider's `error`.",
+        },
+        400: {
+            "model": c.HealthcheckResult,
+            "description": "No healthcheck for this runtime, an unknown provider, or no key.",
+        },
+        **c.errors(404, e404="Unknown runtime."),
+    },
+    openapi_extra=c.json_body(c.HealthcheckBody),
+)
 async def healthcheck(
     request: Request, rid: str = Depends(runtime_id), host: Host = Depends(get_host)
 ) -> JSONResponse:
@@ -66,7 +131,41 @@ async def healthcheck(
     return JSONResponse(result.to_json(), status_code=result.status_code)
 
 
-@router.post("/{id}/run")
+@router.post(
+    "/{id}/run",
+    response_model=None,
+    responses={
+        200: {
+            "description": "The run's result; with `Accept: text/event-stream`, event frames "
+            "then one `result` frame carrying the same fields.",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/RunResult"}},
+                "text/event-stream": {"schema": {"type": "string"}},
+            },
+        },
+        **c.errors(400),
+        404: {
+            "description": "Unknown runtime (`error`) or task (`reason: not_found`).",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": "#/components/schemas/ErrorBody"},
+                            {"$ref": "#/components/schemas/RunRefusal"},
+                        ]
+                    }
+                }
+            },
+        },
+        409: {"model": c.RunRefusal, "description": "The task could not be claimed."},
+        422: {
+            "model": c.RunRefusal,
+            "description": "Refused: too deep, a connected substrate, a paused budget, or no "
+            "workspace.",
+        },
+    },
+    openapi_extra=c.json_body(c.RunBody, required=True),
+)
 async def run(
     request: Request, rid: str = Depends(runtime_id), host: Host = Depends(get_host)
 ) -> Response:
@@ -87,21 +186,3 @@ async def run(
         await emit({"type": "result", **result})
 
     return EventStream(stream, on_disconnect=lambda: abort.set("client disconnected"))
-
-
-# The actions routed above (install, connect, ...), read off the router so it can't drift.
-RUNTIME_ACTIONS = frozenset(
-    route.path.rsplit("/", 1)[-1]
-    for route in router.routes
-    if route.path.startswith(f"{router.prefix}/{{id}}/")
-)
-
-
-@router.api_route("/{id}/{action:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-async def unmatched(id: str, action: str, host: Host = Depends(get_host)) -> None:
-    """Unknown ids are 404 on every sub-route; a known route with the wrong method is 405."""
-    if host.registry.get(id) is None:
-        raise UnknownRuntime(id)
-    if action in RUNTIME_ACTIONS:
-        raise ApiError(405, "Method Not Allowed")
-    raise ApiError(404, "Not Found")
