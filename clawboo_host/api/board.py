@@ -10,7 +10,7 @@ from functools import partial
 from typing import Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from ..board import states
 from ..board.schema import AUTHOR_TYPES, BUDGET_MODES, BUDGET_SCOPES
@@ -138,7 +138,11 @@ async def create_task(request: Request) -> dict:
 )
 async def list_tasks(
     request: Request,
-    status: str | None = Query(None, description="Only tasks in this status."),
+    status: str | None = Query(
+        None,
+        description="Only tasks in this status (empty: every status).",
+        json_schema_extra={"enum": ["", *states.STATUSES]},
+    ),
     teamId: str | None = Query(None, description="Only this team's tasks."),  # noqa: N803
 ) -> dict:
     status = status or None
@@ -269,7 +273,11 @@ async def list_agents(
     responses={**c.ok(c.BudgetEnvelope), **c.errors(400)},
     openapi_extra=c.json_body(c.BudgetBody, required=True),
 )
-async def put_budget(request: Request, scope: str, scope_id: str) -> dict:
+async def put_budget(
+    request: Request,
+    scope: str = Path(json_schema_extra={"enum": list(BUDGET_SCOPES)}),
+    scope_id: str = Path(json_schema_extra={"pattern": r"\S"}),
+) -> dict:
     if scope not in BUDGET_SCOPES:
         raise ApiError(400, f"scope must be one of {_one_of(BUDGET_SCOPES)}")
     if not scope_id.strip():

@@ -58,12 +58,16 @@ ERROR_MEANINGS = {
 GUARD_ERRORS = (401, 403, 413, 429)
 
 
+ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+
+
 def errors(*codes: int, **meanings: str) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` entries for error codes, each ``{"error": str}`` JSON."""
+    """``responses=`` entries for error codes, each ``{"error": str}`` JSON (spelled out, so
+    an SSE route's errors are not given its stream media type)."""
     return {
         code: {
-            "model": ErrorBody,
             "description": meanings.get(f"e{code}", ERROR_MEANINGS.get(code, "Error.")),
+            "content": ERROR_CONTENT,
         }
         for code in codes
     }
@@ -73,14 +77,44 @@ def ok(model: Any, status: int = 200, description: str = "Success.") -> dict[int
     return {status: {"model": model, "description": description}}
 
 
-def event_stream(description: str, status: int = 200) -> dict[int, dict]:
+def sse_event_schema(frame: type[BaseModel]) -> dict[str, Any]:
+    """One SSE event (OpenAPI 3.1 reads an event-stream ``schema`` per event): a ``data``
+    line holding one compact JSON frame shaped like ``frame``."""
+    return {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": TypeAdapter(frame).json_schema(),
+            }
+        },
+    }
+
+
+def event_stream(description: str, *, frame: type[BaseModel], status: int = 200) -> dict:
     """An SSE response: ``data: <compact JSON>\\n\\n`` frames (docs/api.md lists them)."""
     return {
         status: {
             "description": description,
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": sse_event_schema(frame)}},
         }
     }
+
+
+class InstallFrame(BaseModel):
+    """``progress {step, message}``, ``output {line}``, ``error {code, message}`` or
+    ``complete {success, warning?}``."""
+
+    type: Literal["progress", "output", "error", "complete"]
+
+
+class RunFrame(BaseModel):
+    """A runtime event (``text-delta``, ``tool-call``, ``tool-result``, ``cost``, ``error``,
+    ``done``, ...) or the final ``result`` frame, which carries the run's JSON result."""
+
+    type: str
 
 
 def json_body(model: type[BaseModel], *, required: bool = False) -> dict[str, Any]:
@@ -106,28 +140,37 @@ def non_blank(default: Any = ..., **kwargs: Any) -> Any:
     return Field(default, pattern=r"\S", **kwargs)
 
 
+def lenient(description: str) -> Any:
+    """A string field of the runtimes routes: trimmed, and any non-string reads as ``""``
+    (as the reference does), so the schema admits any JSON value."""
+    return Field(None, description=f"{description} A string; any other value reads as empty.")
+
+
 class ConnectBody(_Body):
-    apiKey: str | None = Field(None, description="The key to store (trimmed).")
-    provider: str | None = Field(None, description="Native runtime: which provider's slot.")
+    apiKey: Any = lenient("The key to store (trimmed).")
+    provider: Any = lenient("Native runtime: which provider's slot.")
 
 
 class HealthcheckBody(_Body):
-    provider: str | None = None
-    apiKey: str | None = None
+    provider: Any = lenient("The provider to check (native: default anthropic).")
+    apiKey: Any = lenient("The key to check; blank checks the stored one.")
 
 
 class RunBody(_Body):
     taskId: str = non_blank()
-    assigneeAgentId: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]+$")
-    repoPath: str | None = Field(None, description="Absolute path of a git working tree.")
-    kind: str | None = None
-    model: str | None = None
-    keepForResume: bool | None = None
+    assigneeAgentId: Any = Field(
+        None,
+        description="`^[A-Za-z0-9_-]+$`, used untrimmed; a non-string means the runtime id.",
+    )
+    repoPath: Any = lenient("Absolute path of a git working tree.")
+    kind: Any = lenient("`code` (default) or another kind.")
+    model: Any = lenient("A model name for the runtime.")
+    keepForResume: Any = Field(None, description="Only `true` keeps the worktree for resume.")
 
 
 class SeedTeamBody(_Body):
-    provider: str | None = None
-    model: str | None = None
+    provider: Any = lenient("The provider for the team's agents.")
+    model: Any = lenient("The model for the team's agents.")
 
 
 class CreateTaskBody(_Body):
@@ -135,8 +178,8 @@ class CreateTaskBody(_Body):
     description: str | None = None
     status: Literal[states.BACKLOG, states.TODO] | None = None  # type: ignore[valid-type]
     priority: int | None = Field(None, ge=-(2**63), lt=2**63)
-    teamId: str | None = None
-    parentTaskId: str | None = None
+    teamId: str | None = non_blank(None)
+    parentTaskId: str | None = non_blank(None)
 
 
 class PatchTaskBody(_Body):
@@ -149,7 +192,7 @@ class PatchTaskBody(_Body):
 class CommentBody(_Body):
     body: str = non_blank()
     authorType: Literal[tuple(AUTHOR_TYPES)] | None = None  # type: ignore[valid-type]
-    authorAgentId: str | None = None
+    authorAgentId: str | None = non_blank(None)
 
 
 class BudgetBody(_Body):
@@ -376,13 +419,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         ),
         routes=app.routes,
     )
-    guard = {
-        str(code): {
-            "description": ERROR_MEANINGS[code],
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
-        }
-        for code in GUARD_ERRORS
-    }
+    guard = {str(code): response for code, response in errors(*GUARD_ERRORS).items()}
     for path, operations in doc.get("paths", {}).items():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})

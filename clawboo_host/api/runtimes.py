@@ -54,9 +54,7 @@ async def list_runtimes(host: Host = Depends(get_host)) -> dict:
     status_code=200,
     response_class=EventStream,
     responses={
-        **c.event_stream(
-            "Install progress frames: progress, output, error, complete (docs/api.md)."
-        ),
+        **c.event_stream("Install progress frames (docs/api.md).", frame=c.InstallFrame),
         **c.errors(
             400,
             404,
@@ -113,11 +111,13 @@ async def disconnect(rid: str = Depends(runtime_id), host: Host = Depends(get_ho
             "model": c.HealthcheckResult,
             "description": "The verdict: `ok`, or `ok: false` with the provider's `error`.",
         },
-        400: {
-            "model": c.HealthcheckResult,
-            "description": "No healthcheck for this runtime, an unknown provider, or no key.",
-        },
-        **c.errors(404, e404="Unknown runtime."),
+        **c.errors(
+            400,
+            404,
+            e400="A bad body, or (`{ok: false, error}`) no healthcheck for this runtime, an "
+            "unknown provider, or no key to check.",
+            e404="Unknown runtime.",
+        ),
     },
     openapi_extra=c.json_body(c.HealthcheckBody),
 )
@@ -140,7 +140,7 @@ async def healthcheck(
             "then one `result` frame carrying the same fields.",
             "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/RunResult"}},
-                "text/event-stream": {"schema": {"type": "string"}},
+                "text/event-stream": {"schema": c.sse_event_schema(c.RunFrame)},
             },
         },
         **c.errors(400),
