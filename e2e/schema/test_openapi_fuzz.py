@@ -18,10 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
 from clawboo_native.providers import PROVIDERS
-from schemathesis.config import SchemathesisConfig
+from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
+from schemathesis.config import SchemathesisConfig
 
 from clawboo_host.app import create_app
 from clawboo_host.config import HostConfig
