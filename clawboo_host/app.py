@@ -72,14 +72,25 @@ def create_app(config: HostConfig, registry: RuntimeRegistry | None = None) -> F
     return app
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
 def allowed_methods(request: Request) -> str:
-    """Every method some route serves on this request's path (for a 405's ``Allow``)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
-    return ", ".join(sorted(methods))
+    """Every method some route serves on this request's path (for a 405's ``Allow``):
+    each method is tried against the routes with a fresh scope, so nested routers count."""
+    base = {
+        "type": "http",
+        "path": request.scope["path"],
+        "root_path": request.scope.get("root_path", ""),
+        "headers": [],
+        "query_string": b"",
+    }
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(route.matches({**base, "method": method})[0] is Match.FULL for route in routes)
+    )
 
 
 def _install_error_handlers(app: FastAPI) -> None:

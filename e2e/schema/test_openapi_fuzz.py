@@ -28,7 +28,7 @@ from clawboo_host.config import HostConfig
 from clawboo_host.registry import build_registry
 
 #: Bounded so the whole suite finishes in a few minutes on two shared cores.
-MAX_EXAMPLES = int(os.environ.get("CLAWBOO_SCHEMA_MAX_EXAMPLES", "30"))
+MAX_EXAMPLES = int(os.environ.get("CLAWBOO_SCHEMA_MAX_EXAMPLES", "50"))
 CONFIG = SchemathesisConfig.from_dict(
     {
         "seed": int(os.environ.get("CLAWBOO_SCHEMA_SEED", "20261203")),
