@@ -61,6 +61,7 @@ def create_app(config: HostConfig, registry: RuntimeRegistry | None = None) -> F
     from .security import install_security
 
     install_security(app, config)
+    app.add_middleware(JsonServerErrors)  # outermost of ours: added last
 
     from .api import board, executions, onboarding, runtimes
 
@@ -120,7 +121,35 @@ def _install_error_handlers(app: FastAPI) -> None:
         message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
         return JSONResponse({"error": message}, status_code=400)
 
-    @app.exception_handler(Exception)
-    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")
-        return JSONResponse({"error": str(exc) or type(exc).__name__}, status_code=500)
+
+class JsonServerErrors:
+    """An unexpected exception becomes ``500 {"error": ...}`` and the connection stays open.
+
+    Pure ASGI, outside the guards: Starlette's own ``Exception`` handler answers and then
+    re-raises, which makes uvicorn drop the keep-alive connection. A response that had
+    already started cannot be replaced, so then the exception goes on (the stream is cut).
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            log.exception("unhandled error")
+            response = JSONResponse({"error": str(exc) or type(exc).__name__}, status_code=500)
+            await response(scope, receive, send)

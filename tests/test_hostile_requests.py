@@ -314,3 +314,20 @@ def test_the_real_serve_command_answers_parse_errors_in_json(tmp_path):
         status, headers, body = raw_exchange(port, b"GET /api/runtimes HTTP/1.1\r\n\r\n")
     assert status == 400 and headers["content-type"] == "application/json"
     assert json.loads(body) == {"error": "Missing mandatory Host: header"}
+
+
+# ── an unexpected error is a JSON 500 on a kept connection ───────────────────────────────────
+def test_an_unexpected_error_is_a_json_500_and_the_connection_stays_open(clawboo_host_factory):
+    server = clawboo_host_factory()
+
+    @server.app.get("/api/explode")
+    async def explode() -> dict:
+        raise RuntimeError("kaboom")
+
+    with RawConnection(server.port) as conn:
+        status, headers, body = conn.exchange(request("GET", "/api/explode", server.port))
+        assert status == 500 and headers["content-type"] == "application/json"
+        assert json.loads(body) == {"error": "kaboom"}
+        assert headers.get("connection") != "close"
+        status, _, _ = conn.exchange(request("GET", "/api/budgets", server.port))
+        assert status == 200
