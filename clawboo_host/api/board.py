@@ -105,7 +105,7 @@ def _task_or_404(task: dict | None) -> dict:
     status_code=201,
     response_model=None,
     responses={**c.ok(c.TaskEnvelope, 201, "The created task."), **c.errors(400)},
-    openapi_extra=c.json_body(c.CreateTaskBody, required=True),
+    openapi_extra=c.request_body(c.CreateTaskBody, required=True),
 )
 async def create_task(request: Request) -> dict:
     body = await json_body(request)
@@ -178,7 +178,7 @@ async def get_task(request: Request, task_id: str) -> dict:
         **c.ok(c.TaskEnvelope),
         **c.errors(400, 404, 409, e409="An illegal status change (nothing changes)."),
     },
-    openapi_extra=c.json_body(c.PatchTaskBody),
+    openapi_extra=c.request_body(c.PatchTaskBody),
 )
 async def patch_task(request: Request, task_id: str) -> dict:
     body = await json_body(request)
@@ -207,7 +207,7 @@ async def patch_task(request: Request, task_id: str) -> dict:
     status_code=201,
     response_model=None,
     responses={**c.ok(c.CommentEnvelope, 201, "The new comment."), **c.errors(400, 404)},
-    openapi_extra=c.json_body(c.CommentBody, required=True),
+    openapi_extra=c.request_body(c.CommentBody, required=True),
 )
 async def add_comment(request: Request, task_id: str) -> dict:
     body = await json_body(request)
@@ -271,7 +271,7 @@ async def list_agents(
     "/api/budgets/{scope}/{scope_id}",
     response_model=None,
     responses={**c.ok(c.BudgetEnvelope), **c.errors(400)},
-    openapi_extra=c.json_body(c.BudgetBody, required=True),
+    openapi_extra=c.request_body(c.BudgetBody, required=True),
 )
 async def put_budget(
     request: Request,

@@ -117,7 +117,7 @@ class RunFrame(BaseModel):
     type: str
 
 
-def json_body(model: type[BaseModel], *, required: bool = False) -> dict[str, Any]:
+def request_body(model: type[BaseModel], *, required: bool = False) -> dict[str, Any]:
     """``openapi_extra`` declaring a JSON request body shaped like ``model`` (doc only)."""
     schema = TypeAdapter(model).json_schema()
     return {

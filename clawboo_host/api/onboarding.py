@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/onboarding")
             400, 404, 500, e404="No installed runtime can seed a team.", e500="A bad team plan."
         ),
     },
-    openapi_extra=c.json_body(c.SeedTeamBody),
+    openapi_extra=c.request_body(c.SeedTeamBody),
 )
 async def seed_native_team(request: Request, host: Host = Depends(get_host)) -> JSONResponse:
     """Each call mints a new team (it is not idempotent)."""

@@ -80,7 +80,7 @@ async def install(rid: str = Depends(runtime_id), host: Host = Depends(get_host)
         **c.ok(c.ConnectResult),
         **c.errors(400, 404, 500, e404="Unknown runtime.", e500="The vault is broken."),
     },
-    openapi_extra=c.json_body(c.ConnectBody),
+    openapi_extra=c.request_body(c.ConnectBody),
 )
 async def connect(
     request: Request, rid: str = Depends(runtime_id), host: Host = Depends(get_host)
@@ -119,7 +119,7 @@ async def disconnect(rid: str = Depends(runtime_id), host: Host = Depends(get_ho
             e404="Unknown runtime.",
         ),
     },
-    openapi_extra=c.json_body(c.HealthcheckBody),
+    openapi_extra=c.request_body(c.HealthcheckBody),
 )
 async def healthcheck(
     request: Request, rid: str = Depends(runtime_id), host: Host = Depends(get_host)
@@ -164,7 +164,7 @@ async def healthcheck(
             "workspace.",
         },
     },
-    openapi_extra=c.json_body(c.RunBody, required=True),
+    openapi_extra=c.request_body(c.RunBody, required=True),
 )
 async def run(
     request: Request, rid: str = Depends(runtime_id), host: Host = Depends(get_host)
