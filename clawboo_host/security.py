@@ -1,9 +1,10 @@
 """HTTP hardening: body limit, same-origin guard, access gate and rate limits (api-contract §9).
 
-All four are pure ASGI middleware (never ``BaseHTTPMiddleware``), so streamed responses such
+All are pure ASGI middleware (never ``BaseHTTPMiddleware``), so streamed responses such
 as SSE pass through unbuffered. :func:`install_security` applies them, outermost first::
 
-    body limit → same-origin guard → rate limit → access gate → the app
+    body limit (declared length) → same-origin guard → rate limit → access gate
+      → body read-ahead (counted, then replayed) → the app
 
 so a request that a guard rejects never reaches a handler and changes nothing. Every rejection
 is JSON ``{"error": ...}`` with ``content-type: application/json``.
@@ -36,6 +37,7 @@ __all__ = [
     "BODY_LIMIT_BYTES",
     "AccessGateMiddleware",
     "BodyLimitMiddleware",
+    "BodyReadAheadMiddleware",
     "RateLimitMiddleware",
     "SameOriginMiddleware",
     "SecuritySettings",
@@ -334,13 +336,35 @@ class SecuritySettings:
 
 
 # ── 1. body limit ───────────────────────────────────────────────────────────────────────────
-class BodyLimitMiddleware:
-    """413 for a body over the limit, decided before the app runs.
+_CLOSE = [(b"connection", b"close")]
 
-    A ``Content-Length`` over the limit is refused without reading a byte. Any other body
-    (chunked, or declared within the limit) is read in full and counted *before* the app is
-    called, then replayed to it: a route that never reads its body (``disconnect``,
-    ``install``) must not act on a request that is going to be refused.
+
+class BodyLimitMiddleware:
+    """413 for a declared ``Content-Length`` over the limit, without reading a byte."""
+
+    def __init__(self, app: ASGIApp, settings: SecuritySettings) -> None:
+        self.app = app
+        self.limit = settings.body_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for raw in _headers(scope, b"content-length"):
+                try:
+                    declared = int(raw.strip())
+                except ValueError:
+                    continue
+                if declared > self.limit:
+                    await _send_json(send, 413, MSG_TOO_LARGE, _CLOSE)
+                    return
+        await self.app(scope, receive, send)
+
+
+class BodyReadAheadMiddleware:
+    """Read and count the whole body *before* the app runs, then replay it: 413 past the limit.
+
+    A route that never reads its body (``disconnect``, ``install``) must not act on a
+    request that is going to be refused (a chunked body has no length to judge up front).
+    Innermost, so a request the guards refuse is never buffered.
     """
 
     def __init__(self, app: ASGIApp, settings: SecuritySettings) -> None:
@@ -351,16 +375,6 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        close = [(b"connection", b"close")]
-        for raw in _headers(scope, b"content-length"):
-            try:
-                declared = int(raw.strip())
-            except ValueError:
-                continue
-            if declared > self.limit:
-                await _send_json(send, 413, MSG_TOO_LARGE, close)
-                return
-
         body = bytearray()
         while True:
             message = await receive()
@@ -368,7 +382,7 @@ class BodyLimitMiddleware:
                 return  # the client left before finishing its request: nothing to answer
             body += message.get("body", b"")
             if len(body) > self.limit:
-                await _send_json(send, 413, MSG_TOO_LARGE, close)
+                await _send_json(send, 413, MSG_TOO_LARGE, _CLOSE)
                 return
             if not message.get("more_body", False):
                 break
@@ -614,13 +628,14 @@ class RateLimitMiddleware:
 
 # ── wiring ──────────────────────────────────────────────────────────────────────────────────
 def install_security(app: Any, config: HostConfig) -> SecuritySettings:
-    """Add the four guards to a Starlette/FastAPI ``app`` (before it starts serving).
+    """Add the guards to a Starlette/FastAPI ``app`` (before it starts serving).
 
     ``add_middleware`` puts the last-added layer outermost, hence the reverse order here.
     """
     settings = SecuritySettings.from_config(config)
     # The rate limit sits inside the same-origin guard (a foreign page cannot spend the
     # user's quota) and outside the access gate (wrong token guesses are counted too).
+    app.add_middleware(BodyReadAheadMiddleware, settings=settings)
     app.add_middleware(AccessGateMiddleware, settings=settings)
     app.add_middleware(RateLimitMiddleware, settings=settings)
     app.add_middleware(SameOriginMiddleware, settings=settings)

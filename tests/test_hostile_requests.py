@@ -144,6 +144,19 @@ def test_an_oversized_chunked_disconnect_deletes_no_key(server, client, clawboo_
     assert r.status_code == 200 and vault.get("ANTHROPIC_API_KEY") is None
 
 
+def test_a_refused_cross_origin_chunked_body_is_never_buffered(server, client, clawboo_data_dir):
+    """The guards answer first: a foreign page's big chunked POST is a 403, not read to 413."""
+    vault = Vault(clawboo_data_dir / "secrets", env={})
+    vault.set("ANTHROPIC_API_KEY", KEY)
+    r = client.post(
+        "/api/runtimes/claude-code/disconnect",
+        content=chunked(3 * MiB),
+        headers={"Origin": "http://evil.example"},
+    )
+    assert r.status_code == 403 and r.json() == CROSS_ORIGIN
+    assert vault.get("ANTHROPIC_API_KEY") == KEY
+
+
 def test_an_oversized_chunked_install_spawns_nothing(server, client, fake_executables):
     fake_executables.add_recording("npm", stdout_lines=["added 1 package"])
     assert_too_large(post_chunked(client, "/api/runtimes/claude-code/install", 3 * MiB))

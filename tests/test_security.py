@@ -21,7 +21,7 @@ from fastapi.responses import StreamingResponse
 
 from clawboo_host.config import HostConfig
 from clawboo_host.security import (
-    BodyLimitMiddleware,
+    BodyReadAheadMiddleware,
     RateLimitMiddleware,
     SecuritySettings,
     install_security,
@@ -405,7 +405,7 @@ def test_the_app_never_sees_a_refused_or_abandoned_body(tmp_path):
         seen.append(await receive())
         seen.append(await receive())
 
-    guarded = BodyLimitMiddleware(
+    guarded = BodyReadAheadMiddleware(
         app, SecuritySettings.from_config(HostConfig(data_dir=tmp_path, env={}))
     )
     scope = {"type": "http", "method": "POST", "path": "/api/x", "headers": []}
