@@ -146,6 +146,26 @@ def _last_user_text(protocol: str, body: dict) -> str:
     return json.dumps(body.get(key) or body.get("messages") or "")
 
 
+def _json_schema(body: dict) -> dict | None:
+    """The schema of a Gemini request asking for JSON output, or ``None``."""
+    config = body.get("generationConfig") or {}
+    if config.get("responseMimeType") != "application/json":
+        return None
+    schema = config.get("responseJsonSchema") or config.get("responseSchema") or {}
+    return schema if isinstance(schema, dict) else {}
+
+
+def _object_for(schema: dict):
+    """A minimal value matching a (Gemini-style) JSON schema."""
+    kind = str(schema.get("type") or "object").lower()
+    if kind == "object":
+        props = schema.get("properties") or {}
+        return {name: _object_for(sub) for name, sub in props.items()}
+    if schema.get("enum"):
+        return schema["enum"][0]
+    return {"integer": 10, "number": 10, "boolean": False, "array": []}.get(kind, "simple")
+
+
 # --------------------------------------------------------------------------- the handler
 
 
@@ -201,6 +221,11 @@ class _Handler(BaseHTTPRequestHandler):
                                                  self.headers.get("x-api-key") or
                                                  self.headers.get("x-goog-api-key")))
         )
+        if protocol == "gemini" and _json_schema(body) is not None:
+            # A side call wanting structured output (Gemini's model router): a valid object.
+            answer = json.dumps(_object_for(_json_schema(body)))
+            _WRITERS[protocol](self, "stream" in path.lower(), text=answer, model=None)
+            return
         text = _last_user_text(protocol, body)
         scenario_match = _SCENARIO.search(text)
         scenario = scenario_match.group(1) if scenario_match else None
