@@ -28,7 +28,7 @@ from scripted_model import MCP_ANSWER, MCP_COMMENT, PLAIN_ANSWER
 from clawboo_host.testing.helpers import create_task, task_detail
 
 #: Every CLI runtime under contract (the id the host serves it under).
-RUNTIMES = ["claude-code", "codex", "hermes"]
+RUNTIMES = ["claude-code", "codex", "hermes", "gemini-cli"]
 SECRETS = (CLAUDE_GATEWAY_TOKEN, GATEWAY_KEY, GEMINI_KEY, HERMES_DOTENV_KEY)
 #: Generous bounds on waits (no timing assertion: a bound only keeps a hung CLI from hanging CI).
 RUN_LIMIT_S = 150
