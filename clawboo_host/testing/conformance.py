@@ -3,23 +3,41 @@
     import my_runtime
     from clawboo_host.testing.conformance import RuntimeConformanceTests
 
+    from .conftest import FakeMyCli              # your TranscriptFake subclass
+
     class TestMyRuntime(RuntimeConformanceTests):
         plugin = my_runtime          # the module your entry point names
         runtime_id = "my-runtime"    # your entry-point name
+        fake_cli = FakeMyCli         # your fake CLI: the run tests drive it through the host
 
 Each test starts a real host on a loopback port with only your plugin loaded, in an isolated
 environment (see the ``clawboo_env`` fixture), and talks to it over HTTP.
+
+With ``fake_cli`` set (a :class:`~clawboo_host.testing.fakes.TranscriptFake` subclass whose
+transcripts include ``answer_scenario``, ``mcp_scenario`` and, unless ``None``,
+``max_turns_scenario``), the kit also runs tasks through that host in a real git repository:
+a run that edits a file ends ``in_review`` with a commit on the task branch; the fake calls
+``add_comment`` over MCP with the run's token and the comment lands; an abort mid-run kills
+a SIGTERM-ignoring grandchild and releases the task; max turns ends ``max_turns``; a run
+without the CLI fails cleanly; and the install hook works against a fake npm/pipx. Override
+:meth:`prepare_run_env` (a login file, a user config) and :meth:`connect_for_runs` when your
+runtime is made ready another way than a pasted key.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
+from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from ..plugin_api import HOOK_NAMES, RuntimeDescriptor
 from ..registry import MOCK_RUNTIME_ID
+from .fakes import TranscriptFake, still_running
+from .helpers import connect, create_task, git, run_task, task_detail
 
 ROW_KEYS = [
     "id",
@@ -55,9 +73,31 @@ PUBLIC_KEYS = [
 FAKE_KEY = "conformance-test-key-0001"
 
 
+KIT_FILE = "kit-edit.txt"
+KIT_TEXT = "written by the conformance kit's fake CLI\n"
+#: Bound on waits for a run to reach a state (no timing assertion: it only keeps CI from hanging).
+WAIT_S = 60
+
+
+def _wait_for(predicate, what: str, timeout: float = WAIT_S):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
 class RuntimeConformanceTests:
     plugin: ModuleType
     runtime_id: str
+    #: Your fake CLI (a TranscriptFake subclass); ``None`` skips the run-through-the-host tests.
+    fake_cli: type[TranscriptFake] | None = None
+    answer_scenario: str = "plain"
+    mcp_scenario: str = "mcp"
+    max_turns_scenario: str | None = "maxturns"
 
     # ------------------------------------------------------------------ helpers
 
@@ -217,3 +257,146 @@ class RuntimeConformanceTests:
         events = await self._collect(self._run_context(tmp_path, dict(clawboo_env), abort))
         self._assert_one_done_last(events)
         assert events[-1].reason in ("aborted", "error")
+
+    # ------------------------------------------------------------------ runs through a live host
+
+    def prepare_run_env(self, env: dict, tmp_path: Path) -> dict:
+        """The server environment for the run tests; add what makes your runtime ready
+        (a login file under ``env["HOME"]``, a user config). Default: unchanged."""
+        return env
+
+    def connect_for_runs(self, client) -> None:
+        """Make the runtime ready on the live host. Default: an ``api-key`` runtime gets a
+        pasted key; others are expected ready from :meth:`prepare_run_env`."""
+        if self.descriptor.auth_kind == "api-key":
+            connect(client, self.runtime_id, FAKE_KEY)
+
+    @pytest.fixture
+    def live(self, clawboo_host_factory, clawboo_env, fake_executables, tmp_path):
+        """``(server, client, fake)``: a live host with this plugin, the fake CLI installed
+        (answering ``answer_scenario``) and the runtime connected."""
+        if self.fake_cli is None:
+            pytest.skip("set fake_cli to run tasks through the host")
+        if not hasattr(self.plugin, "clawboo_runtime_run"):
+            pytest.skip("no run hook")
+        env = self.prepare_run_env(dict(clawboo_env), tmp_path)
+        server = clawboo_host_factory(plugins=[(self.runtime_id, self.plugin)], env=env)
+        fake = self.fake_cli(fake_executables)
+        fake.install(self.answer_scenario)  # before connect: "ready" needs the binary
+        with server.client() as client:
+            self.connect_for_runs(client)
+            yield server, client, fake
+
+    def test_kit_a_run_that_edits_a_file_is_in_review_with_a_commit(self, live, git_repo):
+        server, client, fake = live
+        task = create_task(client, "Edit a file", "Write the kit file.")
+        fake.install(self.answer_scenario, task_id=task["id"], write_files={KIT_FILE: KIT_TEXT})
+        body = run_task(client, self.runtime_id, task["id"], repoPath=str(git_repo))
+        assert (body["doneReason"], body["status"]) == ("success", "in_review"), body
+        [call] = fake.calls()
+        assert Path(call["cwd"]) != git_repo  # its own worktree, not the user's checkout
+        branch = f"clawboo/task-{task['id']}"
+        assert git(git_repo, "show", f"{branch}:{KIT_FILE}") == KIT_TEXT.strip()
+        assert KIT_FILE not in git(git_repo, "ls-tree", "--name-only", "HEAD")
+        assert task_detail(client, task["id"])["task"]["status"] == "in_review"
+
+    def test_kit_the_fake_calls_add_comment_over_mcp_with_the_runs_token(self, live, git_repo):
+        server, client, fake = live
+        if not self.descriptor.capabilities.mcp:
+            pytest.skip("the runtime does not take the MCP tasks server")
+        task = create_task(client, "Comment", "Use add_comment.")
+        fake.install(self.mcp_scenario, task_id=task["id"], real_mcp_task=task["id"])
+        body = run_task(client, self.runtime_id, task["id"], repoPath=str(git_repo))
+        assert body["doneReason"] == "success", body
+        [call] = fake.calls()
+        assert call["mcp_results"], "the fake found no MCP server in the config the plugin wrote"
+        assert call["mcp_results"][0]["is_error"] is False, call["mcp_results"]
+        comments = task_detail(client, task["id"])["comments"]
+        mine = [c for c in comments if c["body"] == f"hello from the fake {fake.cli}"]
+        assert mine and mine[0]["authorType"] == "agent", comments
+
+    def test_kit_a_mid_run_abort_kills_a_sigterm_ignoring_grandchild(self, live, git_repo):
+        server, client, fake = live
+        task = create_task(client, "Hang", "Take your time.")
+        fake.install(self.answer_scenario, task_id=task["id"], sleep_after=1, stubborn=True)
+        out: dict = {}
+
+        def target():
+            with server.client() as c:
+                out["body"] = run_task(c, self.runtime_id, task["id"], repoPath=str(git_repo))
+
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        grandchildren = _wait_for(fake.grandchildren, "the fake CLI to start its grandchild")
+        executions = _wait_for(
+            lambda: task_detail(client, task["id"])["executions"], "the execution record"
+        )
+        exec_id = executions[0]["id"]
+        response = client.post(f"/api/executions/{exec_id}/abort")
+        assert response.json() == {"ok": True, "execId": exec_id}, response.text
+        thread.join(WAIT_S)
+        assert not thread.is_alive(), "the run did not end after the abort"
+        assert (out["body"]["doneReason"], out["body"]["status"]) == ("aborted", "todo")
+        assert task_detail(client, task["id"])["executions"][0]["status"] == "cancelled"
+        assert still_running(grandchildren) == []
+        assert still_running([c["pid"] for c in fake.calls()]) == []
+
+    def test_kit_max_turns(self, live, git_repo):
+        server, client, fake = live
+        if self.max_turns_scenario is None:
+            pytest.skip("no max-turns transcript")
+        task = create_task(client, "Loop", "Use add_comment, then answer.")
+        fake.install(self.max_turns_scenario, task_id=task["id"])
+        body = run_task(client, self.runtime_id, task["id"], repoPath=str(git_repo))
+        assert (body["doneReason"], body["status"]) == ("max_turns", "todo"), body
+        assert body["summary"], body
+
+    def test_kit_without_the_cli_the_run_fails_cleanly(self, live, git_repo):
+        server, client, fake = live
+        fake.fakes.remove(fake.cli)
+        task = create_task(client, "Say hi", "hi")
+        response = client.post(
+            f"/api/runtimes/{self.runtime_id}/run",
+            json={"taskId": task["id"], "repoPath": str(git_repo)},
+        )
+        body = response.json()
+        if response.status_code == 422:  # refused before the claim
+            assert body["reason"] == "not_installed", body
+        else:
+            assert response.status_code == 200, response.text
+            assert (body["doneReason"], body["status"]) == ("error", "todo"), body
+            assert "not found" in body["summary"], body
+        assert task_detail(client, task["id"])["task"]["status"] == "todo"
+        assert fake.calls() == []
+
+    def test_kit_install_with_a_fake_package_manager(self, live, fake_executables):
+        server, client, fake = live
+        spec = self.descriptor.install
+        if spec is None:
+            pytest.skip("built in: nothing to install")
+        fake.fakes.remove(fake.cli)
+        manager = "npm" if spec.method == "npm" else "pipx"
+        record = fake_executables.bin_dir / f"{manager}.kit-calls.jsonl"
+        fake_executables.add(
+            manager,
+            f"""
+            import json, os, sys
+            with open({str(record)!r}, "a") as fh:
+                fh.write(json.dumps(sys.argv[1:]) + "\\n")
+            cli = os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])),
+                               {self.descriptor.cli_binary!r})
+            with open(cli, "w") as fh:
+                fh.write("#!/bin/sh\\nexit 0\\n")
+            os.chmod(cli, 0o755)
+            print("added 1 package")
+            """,
+        )
+        response = client.post(f"/api/runtimes/{self.runtime_id}/install")
+        assert response.status_code == 200, response.text
+        frames = [
+            json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: ")
+        ]
+        assert frames[-1] == {"type": "complete", "success": True}, frames
+        [argv] = [json.loads(line) for line in record.read_text().splitlines()]
+        assert argv[0] == "install" and argv[-1] == spec.package, argv
+        assert self.row(client)["installed"] is True

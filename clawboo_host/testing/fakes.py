@@ -66,7 +66,9 @@ SYSTEM_TOOLS = (
 # fmt: on
 #: Names that must never be reachable through :meth:`FakeExecutables.path_env` unless
 #: a test adds a fake of that name.
-REAL_CLIS = ("npm", "npx", "node", "pipx", "pip", "pip3", "codex", "claude", "hermes")
+REAL_CLIS = (
+    "npm", "npx", "node", "pipx", "pip", "pip3", "codex", "claude", "hermes", "gemini",
+)
 _SYSTEM_SEARCH_PATH = os.pathsep.join(("/usr/local/bin", "/usr/bin", "/bin"))
 #: Linux accepts longer shebangs, but 127 bytes is safe everywhere we run.
 _MAX_SHEBANG = 127
@@ -455,11 +457,18 @@ def emit(stream, line):
     stream.flush()
 
 
+for name, text in CONFIG["write_files"].items():  # the agent's edit in its worktree
+    with open(os.path.join(cwd, name), "w", encoding="utf-8") as fh:
+        fh.write(text)
 for line in err[:CONFIG["stderr_first"]]:
     emit(sys.stderr, line)
 if CONFIG["sleep_after"] is not None:
     # Started (and recorded) before any output, so an abort can't win the race.
-    child = subprocess.Popen(["sleep", "300"])
+    if CONFIG["stubborn"]:  # a grandchild that ignores SIGTERM: only SIGKILL ends it
+        child = subprocess.Popen([sys.executable, "-c", "import signal, time; "
+                                  "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"])
+    else:
+        child = subprocess.Popen(["sleep", "300"])
     with open(CONFIG["record_path"], "a", encoding="utf-8") as fh:
         fh.write(json.dumps({"grandchild": child.pid}) + "\\n")
 for index, line in enumerate(out):
@@ -538,12 +547,15 @@ class TranscriptFake:
         linger: bool = False,
         task_id: str | None = None,
         real_mcp_task: str | None = None,
+        write_files: dict[str, str] | None = None,
+        stubborn: bool = False,
         **options,
     ) -> Path:
         """Write the fake ``<cli>`` replaying ``scenario`` (``None``: nothing, exit 0);
         ``stdout``, ``stderr`` and ``exit_code`` override the transcript's. ``options`` go
         to the script as ``options`` (JSON values). Installing again replaces the fake and
-        keeps the record."""
+        keeps the record. ``write_files`` ({name: text}) are written into the cwd first
+        (the agent's edit); ``stubborn`` makes the ``sleep_after`` grandchild ignore SIGTERM."""
         recorded = self.transcript(scenario) if scenario else Transcript([], [], 0)
         config = {
             "cli": self.cli,
@@ -557,6 +569,8 @@ class TranscriptFake:
             "linger": linger,
             "subst": {self.task_placeholder: task_id} if task_id else {},
             "real_mcp_task": real_mcp_task,
+            "write_files": dict(write_files or {}),
+            "stubborn": stubborn,
             "sys_path": [p for p in sys.path if p],
             "options": options,
         }
