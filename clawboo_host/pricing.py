@@ -16,6 +16,9 @@ PRICES: tuple[tuple[str, float, float], ...] = (
     ("claude-haiku-3-5", 0.8, 4.0),
     ("gpt-4o-mini", 0.15, 0.6),
     ("gpt-4o", 2.5, 10.0),
+    ("gemini-2.5-pro", 1.25, 10.0),
+    ("gemini-2.5-flash-lite", 0.1, 0.4),
+    ("gemini-2.5-flash", 0.3, 2.5),
 )
 DEFAULT_RATE = (3.0, 15.0)
 

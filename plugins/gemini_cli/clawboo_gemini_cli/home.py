@@ -11,7 +11,8 @@ token goes too) with:
   tools, privacy...), ``mcpServers`` **replaced** by the host's tasks server alone (with the
   ``Authorization: Bearer`` header), the user's ``mcp.allowed``/``mcp.excluded`` lists dropped
   (they would filter it out), ``security.auth.selectedType`` set to ``gemini-api-key`` when
-  the user chose none and ``GEMINI_API_KEY`` is granted, and auto-update off unless the user
+  the user chose none (headless Gemini refuses to start without one; with it, a missing
+  ``GEMINI_API_KEY`` gets the CLI's own clear message), and auto-update off unless the user
   set it (a run must not start a background ``npm install``);
 - ``oauth_creds.json`` copied from the user's when it is usable and newer (never written
   back).
@@ -101,7 +102,7 @@ def _section(settings: dict, name: str) -> dict:
     return value
 
 
-def run_settings(user: Mapping, env: Mapping[str, str]) -> dict:
+def run_settings(user: Mapping) -> dict:
     """The run's settings (without ``mcpServers``, which :func:`write_home` adds)."""
     settings = copy.deepcopy(dict(user))
     settings.pop("mcpServers", None)
@@ -110,8 +111,7 @@ def run_settings(user: Mapping, env: Mapping[str, str]) -> dict:
         mcp.pop("allowed", None)
         mcp.pop("excluded", None)
     auth = _section(_section(settings, "security"), "auth")
-    if not auth.get("selectedType") and (env.get("GEMINI_API_KEY") or "").strip():
-        auth["selectedType"] = API_KEY_AUTH
+    auth.setdefault("selectedType", API_KEY_AUTH)
     general = _section(settings, "general")
     general.setdefault("enableAutoUpdate", False)
     general.setdefault("enableAutoUpdateNotification", False)
@@ -136,7 +136,7 @@ def write_home(home: Path, ctx: RunContext, user: Mapping) -> Path:
     return write_mcp_config(
         gemini_dir / SETTINGS_FILE,
         ctx,
-        base=run_settings(user, ctx.env),
+        base=run_settings(user),
         url_key="httpUrl",
         trust=True,
     )

@@ -10,7 +10,9 @@ an option.) The child env is ``ctx.env`` plus:
 - ``GEMINI_CLI_HOME=<scratch>/gemini-home``: a private home whose ``.gemini/settings.json``
   is made from the user's own with the host's MCP tasks server (see :mod:`.home`);
 - ``GEMINI_CLI_TRUST_WORKSPACE=true``: headless Gemini only loads MCP servers (and honours
-  ``--yolo``) in a trusted folder, and a worktree is never in the user's trusted list.
+  ``--yolo``) in a trusted folder, and a worktree is never in the user's trusted list;
+- ``TMPDIR=<scratch>/tmp``: Gemini writes error reports that quote the request (the prompt)
+  into its temp dir; they go with the run's scratch.
 
 ``GEMINI_API_KEY`` comes from the vault or the server's environment like every granted key;
 the user's ``GOOGLE_GEMINI_BASE_URL`` (a gateway) passes through untouched.
@@ -48,10 +50,14 @@ def build_argv(bin_path: str, prompt: str, *, model: str | None = None) -> list[
 
 
 def build_env(ctx: RunContext, home: Path) -> dict[str, str]:
-    """``ctx.env`` plus the private home and the workspace trust headless MCP needs."""
+    """``ctx.env`` plus the private home, the workspace trust headless MCP needs, and a
+    private ``TMPDIR`` (Gemini writes error reports quoting the request there)."""
     env = dict(ctx.env)
     env["GEMINI_CLI_HOME"] = str(home)
     env["GEMINI_CLI_TRUST_WORKSPACE"] = "true"
+    tmp = Path(ctx.scratch_dir) / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True, mode=0o700)
+    env["TMPDIR"] = str(tmp)
     return env
 
 

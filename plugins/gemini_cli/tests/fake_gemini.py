@@ -25,6 +25,7 @@ class FakeGemini(TranscriptFake):
         "GEMINI_CLI_TRUST_WORKSPACE",
         "GEMINI_API_KEY",
         "GOOGLE_GEMINI_BASE_URL",
+        "TMPDIR",
         "OPENAI_API_KEY",
         "GITHUB_TOKEN",
         "CLAWBOO_TEST_MARKER",
