@@ -17,6 +17,9 @@ The command line::
   ``CLAUDE_CODE_MAX_RETRIES=2`` (a rejected key is otherwise retried for minutes) and
   ``DISABLE_AUTOUPDATER=1`` (a fresh home must not start a background ``npm install -g``)
   are added; nothing else changes in ``ctx.env``.
+- The process is run by :class:`clawboo_host.plugin_api.cli.LineCli` (own process group,
+  abort, bounded exit after the ``result`` line); the MCP file by
+  :func:`clawboo_host.plugin_api.mcp.write_mcp_config`.
 - ``--resume`` is only passed when the session's transcript is in that private home
   (Claude Code keeps it under ``<config dir>/projects/<cwd slug>/<id>.jsonl``): with a
   per-run home it never is, and ``claude --resume`` of an unknown session fails the run.
@@ -26,13 +29,10 @@ The command line::
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from pathlib import Path
-
-import anyio
 
 from clawboo_host.plugin_api import (
     CostEvent,
@@ -45,9 +45,9 @@ from clawboo_host.plugin_api import (
     ToolCall,
     ToolResult,
 )
-from clawboo_host.plugin_api.binaries import aresolve_binary
-from clawboo_host.plugin_api.process import spawn
-from clawboo_host.plugin_api.text import tail
+from clawboo_host.plugin_api import mcp
+from clawboo_host.plugin_api.cli import LineCli, missing_cli, resolve_cli
+from clawboo_host.plugin_api.text import tail, tool_result_text
 
 __all__ = [
     "MCP_SERVER_NAME",
@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 BINARY = "claude"
-MCP_SERVER_NAME = "clawboo-tasks"
+MCP_SERVER_NAME = mcp.MCP_SERVER_NAME
 #: Longest error summary we build from stderr/stdout.
 MAX_ERROR_SUMMARY_CHARS = 2000
 #: After the ``result`` line, how long claude may take to exit before its tree is killed
@@ -90,28 +90,10 @@ def build_env(ctx: RunContext, home: Path) -> dict[str, str]:
     return env
 
 
-def mcp_config(ctx: RunContext) -> dict:
-    if not ctx.mcp_url:
-        return {"mcpServers": {}}
-    server: dict = {"type": "http", "url": ctx.mcp_url}
-    if ctx.mcp_token:
-        server["headers"] = {"Authorization": f"Bearer {ctx.mcp_token}"}
-    return {"mcpServers": {MCP_SERVER_NAME: server}}
-
-
 def write_mcp_config(ctx: RunContext) -> Path:
-    """Write ``<scratch>/mcp.json`` with mode 0600 (it may hold the run's bearer token)."""
-    scratch = Path(ctx.scratch_dir)
-    scratch.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = scratch / "mcp.json"
-    data = json.dumps(mcp_config(ctx)).encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-    return path
+    """Write ``<scratch>/mcp.json`` with mode 0600 (it may hold the run's bearer token):
+    ``{"mcpServers": {"clawboo-tasks": {"type": "http", "url", "headers"}}}``, or no server."""
+    return mcp.write_mcp_config(Path(ctx.scratch_dir) / "mcp.json", ctx, type="http")
 
 
 def session_available(home: Path, session_id: str) -> bool:
@@ -155,23 +137,6 @@ def _is_number(value: object) -> bool:
 
 def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
-def _tool_output(content: object) -> str:
-    """A ``tool_result`` content as text: a string as is, text blocks joined, else JSON."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [
-            block["text"]
-            for block in content
-            if isinstance(block, dict) and isinstance(block.get("text"), str)
-        ]
-        if parts:
-            return "\n".join(parts)
-    return json.dumps(content, ensure_ascii=False)
 
 
 class StreamParser:
@@ -266,7 +231,7 @@ class StreamParser:
                 ToolResult(
                     call_id,
                     self._tool_names.get(call_id, ""),
-                    _tool_output(block.get("content")),
+                    tool_result_text(block.get("content")),
                     is_error=bool(block.get("is_error")),
                 )
             )
@@ -346,9 +311,9 @@ def _failure_summary(stderr: str, parser: StreamParser, code: int | None) -> str
 
 async def run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
     """The ``clawboo_runtime_run`` hook body."""
-    bin_path = await aresolve_binary(BINARY, ctx.env)
+    bin_path = await resolve_cli(BINARY, ctx)
     if not bin_path:
-        yield Done("error", summary=f"{BINARY} not found on PATH or user-install dirs")
+        yield missing_cli(BINARY)
         return
     if ctx.abort.is_set:
         yield Done("aborted")
@@ -367,44 +332,21 @@ async def run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
                 "starting a new session (the prompt carries the handoff)",
                 code="resume_unavailable",
             )
-    if ctx.cwd is not None:
-        cwd = Path(ctx.cwd)
-    else:  # research/review runs: never the server's own directory
-        cwd = Path(ctx.scratch_dir) / "work"
-        cwd.mkdir(parents=True, exist_ok=True, mode=0o700)
     argv = build_argv(bin_path, ctx, mcp_path, resume=resume)
 
     parser = StreamParser(default_model=ctx.model)
-    code: int | None = None
-    started = False
-    try:
-        async with spawn(argv, cwd=cwd, env=env, abort=ctx.abort) as proc:
-            started = True
-            async with aclosing(proc.lines()) as lines:
-                async for stream, line in lines:
-                    if stream != "stdout":
-                        continue
-                    for event in parser.feed(line):
-                        yield event
-                    if parser.result is not None:
-                        break
-            # Let claude exit on its own (and drain its output) — bounded after a result.
-            if parser.result is not None:
-                with anyio.move_on_after(RESULT_EXIT_GRACE_S):
-                    code = await proc.wait()
-            else:
-                code = await proc.wait()
-            # Read before leaving the block: leaving it kills a claude still lingering
-            # after its result, which is not an abort.
-            aborted = proc.aborted
-            stderr = proc.stderr_text
-    except OSError as exc:
-        what = f"{BINARY} failed" if started else f"could not start {BINARY}"
-        summary = ctx.scrub(f"{what}: {exc}")
-        yield Done("error", summary=summary, session_id=parser.session_id)
-        return
+    # After its result, claude may linger (open MCP connections): bounded, then killed.
+    cli = LineCli(argv, ctx=ctx, env=env, exit_grace=RESULT_EXIT_GRACE_S)
+    finished = lambda: parser.result is not None  # noqa: E731
+    async with aclosing(cli.events(parser.feed, finished=finished)) as events:
+        async for event in events:
+            yield event
+    exit_ = cli.exit
 
-    if ctx.abort.is_set or aborted:
+    if exit_.start_error:
+        yield Done("error", summary=exit_.start_error, session_id=parser.session_id)
+        return
+    if exit_.aborted:
         summary = ""
         if parser.result is not None and isinstance(parser.result.get("result"), str):
             summary = ctx.scrub(parser.result["result"])
@@ -417,6 +359,7 @@ async def run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
         for event in parser.terminal(ctx.scrub):
             yield event
         return
-    summary = ctx.scrub(_failure_summary(stderr, parser, code))
+    code = exit_.code
+    summary = ctx.scrub(_failure_summary(exit_.stderr, parser, code))
     yield ErrorEvent(summary, code=f"exit_{code}" if code is not None else None, fatal=True)
     yield Done("error", summary=summary, session_id=parser.session_id)

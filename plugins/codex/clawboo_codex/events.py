@@ -53,6 +53,7 @@ from clawboo_host.plugin_api import (
     ToolCall,
     ToolResult,
 )
+from clawboo_host.plugin_api.text import tool_result_text
 
 __all__ = ["CodexStream", "is_reconnect", "is_unbounded_reconnect"]
 
@@ -97,19 +98,7 @@ def _mcp_output(item: dict) -> str:
     result = item.get("result")
     if not isinstance(result, dict):
         return ""
-    content = result.get("content")
-    if isinstance(content, list):
-        parts = [
-            block["text"]
-            for block in content
-            if isinstance(block, dict) and isinstance(block.get("text"), str)
-        ]
-        if parts:
-            return "\n".join(parts)
-    structured = result.get("structured_content")
-    if structured is not None:
-        return json.dumps(structured, ensure_ascii=False)
-    return json.dumps(content, ensure_ascii=False) if content else ""
+    return tool_result_text(result.get("content"), result.get("structured_content"))
 
 
 class CodexStream:

@@ -50,8 +50,7 @@ from clawboo_host.plugin_api import (
     StatusEvent,
     hookimpl,
 )
-from clawboo_host.plugin_api.binaries import aresolve_binary
-from clawboo_host.plugin_api.process import spawn
+from clawboo_host.plugin_api.cli import LineCli, missing_cli, resolve_cli
 from clawboo_host.plugin_api.text import tail
 
 from .events import CodexStream
@@ -203,37 +202,28 @@ async def _attempt(
 ) -> AsyncIterator[RuntimeEvent]:
     """Run codex once, yielding its events; the outcome is left in ``outcome``."""
     parser = outcome.parser
-    try:
-        async with spawn(argv, cwd=cwd, env=env, abort=ctx.abort) as proc:
-            async with aclosing(proc.lines()) as lines:
-                async for stream, line in lines:
-                    if stream != "stdout":
-                        continue  # kept in proc.stderr_text
-                    for event in parser.feed(line):
-                        if isinstance(event, ErrorEvent):
-                            event = ErrorEvent(
-                                ctx.scrub(event.message),
-                                code=event.code,
-                                fatal=event.fatal,
-                            )
-                        yield event
-                    if parser.reconnects >= RECONNECT_LIMIT:
-                        outcome.gave_up = True
-                        break
-                    if parser.terminal:
-                        break
-            if outcome.gave_up:
-                await proc.kill_tree()
-            elif parser.terminal and not ctx.abort.is_set:
-                with anyio.move_on_after(TERMINAL_EXIT_GRACE_S):
-                    await proc.wait()
-                if proc.returncode is None:
-                    outcome.lingered = True
-                    await proc.kill_tree()
-            outcome.code = await proc.wait()
-            outcome.stderr = proc.stderr_text
-    except OSError as exc:  # the binary vanished or is not executable
-        outcome.start_error = f"could not start codex: {exc.strerror or exc}"
+
+    def feed(line: str) -> list[RuntimeEvent]:
+        return [
+            ErrorEvent(ctx.scrub(e.message), code=e.code, fatal=e.fatal)
+            if isinstance(e, ErrorEvent)
+            else e
+            for e in parser.feed(line)
+        ]
+
+    cli = LineCli(argv, ctx=ctx, env=env, cwd=cwd, exit_grace=TERMINAL_EXIT_GRACE_S)
+    events = cli.events(
+        feed,
+        finished=lambda: parser.terminal,
+        give_up=lambda: parser.reconnects >= RECONNECT_LIMIT,  # the provider is unreachable
+    )
+    async with aclosing(events) as stream:
+        async for event in stream:
+            yield event
+    result = cli.exit
+    outcome.code, outcome.stderr = result.code, result.stderr
+    outcome.gave_up, outcome.lingered = result.gave_up, result.lingered
+    outcome.start_error = result.start_error
 
 
 def _resume_failed(outcome: _Outcome, ctx: RunContext) -> bool:
@@ -275,9 +265,9 @@ def _done(outcome: _Outcome, ctx: RunContext, session_id: str | None) -> Done:
 
 async def run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
     """The run hook's body: resolve, prepare the home, spawn, normalize, one ``Done``."""
-    binary = await aresolve_binary(BINARY, ctx.env)
+    binary = await resolve_cli(BINARY, ctx)
     if binary is None:
-        yield Done("error", summary=f"{BINARY} not found on PATH or user-install dirs")
+        yield missing_cli(BINARY)
         return
     try:
         home = codex_home(ctx)

@@ -34,9 +34,8 @@ from clawboo_host.plugin_api import (
     TextDelta,
     hookimpl,
 )
-from clawboo_host.plugin_api.binaries import resolve_binary
+from clawboo_host.plugin_api.cli import LineCli, missing_cli, resolve_cli
 from clawboo_host.plugin_api.files import seed_credential_file
-from clawboo_host.plugin_api.process import spawn
 from clawboo_host.plugin_api.text import tail
 
 from . import config_file, update_cache
@@ -127,34 +126,42 @@ class _Attempt:
         self.session_id: str | None = None
         self.code: int | None = None
         self.aborted = False
+        self.start_error: str | None = None
 
 
 async def _run_once(argv, ctx: RunContext, env, attempt: _Attempt, scrub):
     """Spawn ``argv`` and yield a ``TextDelta`` per stdout line; fill ``attempt``."""
+
+    def reader(stream: str):
+        def feed(line: str):
+            session = _SESSION_LINE.match(line)
+            if session:
+                if attempt.session_id is None:
+                    attempt.session_id = session.group(1)
+                return ()
+            line = scrub(line)
+            if stream == "stderr":
+                attempt.stderr.append(line)
+                return ()
+            attempt.stdout.append(line)
+            return (TextDelta(line + "\n"),)
+
+        return feed
+
     cwd = ctx.cwd if ctx.cwd is not None else ctx.scratch_dir
-    async with spawn(argv, cwd=cwd, env=env, abort=ctx.abort) as proc:
-        async with aclosing(proc.lines()) as lines:
-            async for stream, line in lines:
-                session = _SESSION_LINE.match(line)
-                if session:
-                    if attempt.session_id is None:
-                        attempt.session_id = session.group(1)
-                    continue
-                line = scrub(line)
-                if stream == "stdout":
-                    attempt.stdout.append(line)
-                    yield TextDelta(line + "\n")
-                else:
-                    attempt.stderr.append(line)
-        attempt.code = await proc.wait()
-        attempt.aborted = proc.aborted or ctx.abort.is_set
+    cli = LineCli(argv, ctx=ctx, env=env, cwd=cwd)
+    async with aclosing(cli.events(reader("stdout"), feed_stderr=reader("stderr"))) as events:
+        async for event in events:
+            yield event
+    attempt.code, attempt.aborted = cli.exit.code, cli.exit.aborted
+    attempt.start_error = cli.exit.start_error
 
 
 @hookimpl
 async def clawboo_runtime_run(ctx: RunContext):
-    bin_path = resolve_binary(BINARY, ctx.env)
+    bin_path = await resolve_cli(BINARY, ctx)
     if not bin_path:
-        yield Done("error", summary=f"{BINARY} not found on PATH or user-install dirs")
+        yield missing_cli(BINARY)
         return
 
     home = _home_for(ctx)
@@ -199,31 +206,25 @@ async def clawboo_runtime_run(ctx: RunContext):
             model = ctx.model or default_model
             # An ephemeral home holds no sessions: only a persistent one can resume.
             resume = ctx.resume_session_id if ctx.home_dir is not None else None
-            try:
-                argv = build_argv(
-                    bin_path, ctx.prompt, provider=provider, model=model, resume=resume
-                )
+            argv = build_argv(bin_path, ctx.prompt, provider=provider, model=model, resume=resume)
+            async with aclosing(_run_once(argv, ctx, env, attempt, scrub)) as events:
+                async for event in events:
+                    yield event
+
+            if (
+                resume
+                and not attempt.aborted
+                and attempt.code not in (0, None)
+                and _SESSION_NOT_FOUND.search("\n".join(attempt.stderr + attempt.stdout))
+            ):
+                # The session is gone (home reset, pruned): start a new one instead.
+                yield StatusEvent("resume-failed, starting a new session")
+                attempt = _Attempt()
+                argv = build_argv(bin_path, ctx.prompt, provider=provider, model=model, resume=None)
                 async with aclosing(_run_once(argv, ctx, env, attempt, scrub)) as events:
                     async for event in events:
                         yield event
-
-                if (
-                    resume
-                    and not attempt.aborted
-                    and attempt.code not in (0, None)
-                    and _SESSION_NOT_FOUND.search("\n".join(attempt.stderr + attempt.stdout))
-                ):
-                    # The session is gone (home reset, pruned): start a new one instead.
-                    yield StatusEvent("resume-failed, starting a new session")
-                    attempt = _Attempt()
-                    argv = build_argv(
-                        bin_path, ctx.prompt, provider=provider, model=model, resume=None
-                    )
-                    async with aclosing(_run_once(argv, ctx, env, attempt, scrub)) as events:
-                        async for event in events:
-                            yield event
-            except OSError as exc:  # not executable, bad interpreter...
-                start_error = f"could not start {BINARY}: {exc.strerror or exc}"
+            start_error = attempt.start_error  # not executable, bad interpreter...
     finally:
         try:
             config_file.write_config(home, user_config, None, None)
