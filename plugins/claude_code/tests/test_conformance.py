@@ -1,4 +1,5 @@
 import clawboo_claude_code
+from fake_claude import FakeClaude
 
 from clawboo_host.testing.conformance import RuntimeConformanceTests
 
@@ -6,3 +7,4 @@ from clawboo_host.testing.conformance import RuntimeConformanceTests
 class TestClawbooClaudeCodeConformance(RuntimeConformanceTests):
     plugin = clawboo_claude_code
     runtime_id = "claude-code"
+    fake_cli = FakeClaude

@@ -138,14 +138,6 @@ def test_a_rejected_login_fails_the_run(client, fake_codex, git_repo, user_login
     assert detail["executions"][0]["status"] == "failed"
 
 
-def test_without_codex_the_run_fails_cleanly(client, git_repo, fake_codex, user_login):
-    task = create_task(client, "Say hi", "hi")
-    body = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo))
-    assert (body["doneReason"], body["status"]) == ("error", "todo")
-    assert body["summary"] == "codex not found on PATH or user-install dirs"
-    assert fake_codex.calls() == []
-
-
 GATEWAY = """\
 model = "gw-model"
 model_provider = "gateway"

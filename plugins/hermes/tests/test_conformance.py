@@ -1,4 +1,5 @@
 import clawboo_hermes
+from fake_hermes import FakeHermes
 
 from clawboo_host.testing.conformance import RuntimeConformanceTests
 
@@ -6,3 +7,4 @@ from clawboo_host.testing.conformance import RuntimeConformanceTests
 class TestClawbooHermesConformance(RuntimeConformanceTests):
     plugin = clawboo_hermes
     runtime_id = "hermes"
+    fake_cli = FakeHermes

@@ -124,23 +124,6 @@ def test_a_rejected_key_fails_the_run_and_releases_the_task(client, fake_hermes,
     assert detail["executions"][0]["status"] == "failed"
 
 
-def test_max_turns_over_http(client, fake_hermes, git_repo):
-    fake_hermes.install("maxturns")
-    assert connect(client, RUNTIME, KEY) == READY
-    task = create_task(client, "Loop", "Use add_comment, then say DONE-123.")
-    body = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo))
-    assert (body["doneReason"], body["status"]) == ("max_turns", "todo")
-    assert "Reached maximum iterations (1)" in body["summary"]
-
-
-def test_without_hermes_the_run_fails_cleanly(client, git_repo, fake_hermes):
-    task = create_task(client, "Say hi", "hi")
-    body = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo))
-    assert (body["doneReason"], body["status"]) == ("error", "todo")
-    assert body["summary"] == "hermes not found on PATH or user-install dirs"
-    assert fake_hermes.calls() == []
-
-
 def test_a_user_set_up_with_their_own_gateway_is_ready_and_runs_as_configured(
     client, fake_hermes, git_repo, clawboo_env
 ):
