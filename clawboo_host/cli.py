@@ -1,4 +1,4 @@
-"""``clawboo-host serve | plugins | install | uninstall``: the command-line entry point."""
+"""``clawboo-host serve | plugins | install | uninstall | new-plugin``: the command-line entry point."""
 
 from __future__ import annotations
 
@@ -210,6 +210,21 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+def new_plugin(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .scaffold import ScaffoldError
+    from .scaffold import new_plugin as write_plugin
+
+    try:
+        target = write_plugin(args.name, Path(args.dir) if args.dir else None)
+    except (ScaffoldError, OSError) as exc:
+        print(f"clawboo-host new-plugin: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {target}/ — next: pip install -e '{target}[test]' && (cd {target} && pytest)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="clawboo-host", description=__doc__)
     parser.add_argument(
@@ -264,6 +279,10 @@ def main(argv: list[str] | None = None) -> int:
     p_uninstall.add_argument("distributions", nargs="+", metavar="DIST")
     p_uninstall.add_argument("-y", "--yes", action="store_true", help="do not ask to confirm")
     p_uninstall.set_defaults(func=uninstall)
+    p_new = sub.add_parser("new-plugin", help="write a ready runtime-plugin distribution")
+    p_new.add_argument("name", help="the runtime id, e.g. acme-agent")
+    p_new.add_argument("--dir", default=None, help="where (default ./clawboo-runtime-NAME)")
+    p_new.set_defaults(func=new_plugin)
     args = parser.parse_args(argv)
     return args.func(args)
 

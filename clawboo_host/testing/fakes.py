@@ -495,7 +495,8 @@ class TranscriptFake:
       is started and before anything is printed, so it may rebind ``out`` and ``err``;
     - ``stderr_first``: how many stderr lines are printed before stdout (a start-up warning);
     - ``task_placeholder``: the task id the transcripts used (``T-42``), replaced by
-      ``install(task_id=...)``.
+      ``install(task_id=...)``;
+    - ``transcripts_dir``: where a third-party plugin keeps its own transcripts.
 
     The generated script (run by this interpreter) gives ``script``:
 
@@ -523,12 +524,14 @@ class TranscriptFake:
     script: str = ""
     stderr_first: int = 0
     task_placeholder: str = "T-42"
+    #: Where your transcripts are (default: the ones shipped with clawboo-host).
+    transcripts_dir: Path | str | None = None
 
     def __init__(self, fakes: FakeExecutables, *, transcripts: Path | str | None = None) -> None:
         if not self.cli:
             raise TypeError(f"{type(self).__name__} must set the class attribute 'cli'")
         self.fakes = fakes
-        self.transcripts = transcripts
+        self.transcripts = transcripts if transcripts is not None else self.transcripts_dir
         #: One JSON line per call (and one ``{"grandchild": pid}`` per ``sleep_after`` child).
         self.record_path = fakes.bin_dir / f"{self.cli}.record.jsonl"
 
