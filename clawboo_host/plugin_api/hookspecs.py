@@ -168,8 +168,9 @@ def clawboo_runtime_healthcheck(request: HealthcheckRequest) -> HealthcheckResul
 def clawboo_runtime_run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
     """Run the agent on ``ctx.prompt`` in ``ctx.cwd`` and yield normalized events.
 
-    An async generator that ends with exactly one :class:`Done`. Spawn children through
-    :func:`~clawboo_host.plugin_api.process.spawn` with ``env=ctx.env`` so they run in
+    An async generator that ends with exactly one :class:`Done`. Run a CLI with
+    :class:`~clawboo_host.plugin_api.cli.LineCli` (or spawn children through
+    :func:`~clawboo_host.plugin_api.process.spawn` with ``env=ctx.env``) so they run in
     their own process group and die with the run; when ``ctx.abort`` is set, stop and
     yield ``Done("aborted")``. Yield :class:`CostEvent` with tokens (and dollars if the
     runtime reports them) so budgets work.
@@ -178,12 +179,15 @@ def clawboo_runtime_run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
 
         @hookimpl
         async def clawboo_runtime_run(ctx):
-            async with spawn(["mycli", "-p", ctx.prompt], cwd=ctx.cwd, env=ctx.env,
-                             abort=ctx.abort) as proc:
-                async for line in proc.stdout_lines():
-                    yield TextDelta(line + "\\n")
-            reason = "aborted" if proc.aborted else "success" if proc.returncode == 0 else "error"
-            yield Done(reason, summary=proc.last_stdout_line)
+            bin_path = await resolve_cli("mycli", ctx)
+            if bin_path is None:
+                yield missing_cli("mycli")
+                return
+            summary = SummaryText()
+            cli = LineCli([bin_path, "-p", ctx.prompt], ctx=ctx)
+            async for event in cli.events(lambda line: [summary.observe(TextDelta(line))]):
+                yield event
+            yield cli.exit.done(success=summary.text, scrub=ctx.scrub)
     """
 
 
