@@ -7,14 +7,17 @@ from __future__ import annotations
 from contextlib import aclosing
 
 from clawboo_host.plugin_api import (
+    AuthState,
     Capabilities,
     InstallSpec,
     RunContext,
     RuntimeDescriptor,
+    StatusProbe,
     hookimpl,
 )
 
 from . import run as _run
+from .home import has_google_login
 
 DESCRIPTOR = RuntimeDescriptor(
     id="gemini-cli",
@@ -46,6 +49,13 @@ DESCRIPTOR = RuntimeDescriptor(
 @hookimpl
 def clawboo_runtime_descriptor() -> RuntimeDescriptor:
     return DESCRIPTOR
+
+
+@hookimpl
+def clawboo_runtime_auth_state(probe: StatusProbe) -> AuthState:
+    """Ready without a vault key when the user's own Gemini is signed in with Google
+    (``oauth-personal`` selected and a usable ``oauth_creds.json``): runs use that login."""
+    return AuthState(external_credential=has_google_login(probe.env))
 
 
 @hookimpl

@@ -36,6 +36,7 @@ from clawboo_host.plugin_api.types import RunContext
 __all__ = [
     "SETTINGS_FILE",
     "UserSettingsError",
+    "has_google_login",
     "load_user_settings",
     "run_settings",
     "user_gemini_dir",
@@ -45,6 +46,7 @@ __all__ = [
 SETTINGS_FILE = "settings.json"
 OAUTH_FILE = "oauth_creds.json"
 API_KEY_AUTH = "gemini-api-key"
+OAUTH_AUTH = "oauth-personal"
 _COMMENTS = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/', re.S)
 
 
@@ -124,6 +126,19 @@ def _oauth_usable(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(data, dict) and bool(data.get("refresh_token") or data.get("access_token"))
+
+
+def has_google_login(env: Mapping[str, str]) -> bool:
+    """The user's own Gemini selects "Login with Google" and holds a usable login."""
+    directory = user_gemini_dir(env)
+    if directory is None or not _oauth_usable(directory / OAUTH_FILE):
+        return False
+    try:
+        settings = load_user_settings(env)
+    except UserSettingsError:
+        return False
+    auth = (settings.get("security") or {}).get("auth") or {}
+    return isinstance(auth, dict) and auth.get("selectedType") == OAUTH_AUTH
 
 
 def write_home(home: Path, ctx: RunContext, user: Mapping) -> Path:

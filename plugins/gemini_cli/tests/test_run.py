@@ -287,3 +287,40 @@ def test_an_oauth_user_keeps_their_auth_type():
     settings = run_settings({"security": {"auth": {"selectedType": "oauth-personal"}}})
     assert settings["security"]["auth"]["selectedType"] == "oauth-personal"
     assert run_settings({})["security"] == {"auth": {"selectedType": "gemini-api-key"}}
+
+
+def _google_login(env: dict) -> Path:
+    user_settings(env, {"security": {"auth": {"selectedType": "oauth-personal"}}})
+    creds = Path(env["HOME"]) / ".gemini" / "oauth_creds.json"
+    creds.write_text(json.dumps({"access_token": "ya29.user", "refresh_token": "1//user"}))
+    return creds
+
+
+def test_a_google_login_in_the_users_gemini_makes_it_ready(clawboo_env, clawboo_host_factory,
+                                                         fake_gemini):
+    import clawboo_gemini_cli
+
+    fake_gemini.install("plain")
+    env = dict(clawboo_env)
+    server = clawboo_host_factory(plugins=[("gemini-cli", clawboo_gemini_cli)], env=env)
+    with server.client() as client:
+        def row():
+            rows = client.get("/api/runtimes").json()["runtimes"]
+            return next(r for r in rows if r["id"] == "gemini-cli")
+
+        assert row()["connectionState"] != "ready"
+        _google_login(env)
+        assert (row()["connectionState"], row()["hasVaultCredential"]) == ("ready", False)
+
+
+async def test_the_users_google_login_is_copied_into_the_run_home(
+    tmp_path, clawboo_env, worktree, fake_gemini
+):
+    creds = _google_login(clawboo_env)
+    fake_gemini.install("plain", exit_code=0)
+    await collect(make_ctx(tmp_path, clawboo_env, worktree))
+    [call] = fake_gemini.calls()
+    copied = Path(call["env"]["GEMINI_CLI_HOME"]) / ".gemini" / "oauth_creds.json"
+    assert call["settings"]["parsed"]["security"]["auth"]["selectedType"] == "oauth-personal"
+    assert copied.read_bytes() == creds.read_bytes()
+    assert copied.stat().st_mode & 0o777 == 0o600
