@@ -144,8 +144,8 @@ class Parser:
         if kind == "text":
             return [self.summary.observe(TextDelta(str(event.get("text", ""))))]
         if kind == "tool_call":
-            call = ToolCall(str(event.get("id", "")), str(event.get("name", "")), event.get("input"))
-            return [self.summary.observe(call)]
+            call_id, name = str(event.get("id", "")), str(event.get("name", ""))
+            return [self.summary.observe(ToolCall(call_id, name, event.get("input")))]
         if kind == "tool_result":
             output = tool_result_text(event.get("output"))
             return [ToolResult(str(event.get("id", "")), str(event.get("name", "")), output,
@@ -266,7 +266,8 @@ def make_ctx(tmp_path, env) -> RunContext:
     (tmp_path / "scratch").mkdir()
     return RunContext(run_id="r", task_id="t", agent_id="a", prompt="-- say hi", cwd=tmp_path,
                       env=env, home_dir=None, scratch_dir=tmp_path / "scratch",
-                      abort=AbortSignal(), mcp_url="http://127.0.0.1:9/mcp", mcp_token="tok-0123456789")
+                      abort=AbortSignal(), mcp_url="http://127.0.0.1:9/mcp",
+                      mcp_token="tok-0123456789")
 
 
 async def test_a_plain_run(tmp_path, clawboo_env, fake_executables):
@@ -283,9 +284,12 @@ async def test_a_plain_run(tmp_path, clawboo_env, fake_executables):
     assert server["headers"] == {"Authorization": "Bearer tok-0123456789"}
 
 
-async def test_without_a_key_the_clis_message_is_the_summary(tmp_path, clawboo_env, fake_executables):
+async def test_without_a_key_the_clis_message_is_the_summary(
+    tmp_path, clawboo_env, fake_executables
+):
     FakeCli(fake_executables).install("plain")
-    events = [e async for e in __PKG__.clawboo_runtime_run(make_ctx(tmp_path, dict(clawboo_env)))]
+    ctx = make_ctx(tmp_path, dict(clawboo_env))
+    events = [e async for e in __PKG__.clawboo_runtime_run(ctx)]
     assert events[-1] == Done("error", summary="__ENV__ is not set")
     json.dumps([e.to_json() for e in events])
 '''

@@ -44,8 +44,8 @@ from clawboo_host.plugin_api import (
     TextDelta,
     ToolCall,
     ToolResult,
+    mcp,
 )
-from clawboo_host.plugin_api import mcp
 from clawboo_host.plugin_api.cli import LineCli, missing_cli, resolve_cli
 from clawboo_host.plugin_api.text import tail, tool_result_text
 

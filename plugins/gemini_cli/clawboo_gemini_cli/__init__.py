@@ -60,7 +60,7 @@ def clawboo_runtime_auth_state(probe: StatusProbe) -> AuthState:
 
 @hookimpl
 async def clawboo_runtime_run(ctx: RunContext):
-    """``gemini --prompt=… --output-format stream-json --yolo`` in the worktree (see :mod:`.run`)."""
+    """``gemini --prompt=… --output-format stream-json --yolo`` in the worktree (:mod:`.run`)."""
     async with aclosing(_run.run(ctx)) as events:
         async for event in events:
             yield event

@@ -81,9 +81,10 @@ async def run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
         return
 
     parser = GeminiStream(ctx.model)
-    cli = LineCli(build_argv(bin_path, ctx.prompt, model=ctx.model), ctx=ctx,
-                  env=build_env(ctx, home))
-    async with aclosing(cli.events(parser.feed, finished=lambda: parser.result is not None)) as events:
+    argv = build_argv(bin_path, ctx.prompt, model=ctx.model)
+    cli = LineCli(argv, ctx=ctx, env=build_env(ctx, home))
+    finished = lambda: parser.result is not None  # noqa: E731
+    async with aclosing(cli.events(parser.feed, finished=finished)) as events:
         async for event in events:
             yield event
     for cost in parser.cost_events():
