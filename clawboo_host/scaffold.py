@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import __version__
 from .plugin_api.types import RUNTIME_ID_PATTERN
+from .plugin_api.version import PLUGIN_API_VERSION
 
 __all__ = ["ScaffoldError", "new_plugin", "plugin_files"]
 
@@ -31,7 +33,7 @@ name = "__DIST__"
 version = "0.1.0"
 description = "__NAME__ runtime plugin for clawboo-host."
 requires-python = ">=3.11"
-dependencies = ["clawboo-host>=0.1"]
+dependencies = ["clawboo-host-core__RANGE__"]
 
 [project.optional-dependencies]
 test = ["pytest>=8", "pytest-timeout>=2"]
@@ -101,6 +103,7 @@ from clawboo_host.plugin_api.cli import LineCli, missing_cli, resolve_cli
 from clawboo_host.plugin_api.mcp import write_mcp_config
 from clawboo_host.plugin_api.text import SummaryText, tool_result_text
 
+CLAWBOO_PLUGIN_API = __API__   # the plugin-API version this module is written against
 BINARY = "__BIN__"
 
 DESCRIPTOR = RuntimeDescriptor(
@@ -332,6 +335,14 @@ def _transcripts(bin_name: str, name: str) -> dict[str, str]:
     }
 
 
+def _host_range(version: str) -> str:
+    """The host releases a new plugin supports: this one up to the next breaking release
+    (below 1.0 the next minor, from 1.0 on the next major)."""
+    major, minor = (int(part) for part in version.split(".")[:2])
+    upper = f"{major}.{minor + 1}" if major == 0 else f"{major + 1}"
+    return f">={version},<{upper}"
+
+
 def plugin_files(runtime_id: str) -> dict[str, str]:
     """The distribution's files (relative path → text) for runtime ``runtime_id``."""
     if not RUNTIME_ID_PATTERN.match(runtime_id or "") or runtime_id == "openclaw":
@@ -346,6 +357,8 @@ def plugin_files(runtime_id: str) -> dict[str, str]:
         "__PKG__": pkg,
         "__BIN__": runtime_id,
         "__ENV__": runtime_id.replace("-", "_").upper() + "_API_KEY",
+        "__RANGE__": _host_range(__version__),
+        "__API__": str(PLUGIN_API_VERSION),
     }
 
     def fill(text: str) -> str:

@@ -19,6 +19,8 @@ from clawboo_host.plugin_api import (
 from . import run as _run
 from .home import has_google_login
 
+CLAWBOO_PLUGIN_API = 2
+
 DESCRIPTOR = RuntimeDescriptor(
     id="gemini-cli",
     name="Gemini CLI",
