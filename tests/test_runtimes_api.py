@@ -30,7 +30,7 @@ def vault_entries(data_dir) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def test_lists_the_four_runtimes_with_the_public_catalog(host):
+def test_lists_the_built_in_runtimes_with_the_public_catalog(host):
     body = host.get("/api/runtimes").json()
     assert list(body) == ["runtimes", "available"]
     assert [r["id"] for r in body["runtimes"]] == [
@@ -38,6 +38,7 @@ def test_lists_the_four_runtimes_with_the_public_catalog(host):
         "codex",
         "hermes",
         "clawboo-native",
+        "gemini-cli",  # built on the public API alone: ordered like any other plugin, by id
     ]
     available = {d["id"]: d for d in body["available"]}
     assert available["hermes"] == {
@@ -53,6 +54,7 @@ def test_lists_the_four_runtimes_with_the_public_catalog(host):
         "headlessAuth": True,
     }
     assert available["codex"]["installCommand"] == "npm install -g @openai/codex@0"
+    assert available["gemini-cli"]["installCommand"] == "npm install -g @google/gemini-cli@0"
     assert (
         available["claude-code"]["installCommand"] == "npm install -g @anthropic-ai/claude-code@2"
     )
