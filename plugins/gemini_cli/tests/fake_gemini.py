@@ -27,6 +27,7 @@ class FakeGemini(TranscriptFake):
         "GOOGLE_GEMINI_BASE_URL",
         "TMPDIR",
         "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
         "GITHUB_TOKEN",
         "CLAWBOO_TEST_MARKER",
     )
