@@ -1,4 +1,4 @@
-"""``clawboo-host serve | plugins | install | uninstall | new-plugin``: the command-line entry point."""
+"""``clawboo-host serve | plugins | install | uninstall | new-plugin``: the command line."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ class ScaffoldError(ValueError):
     """The name or the target directory cannot be used."""
 
 
-_PYPROJECT = '''\
+_PYPROJECT = """\
 [build-system]
 requires = ["hatchling>=1.20"]
 build-backend = "hatchling.build"
@@ -48,9 +48,9 @@ packages = ["__PKG__"]
 addopts = ["--import-mode=importlib", "--strict-markers"]
 testpaths = ["tests"]
 timeout = 120
-'''
+"""
 
-_README = '''\
+_README = """\
 # __DIST__
 
 The `__BIN__` CLI as a [clawboo-host](https://pypi.org/project/clawboo-host/) runtime
@@ -67,7 +67,7 @@ worktree; each stdout line is one JSON event (see `parse` in `__PKG__/__init__.p
 `build_argv` and `parse` to your CLI, capture its real output into `tests/transcripts/`
 (`<cli>-<scenario>.stdout.jsonl`, `.stderr.txt`, `.meta.json` with `exit_code`) and keep
 the fake in `tests/fake_cli.py` behaving like it. Guide: clawboo-host's `docs/plugins.md`.
-'''
+"""
 
 _MODULE = '''\
 """__NAME__ as a clawboo runtime: ``__BIN__`` driven headless, one JSON event per line.
@@ -229,12 +229,12 @@ class FakeCli(TranscriptFake):
     """
 '''
 
-_CONFTEST = '''\
+_CONFTEST = """\
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # importlib mode: make fake_cli importable
-'''
+"""
 
 _TEST_CONFORMANCE = '''\
 """The conformance kit: the host's contract, then tasks run through a live host."""
@@ -311,25 +311,46 @@ def _transcripts(bin_name: str, name: str) -> dict[str, str]:
 
     start = {"type": "start", "session": "s-1"}
     usage = {"type": "usage", "input_tokens": 120, "output_tokens": 30, "model": f"{bin_name}-1"}
-    call = {"type": "tool_call", "id": "c1", "name": "clawboo-tasks.add_comment",
-            "input": {"taskId": "T-42", "body": "hello"}}
-    done = {"type": "tool_result", "id": "c1", "name": "clawboo-tasks.add_comment",
-            "output": [{"type": "text", "text": "ok"}]}
+    call = {
+        "type": "tool_call",
+        "id": "c1",
+        "name": "clawboo-tasks.add_comment",
+        "input": {"taskId": "T-42", "body": "hello"},
+    }
+    done = {
+        "type": "tool_result",
+        "id": "c1",
+        "name": "clawboo-tasks.add_comment",
+        "output": [{"type": "text", "text": "ok"}],
+    }
     p = f"tests/transcripts/{bin_name}"
     return {
         f"{p}-plain.stdout.jsonl": jsonl(
-            start, {"type": "text", "text": f"Hello from {name}."}, usage,
+            start,
+            {"type": "text", "text": f"Hello from {name}."},
+            usage,
             {"type": "result", "status": "success"},
         ),
         f"{p}-plain.meta.json": meta("plain", 0),
         f"{p}-mcp.stdout.jsonl": jsonl(
-            start, {"type": "text", "text": "Commenting."}, call, done,
-            {"type": "text", "text": "DONE-123"}, usage, {"type": "result", "status": "success"},
+            start,
+            {"type": "text", "text": "Commenting."},
+            call,
+            done,
+            {"type": "text", "text": "DONE-123"},
+            usage,
+            {"type": "result", "status": "success"},
         ),
         f"{p}-mcp.meta.json": meta("mcp", 0),
         f"{p}-maxturns.stdout.jsonl": jsonl(
-            start, call, done, {"type": "result", "status": "max_turns",
-                                "message": "reached the maximum number of turns (1)"},
+            start,
+            call,
+            done,
+            {
+                "type": "result",
+                "status": "max_turns",
+                "message": "reached the maximum number of turns (1)",
+            },
         ),
         f"{p}-maxturns.meta.json": meta("maxturns", 1),
     }

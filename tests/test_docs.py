@@ -155,7 +155,11 @@ def test_the_worked_example_passes_its_own_suite_and_the_whole_kit(tmp_path):
     env["PYTHONPATH"] = str(dist)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs"],
-        cwd=dist, env=env, capture_output=True, text=True, timeout=600,
+        cwd=dist,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     summary = result.stdout.strip().splitlines()[-1]

@@ -27,8 +27,19 @@ def test_a_generated_plugin_installs_with_pip_and_passes_its_own_tests(tmp_path,
     assert str(target) in capsys.readouterr().out
     site = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(site), str(target)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(site),
+            str(target),
+        ],
         check=True,
         timeout=300,
     )
@@ -38,20 +49,36 @@ def test_a_generated_plugin_installs_with_pip_and_passes_its_own_tests(tmp_path,
     # Its own suite, as written, importing the pip-installed copy (-P: not the source dir).
     tests = subprocess.run(
         [sys.executable, "-P", "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=target, env=env, capture_output=True, text=True, timeout=600,
+        cwd=target,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
     assert " passed" in tests.stdout and "skipped" not in tests.stdout, tests.stdout[-2000:]
     probe = subprocess.run(
-        [sys.executable, "-P", "-c", "import clawboo_acme_agent; print(clawboo_acme_agent.__file__)"],
-        cwd=target, env=env, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-P",
+            "-c",
+            "import clawboo_acme_agent; print(clawboo_acme_agent.__file__)",
+        ],
+        cwd=target,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert probe.stdout.strip().startswith(str(site)), probe
 
     # The host finds it through its entry point.
     listing = subprocess.run(
         [sys.executable, "-P", "-m", "clawboo_host.cli", "plugins", "--json"],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     plugins = {p["id"]: p for p in json.loads(listing.stdout)["plugins"]}
     assert plugins["acme-agent"]["status"] == "ok", plugins["acme-agent"]

@@ -58,13 +58,16 @@ async def drive(cli: LineCli, **kwargs) -> list:
 async def test_lines_are_fed_to_the_parser_and_the_exit_is_reported(
     tmp_path, fake_executables, clawboo_env
 ):
-    fake_executables.add("acme", """
+    fake_executables.add(
+        "acme",
+        """
         import os, sys
         print("one"); print("two")
         print("warn " + os.environ["OPENAI_API_KEY"], file=sys.stderr)
         print(os.getcwd())
         sys.exit(3)
-    """)
+    """,
+    )
     ctx = make_ctx(tmp_path, dict(clawboo_env, OPENAI_API_KEY="sk-granted-0123456789"))
     bin_path = await resolve_cli("acme", ctx)
     assert bin_path == str(fake_executables.path("acme"))
@@ -75,7 +78,10 @@ async def test_lines_are_fed_to_the_parser_and_the_exit_is_reported(
     assert (cli.exit.code, cli.exit.aborted, cli.exit.lingered) == (3, False, False)
     done = cli.exit.done(success="unused", scrub=ctx.scrub)
     assert done == Done("error", summary="warn [REDACTED]")  # the stderr tail, scrubbed
-    assert cli.exit.error_events(done) == [ErrorEvent(done.summary, code="exit_3", fatal=True), done]
+    assert cli.exit.error_events(done) == [
+        ErrorEvent(done.summary, code="exit_3", fatal=True),
+        done,
+    ]
 
 
 async def test_exit_zero_is_success_with_the_given_summary(tmp_path, fake_executables, clawboo_env):
@@ -92,11 +98,14 @@ async def test_exit_zero_is_success_with_the_given_summary(tmp_path, fake_execut
 
 
 async def test_a_cli_lingering_after_it_finished_is_killed(tmp_path, fake_executables, clawboo_env):
-    fake_executables.add("acme", """
+    fake_executables.add(
+        "acme",
+        """
         import time
         print("RESULT", flush=True)
         time.sleep(300)
-    """)
+    """,
+    )
     ctx = make_ctx(tmp_path, clawboo_env)
     cli = LineCli([await resolve_cli("acme", ctx)], ctx=ctx, exit_grace=0.2)
     seen: list[str] = []
@@ -112,12 +121,15 @@ async def test_a_cli_lingering_after_it_finished_is_killed(tmp_path, fake_execut
 
 
 async def test_give_up_kills_at_once(tmp_path, fake_executables, clawboo_env):
-    fake_executables.add("acme", """
+    fake_executables.add(
+        "acme",
+        """
         import time
         for _ in range(1000):
             print("Reconnecting...", flush=True)
             time.sleep(0.01)
-    """)
+    """,
+    )
     ctx = make_ctx(tmp_path, clawboo_env)
     cli = LineCli([await resolve_cli("acme", ctx)], ctx=ctx)
     events = await drive(cli, give_up=lambda: True)
@@ -127,7 +139,9 @@ async def test_give_up_kills_at_once(tmp_path, fake_executables, clawboo_env):
 
 async def test_abort_kills_a_sigterm_ignoring_grandchild(tmp_path, fake_executables, clawboo_env):
     pids = tmp_path / "pids"
-    fake_executables.add("acme", f"""
+    fake_executables.add(
+        "acme",
+        f"""
         import os, signal, subprocess, sys, time
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         child = subprocess.Popen([sys.executable, "-c", "import signal, time; "
@@ -135,7 +149,8 @@ async def test_abort_kills_a_sigterm_ignoring_grandchild(tmp_path, fake_executab
         open({str(pids)!r}, "w").write(f"{{os.getpid()}} {{child.pid}}")
         print("started", flush=True)
         time.sleep(300)
-    """)
+    """,
+    )
     ctx = make_ctx(tmp_path, clawboo_env)
     cli = LineCli([await resolve_cli("acme", ctx)], ctx=ctx)
     events = []
@@ -161,7 +176,9 @@ async def test_a_cli_that_cannot_start_is_a_clean_error(tmp_path, fake_executabl
 async def test_a_missing_cli(tmp_path, clawboo_env):
     ctx = make_ctx(tmp_path, clawboo_env)
     assert await resolve_cli("acme", ctx) is None
-    assert missing_cli("acme") == Done("error", summary="acme not found on PATH or user-install dirs")
+    assert missing_cli("acme") == Done(
+        "error", summary="acme not found on PATH or user-install dirs"
+    )
 
 
 # --------------------------------------------------------------------------- MCP config
@@ -212,7 +229,10 @@ def test_the_summary_is_the_answer_after_the_last_tool_call():
 def test_tool_result_text():
     assert tool_result_text(None) == ""
     assert tool_result_text("plain") == "plain"
-    assert tool_result_text([{"type": "text", "text": "a"}, {"type": "image"}, {"text": "b"}]) == "a\nb"
+    assert (
+        tool_result_text([{"type": "text", "text": "a"}, {"type": "image"}, {"text": "b"}])
+        == "a\nb"
+    )
     assert tool_result_text([{"type": "image"}], {"ok": True}) == '{"ok": true}'
     assert tool_result_text({"k": "é"}) == '{"k": "é"}'
     assert tool_result_text([]) == ""

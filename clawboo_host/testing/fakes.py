@@ -66,9 +66,9 @@ SYSTEM_TOOLS = (
 # fmt: on
 #: Names that must never be reachable through :meth:`FakeExecutables.path_env` unless
 #: a test adds a fake of that name.
-REAL_CLIS = (
-    "npm", "npx", "node", "pipx", "pip", "pip3", "codex", "claude", "hermes", "gemini",
-)
+# fmt: off
+REAL_CLIS = ("npm", "npx", "node", "pipx", "pip", "pip3", "codex", "claude", "hermes", "gemini")
+# fmt: on
 _SYSTEM_SEARCH_PATH = os.pathsep.join(("/usr/local/bin", "/usr/bin", "/bin"))
 #: Linux accepts longer shebangs, but 127 bytes is safe everywhere we run.
 _MAX_SHEBANG = 127

@@ -89,4 +89,3 @@ class FakeClaude(TranscriptFake):
             server = mcp["config"]["mcpServers"]["clawboo-tasks"]
             return server["url"], server["headers"]["Authorization"].split(" ", 1)[1]
     """
-

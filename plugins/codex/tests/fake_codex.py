@@ -95,4 +95,3 @@ class FakeCodex(TranscriptFake):
             server = record["config"]["parsed"]["mcp_servers"]["clawboo-tasks"]
             return server["url"], os.environ[server["bearer_token_env_var"]]
     """
-

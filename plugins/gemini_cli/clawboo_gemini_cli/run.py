@@ -92,8 +92,11 @@ async def run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
     exit_ = cli.exit
     if parser.result is not None and not exit_.aborted and not exit_.start_error:
         if parser.max_turns:
-            yield Done("max_turns", summary=ctx.scrub(parser.error_message() or ""),
-                       session_id=parser.session_id)
+            yield Done(
+                "max_turns",
+                summary=ctx.scrub(parser.error_message() or ""),
+                session_id=parser.session_id,
+            )
             return
         if parser.succeeded:
             yield parser.summary.done("success", scrub=ctx.scrub, session_id=parser.session_id)

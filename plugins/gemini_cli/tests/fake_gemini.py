@@ -61,4 +61,3 @@ class FakeGemini(TranscriptFake):
                 return None
             return server["httpUrl"], server["headers"]["Authorization"].split(" ", 1)[1]
     """
-

@@ -135,8 +135,9 @@ async def test_mcp_run_carries_the_hosts_server_with_its_bearer_header(
     assert isinstance(events[2], ToolResult) and events[2].tool_call_id == call_id
     assert events[2].name == "mcp_clawboo-tasks_add_comment" and not events[2].is_error
     assert '"authorType": "agent"' in events[2].output
-    assert done_of(events) == Done("success", summary="DONE-123",
-                                   session_id=session_of(fake_gemini, "mcp"))
+    assert done_of(events) == Done(
+        "success", summary="DONE-123", session_id=session_of(fake_gemini, "mcp")
+    )
     [call] = fake_gemini.calls()
     assert call["settings"]["parsed"]["mcpServers"] == {
         "clawboo-tasks": {
@@ -243,8 +244,10 @@ async def test_abort_mid_run_kills_the_tree(tmp_path, env, worktree, fake_gemini
         events.append(event)
         if event == StatusEvent("running"):
             ctx.abort.set("test")
-    assert events == [StatusEvent("running"), Done("aborted", summary="",
-                                                   session_id=session_of(fake_gemini, "plain"))]
+    assert events == [
+        StatusEvent("running"),
+        Done("aborted", summary="", session_id=session_of(fake_gemini, "plain")),
+    ]
     [call] = fake_gemini.calls()
     assert still_running([call["pid"], *fake_gemini.grandchildren()]) == []
 
@@ -264,14 +267,14 @@ def test_the_parser_maps_errors_and_failed_tool_results():
     assert parser.feed('{"type":"message","role":"assistant","content":"thinking aloud"}') == [
         TextDelta("thinking aloud")
     ]
-    assert parser.feed('{"type":"tool_use","tool_name":"run_shell_command","tool_id":"t1",'
-                       '"parameters":{"command":"ls"}}') == [
-        ToolCall("t1", "run_shell_command", {"command": "ls"})
-    ]
-    assert parser.feed('{"type":"tool_result","tool_id":"t1","status":"error",'
-                       '"error":{"type":"X","message":"denied"}}') == [
-        ToolResult("t1", "run_shell_command", "denied", is_error=True)
-    ]
+    assert parser.feed(
+        '{"type":"tool_use","tool_name":"run_shell_command","tool_id":"t1",'
+        '"parameters":{"command":"ls"}}'
+    ) == [ToolCall("t1", "run_shell_command", {"command": "ls"})]
+    assert parser.feed(
+        '{"type":"tool_result","tool_id":"t1","status":"error",'
+        '"error":{"type":"X","message":"denied"}}'
+    ) == [ToolResult("t1", "run_shell_command", "denied", is_error=True)]
     assert parser.feed('{"type":"error","severity":"warning","message":"loop detected"}') == [
         ErrorEvent("loop detected", code="warning")
     ]
@@ -279,8 +282,9 @@ def test_the_parser_maps_errors_and_failed_tool_results():
     parser.feed('{"type":"result","status":"error","stats":{"input_tokens":3,"output_tokens":2}}')
     assert parser.summary.text == "final"  # the answer after the last tool call
     assert parser.error_message() == "loop detected"
-    assert parser.cost_events() == [CostEvent(input_tokens=3, output_tokens=2,
-                                              model="gemini-2.5-pro")]
+    assert parser.cost_events() == [
+        CostEvent(input_tokens=3, output_tokens=2, model="gemini-2.5-pro")
+    ]
 
 
 def test_an_oauth_user_keeps_their_auth_type():
@@ -296,14 +300,16 @@ def _google_login(env: dict) -> Path:
     return creds
 
 
-def test_a_google_login_in_the_users_gemini_makes_it_ready(clawboo_env, clawboo_host_factory,
-                                                         fake_gemini):
+def test_a_google_login_in_the_users_gemini_makes_it_ready(
+    clawboo_env, clawboo_host_factory, fake_gemini
+):
     import clawboo_gemini_cli
 
     fake_gemini.install("plain")
     env = dict(clawboo_env)
     server = clawboo_host_factory(plugins=[("gemini-cli", clawboo_gemini_cli)], env=env)
     with server.client() as client:
+
         def row():
             rows = client.get("/api/runtimes").json()["runtimes"]
             return next(r for r in rows if r["id"] == "gemini-cli")

@@ -17,8 +17,12 @@ OTHER_KEY = "sk-ant-" + "not-for-gemini-0123456789"
 
 @pytest.fixture
 def client(clawboo_host_factory, clawboo_env):
-    env = dict(clawboo_env, GITHUB_TOKEN=GITHUB_SECRET, ANTHROPIC_API_KEY=OTHER_KEY,
-               GOOGLE_GEMINI_BASE_URL="http://gateway.internal:8080")
+    env = dict(
+        clawboo_env,
+        GITHUB_TOKEN=GITHUB_SECRET,
+        ANTHROPIC_API_KEY=OTHER_KEY,
+        GOOGLE_GEMINI_BASE_URL="http://gateway.internal:8080",
+    )
     server = clawboo_host_factory(plugins=[(RUNTIME, clawboo_gemini_cli)], env=env)
     with server.client() as c:
         yield c
@@ -32,7 +36,9 @@ def test_a_task_runs_with_the_users_gateway_its_key_only_and_priced_tokens(
     task = create_task(client, "Say hi", "Reply with exactly PLAIN-OK.")
     body = run_task(client, RUNTIME, task["id"], repoPath=str(git_repo))
     assert (body["doneReason"], body["status"], body["summary"]) == (
-        "success", "done", "All done: PLAIN-OK"
+        "success",
+        "done",
+        "All done: PLAIN-OK",
     )
     assert body["usage"] == {"inputTokens": 50, "outputTokens": 14}
     assert body["costEstimated"] is True and body["costUsd"] > 0  # tokens priced by the host

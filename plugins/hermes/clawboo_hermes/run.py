@@ -173,8 +173,10 @@ async def clawboo_runtime_run(ctx: RunContext):
         user_config = config_file.load_user_config(user_home, exclude=home)
         dotenv_secrets = config_file.carry_dotenv(user_home, home)
     except (config_file.UserConfigError, OSError) as exc:
-        message = str(exc) if isinstance(exc, config_file.UserConfigError) else (
-            f"could not copy your Hermes .env: {exc.strerror or exc}"
+        message = (
+            str(exc)
+            if isinstance(exc, config_file.UserConfigError)
+            else (f"could not copy your Hermes .env: {exc.strerror or exc}")
         )
         yield ErrorEvent(message, fatal=True)
         yield Done("error", summary=message)
@@ -185,6 +187,7 @@ async def clawboo_runtime_run(ctx: RunContext):
         for value in sorted((v for v in dotenv_secrets if len(v) >= 6), key=len, reverse=True):
             text = text.replace(value, "[REDACTED]")
         return ctx.scrub(text)
+
     env = dict(ctx.env)
     env["HERMES_HOME"] = str(home)
     env["PYTHONUNBUFFERED"] = "1"

@@ -77,4 +77,3 @@ class FakeHermes(TranscriptFake):
             server = config["clawboo_tasks"]
             return server["url"], server["Authorization"].split(" ", 1)[1]
     """
-
