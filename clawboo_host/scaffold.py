@@ -88,7 +88,6 @@ from clawboo_host.plugin_api import (
     Capabilities,
     CostEvent,
     Done,
-    ErrorEvent,
     InstallSpec,
     RunContext,
     RuntimeDescriptor,
@@ -103,7 +102,7 @@ from clawboo_host.plugin_api.cli import LineCli, missing_cli, resolve_cli
 from clawboo_host.plugin_api.mcp import write_mcp_config
 from clawboo_host.plugin_api.text import SummaryText, tool_result_text
 
-CLAWBOO_PLUGIN_API = __API__   # the plugin-API version this module is written against
+CLAWBOO_PLUGIN_API = __API__  # the plugin-API version this module is written against
 BINARY = "__BIN__"
 
 DESCRIPTOR = RuntimeDescriptor(
@@ -151,12 +150,13 @@ class Parser:
             return [self.summary.observe(ToolCall(call_id, name, event.get("input")))]
         if kind == "tool_result":
             output = tool_result_text(event.get("output"))
-            return [ToolResult(str(event.get("id", "")), str(event.get("name", "")), output,
-                               bool(event.get("error")))]
+            call_id, name = str(event.get("id", "")), str(event.get("name", ""))
+            return [ToolResult(call_id, name, output, bool(event.get("error")))]
         if kind == "usage":
-            return [CostEvent(input_tokens=int(event.get("input_tokens", 0)),
-                              output_tokens=int(event.get("output_tokens", 0)),
-                              model=event.get("model"))]
+            tokens_in = int(event.get("input_tokens", 0))
+            tokens_out = int(event.get("output_tokens", 0))
+            model = event.get("model")
+            return [CostEvent(input_tokens=tokens_in, output_tokens=tokens_out, model=model)]
         if kind == "result":
             self.result = event
         return []
@@ -189,8 +189,9 @@ async def clawboo_runtime_run(ctx: RunContext):
         yield Done("max_turns", summary=ctx.scrub(str(result.get("message", "max turns"))))
         return
     error = str(result.get("message", "error")) if result.get("status") == "error" else None
-    done = cli.exit.done(success=parser.summary.text, error=error, scrub=ctx.scrub,
-                         session_id=parser.session_id)
+    done = cli.exit.done(
+        success=parser.summary.text, error=error, scrub=ctx.scrub, session_id=parser.session_id
+    )
     for event in cli.exit.error_events(done):
         yield event
 '''
@@ -239,10 +240,10 @@ sys.path.insert(0, str(Path(__file__).parent))  # importlib mode: make fake_cli 
 _TEST_CONFORMANCE = '''\
 """The conformance kit: the host's contract, then tasks run through a live host."""
 
-import __PKG__
+from clawboo_host.testing.conformance import RuntimeConformanceTests
 from fake_cli import FakeCli
 
-from clawboo_host.testing.conformance import RuntimeConformanceTests
+import __PKG__
 
 
 class TestConformance(RuntimeConformanceTests):
@@ -257,20 +258,29 @@ _TEST_RUN = '''\
 import json
 
 import pytest
+from clawboo_host.plugin_api import AbortSignal, CostEvent, Done, RunContext, TextDelta
 from fake_cli import FakeCli
 
 import __PKG__
-from clawboo_host.plugin_api import AbortSignal, CostEvent, Done, RunContext, TextDelta
 
 pytestmark = pytest.mark.anyio
 
 
 def make_ctx(tmp_path, env) -> RunContext:
     (tmp_path / "scratch").mkdir()
-    return RunContext(run_id="r", task_id="t", agent_id="a", prompt="-- say hi", cwd=tmp_path,
-                      env=env, home_dir=None, scratch_dir=tmp_path / "scratch",
-                      abort=AbortSignal(), mcp_url="http://127.0.0.1:9/mcp",
-                      mcp_token="tok-0123456789")
+    return RunContext(
+        run_id="r",
+        task_id="t",
+        agent_id="a",
+        prompt="-- say hi",
+        cwd=tmp_path,
+        env=env,
+        home_dir=None,
+        scratch_dir=tmp_path / "scratch",
+        abort=AbortSignal(),
+        mcp_url="http://127.0.0.1:9/mcp",
+        mcp_token="tok-0123456789",
+    )
 
 
 async def test_a_plain_run(tmp_path, clawboo_env, fake_executables):
