@@ -9,12 +9,12 @@ import logging
 from .board.store import BoardStore
 from .config import HostConfig
 from .credentials import Credentials
-from .executor import Executor
 from .installer import Installer
 from .isolation import detect_sandbox
 from .keys import KeyResolver
 from .onboarding import Onboarding
 from .registry import RuntimeRegistry, build_registry
+from .run import Executor
 from .run_tokens import RunTokens
 from .status import StatusService
 from .vault import Vault

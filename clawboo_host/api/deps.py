@@ -9,9 +9,9 @@ import anyio
 from fastapi import Request
 
 from ..errors import ApiError
-from ..executor import ASSIGNEE_PATTERN, RunRequest
 from ..host import Host
 from ..plugin_api.types import AbortSignal
+from ..run import ASSIGNEE_PATTERN, RunRequest
 
 
 def get_host(request: Request) -> Host:

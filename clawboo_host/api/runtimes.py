@@ -6,9 +6,9 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from ..errors import UnknownRuntime
-from ..executor import RunRefused
 from ..host import Host
 from ..plugin_api.types import AbortSignal
+from ..run import RunRefused
 from . import contract as c
 from .deps import abort_on_disconnect, get_host, json_body, parse_run_request, text_field
 from .sse import EventStream

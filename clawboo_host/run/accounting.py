@@ -1,0 +1,50 @@
+"""Cost and budgets: price each cost event, spend it against the run's budgets, stop the run
+when a ``cap`` budget pauses; and the totals of a chain of executions."""
+
+from __future__ import annotations
+
+from ..plugin_api.types import CostEvent
+from ..pricing import estimate_cost_usd
+from .model import PreparedRun, RunTally
+from .services import Services
+
+
+async def account(svc: Services, run: PreparedRun, tally: RunTally, event: CostEvent) -> None:
+    """Fold one cost event into ``tally`` and the budgets; a paused cap budget aborts the run."""
+    usd = event.cost_usd
+    if usd is None:
+        if not (event.input_tokens or event.output_tokens):
+            return
+        usd = estimate_cost_usd(
+            event.model or run.request.model, event.input_tokens, event.output_tokens
+        )
+        tally.estimated = True
+    tally.cost_usd = (tally.cost_usd or 0.0) + usd
+    tally.input_tokens += max(event.input_tokens, 0)
+    tally.output_tokens += max(event.output_tokens, 0)
+    for scope, scope_id in run.budget_scopes:
+        if scope_id:
+            await svc.db(svc.board.record_spend, scope, scope_id, usd)
+    await check_budgets(svc, run, tally)
+
+
+async def check_budgets(svc: Services, run: PreparedRun, tally: RunTally) -> bool:
+    """True (and the run aborted with reason ``budget``) when one of its cap budgets is paused."""
+    stop = await svc.db(svc.board.paused_cap_budget, run.budget_scopes)
+    if stop and tally.budget_stop is None:
+        tally.budget_stop = stop[0]
+        run.abort.set("budget")
+    return tally.budget_stop is not None
+
+
+def totals(tallies: list[RunTally]) -> dict:
+    """The response's ``costUsd``, ``usage`` and ``costEstimated`` over every execution."""
+    costs = [t.cost_usd for t in tallies if t.cost_usd is not None]
+    return {
+        "costUsd": round(sum(costs), 6) if costs else None,
+        "usage": {
+            "inputTokens": sum(t.input_tokens for t in tallies),
+            "outputTokens": sum(t.output_tokens for t in tallies),
+        },
+        "costEstimated": any(t.estimated for t in tallies),
+    }

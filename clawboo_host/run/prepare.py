@@ -1,0 +1,148 @@
+"""Step 1, everything still answerable with a plain JSON refusal: the ordered refusals, the
+atomic claim (with its execution row), and the workspace."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .. import worktrees
+from ..plugin_api.types import AbortSignal
+from .model import PreparedRun, RunRefused, RunRequest
+from .services import Services
+
+NO_ISOLATION_KINDS = frozenset({"research", "review"})
+DEFAULT_MAX_DEPTH = 2
+NO_ISOLATION_COMMENT = (
+    "[blocked: no isolation] This task changes files, so it needs an isolated git worktree, "
+    "but no repository path was provided for it."
+)
+DEGRADATIONS = (
+    ("resume", "resume-via-handoff (no native resume)"),
+    ("tool_approval", "approvals-via-clawboo (no native tool approval)"),
+    ("streaming", "coarse-streaming (no native token stream)"),
+)
+
+
+def max_depth(svc: Services) -> int:
+    """Ancestors a dispatchable task may have (``CLAWBOO_MAX_SPAWN_DEPTH``, default 2)."""
+    try:
+        value = int(svc.config.env.get("CLAWBOO_MAX_SPAWN_DEPTH", DEFAULT_MAX_DEPTH))
+    except ValueError:
+        return DEFAULT_MAX_DEPTH
+    return value if value >= 0 else DEFAULT_MAX_DEPTH
+
+
+async def refuse_or_claim(
+    svc: Services,
+    runtime_id: str,
+    request: RunRequest,
+    abort: AbortSignal,
+    *,
+    owner_pid: int,
+    owner_boot: str,
+) -> tuple[PreparedRun, bool]:
+    """Raise :class:`RunRefused` (touching nothing) or claim the task.
+
+    Returns the claimed run and whether it needs a worktree.
+    """
+    descriptor = svc.registry.descriptors[runtime_id]
+    caps = descriptor.capabilities
+    task = await svc.db(svc.board.get_task, request.task_id)
+    if task is None:
+        raise RunRefused(404, {"ok": False, "reason": "not_found"})
+    ancestors = await svc.db(svc.board.ancestors, task["id"])
+    if len(ancestors) > max_depth(svc):
+        raise RunRefused(422, {"ok": False, "reason": "too_deep"})
+    if caps.runtime_class == "connected-substrate":
+        raise RunRefused(422, {"ok": False, "reason": "connected_substrate"})
+    mission_id = ancestors[-1]["id"] if ancestors else task["id"]
+    scopes = [("agent", request.agent_id), ("mission", mission_id), ("team", task["team_id"])]
+    if await svc.db(svc.board.paused_cap_budget, scopes):
+        raise RunRefused(422, {"ok": False, "reason": "budget_paused"})
+    needs_worktree = caps.worktrees and request.kind not in NO_ISOLATION_KINDS
+    if request.repo_path and needs_worktree:
+        await _check_repo(svc, request.repo_path)
+    execution = None
+    if not abort.is_set:
+        execution = await svc.db(
+            svc.board.claim_for_run,
+            task["id"],
+            request.agent_id,
+            runtime_id,
+            run_reason="run" if caps.resume else "resume-via-handoff",
+            owner_pid=owner_pid,
+            owner_boot=owner_boot,
+        )
+    if execution is None:
+        raise RunRefused(409, {"ok": False, "reason": "conflict"})
+    run = PreparedRun(
+        descriptor=descriptor,
+        request=request,
+        task=task,
+        exec_id=execution["id"],
+        abort=abort,
+        mission_id=mission_id,
+        degradations=[note for attr, note in DEGRADATIONS if not getattr(caps, attr)],
+    )
+    return run, needs_worktree
+
+
+async def _check_repo(svc: Services, repo_path: str) -> None:
+    if not os.path.isabs(repo_path):
+        raise RunRefused(400, {"error": f"repoPath must be an absolute path: {repo_path}"})
+    if not await worktrees.is_git_repo(Path(repo_path), svc.config.env):
+        raise RunRefused(400, {"error": f"not a git repository: {repo_path}"})
+
+
+async def acquire_workspace(svc: Services, run: PreparedRun, needs_worktree: bool) -> None:
+    """Reuse the task's worktree, or cut a new one; refuse a file-changing run without one.
+
+    A refusal here comes after the claim, so it also closes the execution and releases the task.
+    """
+    task_id = run.task["id"]
+    existing = await svc.db(svc.board.get_workspace, task_id)
+    repo = run.request.repo_path
+    if existing and existing["status"] != "archived" and existing["worktree_path"]:
+        if Path(existing["worktree_path"]).is_dir() and (
+            not repo or os.path.realpath(repo) == os.path.realpath(existing["repo_path"])
+        ):
+            repo = existing["repo_path"]
+            needs_worktree = True
+    if not needs_worktree:
+        return
+    if not repo:
+        await svc.comment(task_id, NO_ISOLATION_COMMENT)
+        await _undo_claim(svc, run, "workspace_unavailable: no repository path was provided")
+        raise RunRefused(422, {"ok": False, "reason": "workspace_unavailable"})
+    try:
+        wt = await worktrees.provision(
+            Path(repo),
+            task_id,
+            worktrees_dir=svc.config.worktrees_dir,
+            env=svc.config.env,
+            task_title=run.task["title"],
+            task_description=run.task["description"] or "",
+        )
+    except worktrees.NotAGitRepository as exc:
+        await _undo_claim(svc, run, str(exc))
+        raise RunRefused(400, {"error": str(exc)}) from None
+    except worktrees.WorktreeError as exc:
+        await _undo_claim(svc, run, str(exc))
+        raise RunRefused(422, {"ok": False, "reason": "workspace_unavailable"}) from None
+    workspace = await svc.db(
+        svc.board.save_workspace,
+        task_id,
+        str(wt.repo_path),
+        wt.branch,
+        str(wt.path),
+        wt.base_commit,
+    )
+    run.worktree = wt
+    run.workspace_id = workspace["id"] if workspace else None
+    await svc.db(svc.board.set_execution_workspace, run.exec_id, run.workspace_id)
+
+
+async def _undo_claim(svc: Services, run: PreparedRun, error: str) -> None:
+    await svc.db(svc.board.close_execution, run.exec_id, "failed", error=error)
+    await svc.release(run)

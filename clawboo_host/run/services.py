@@ -1,0 +1,38 @@
+"""What every run step reaches: the host's config, plugins, board, keys and run tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import anyio
+
+from ..board.store import BoardStore
+from ..config import HostConfig
+from ..keys import KeyResolver
+from ..registry import RuntimeRegistry
+from ..run_tokens import RunTokens
+from .model import PreparedRun
+
+
+@dataclass(frozen=True)
+class Services:
+    config: HostConfig
+    registry: RuntimeRegistry
+    board: BoardStore
+    keys: KeyResolver
+    tokens: RunTokens
+
+    async def db(self, fn, *args, **kwargs):
+        """A board call, off the event loop (SQLite blocks)."""
+        return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
+
+    async def comment(self, task_id: str, body: str) -> None:
+        await self.db(self.board.add_comment, task_id, body, author_type="system")
+
+    async def release(self, run: PreparedRun) -> bool:
+        """Back to ``todo`` — only while this run still holds the task's claim."""
+        return await self.db(self.board.release, run.task["id"], claim_exec_id=run.exec_id)
+
+    def seconds(self, name: str, default: float) -> float:
+        return self.config.env_float(name, default)
