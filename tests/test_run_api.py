@@ -6,7 +6,6 @@ import json
 import shutil
 import signal
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,7 +14,13 @@ import pytest
 
 from clawboo_host.plugin_api import Capabilities, Done, RuntimeDescriptor, TextDelta, hookimpl
 from clawboo_host.testing.fakes import still_running
-from clawboo_host.testing.helpers import create_task, git, run_streaming, task_detail
+from clawboo_host.testing.helpers import (
+    create_task,
+    git,
+    run_streaming,
+    task_detail,
+    wait_until,
+)
 from clawboo_host.testing.server import server_process, serving_pid
 
 MOCK = "clawboo-mock"
@@ -279,11 +284,14 @@ def test_runs_proceed_in_parallel_and_the_api_stays_responsive(server):
 
     with ThreadPoolExecutor(6) as pool:
         futures = [pool.submit(go, t) for t in tasks]
-        time.sleep(0.5)
         with server.client() as client:
-            assert client.get("/api/runtimes").status_code == 200
-            running = [t for t in client.get("/api/board/tasks?status=in_progress").json()["tasks"]]
-            assert len(running) >= 2  # several are in flight at once
+
+            def several_in_flight() -> bool:
+                assert client.get("/api/runtimes").status_code == 200
+                running = client.get("/api/board/tasks?status=in_progress").json()["tasks"]
+                return len(running) >= 2
+
+            wait_until(several_in_flight, what="two runs in flight at once")
         results = [f.result() for f in futures]
     assert all(r["status"] == "done" for r in results)
 
@@ -301,13 +309,10 @@ def _run_in_thread(server, task_id, **body):
 
 
 def _wait_for_execution(client, task_id, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        executions = detail(client, task_id)["executions"]
-        if executions:
-            return executions[0]["id"]
-        time.sleep(0.05)
-    raise AssertionError("run never started")
+    executions = wait_until(
+        lambda: detail(client, task_id)["executions"], timeout, "the run to start"
+    )
+    return executions[0]["id"]
 
 
 def test_the_abort_route(server, client):
@@ -339,9 +344,7 @@ def test_a_client_that_hangs_up_kills_the_process_tree(server, client):
                     break
     assert pids
     assert still_running(pids, timeout=20) == []
-    deadline = time.monotonic() + 20
-    while detail(client, task["id"])["task"]["status"] != "todo" and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: detail(client, task["id"])["task"]["status"] == "todo", what="release")
     after = detail(client, task["id"])
     assert after["task"]["status"] == "todo"
     assert after["executions"][0]["status"] == "cancelled"
@@ -414,13 +417,13 @@ def test_a_host_killed_mid_run_leaves_no_task_stuck(tmp_path, env):
             ),
             daemon=True,
         ).start()
-        deadline = time.monotonic() + 20
-        while (
-            httpx.get(f"{base}/api/board/tasks/{task['id']}").json()["task"]["status"]
-            != "in_progress"
-        ):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_until(
+            lambda: (
+                httpx.get(f"{base}/api/board/tasks/{task['id']}").json()["task"]["status"]
+                == "in_progress"
+            ),
+            what="the run to claim the task",
+        )
         _kill_server(data, port)
     with server_process(["--port", "0"], env, data) as port:
         after = httpx.get(f"http://127.0.0.1:{port}/api/board/tasks/{task['id']}").json()
@@ -465,10 +468,7 @@ def _pids_of_streamed_spawn(base: str, task_id: str) -> list[int]:
                     pids.extend(int(p) for p in json.loads(line[6:])["text"].split()[1:3])
 
     threading.Thread(target=lambda: _swallow(stream_run), daemon=True).start()
-    deadline = time.monotonic() + 20
-    while not pids:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: pids, what="the spawned tree's pids")
     return pids
 
 
@@ -588,10 +588,7 @@ def test_a_run_hook_that_raises_when_called_is_a_failed_run(clawboo_host_factory
 def test_a_worktree_deleted_mid_run_still_reports_up(server, client, repo):
     task = new_task(client, "!sleep 1500\n!ok finished")
     thread, out = _run_in_thread(server, task["id"], repoPath=str(repo))
-    deadline = time.monotonic() + 20
-    while (workspace := detail(client, task["id"])["workspace"]) is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    workspace = wait_until(lambda: detail(client, task["id"])["workspace"], what="a worktree")
     shutil.rmtree(workspace["worktreePath"])
     thread.join(30)
     response = out["response"]
@@ -642,8 +639,18 @@ def test_the_recovery_sweep_spares_a_live_run_after_a_clock_step(
     import psutil
 
     from clawboo_host.host import Host
+    from clawboo_host.run import Executor
 
-    monkeypatch.setattr(Host, "RECOVERY_INTERVAL_S", 0.1)
+    monkeypatch.setattr(Host, "RECOVERY_INTERVAL_S", 0.05)
+    sweeps: list[list[str]] = []
+    real_recover = Executor.recover
+
+    async def counted_recover(self):
+        closed = await real_recover(self)
+        sweeps.append(closed)
+        return closed
+
+    monkeypatch.setattr(Executor, "recover", counted_recover)
     server = clawboo_host_factory(env=env)
     with server.client() as client:
         task = new_task(client, "!hang")
@@ -653,7 +660,8 @@ def test_the_recovery_sweep_spares_a_live_run_after_a_clock_step(
         # is boot time (wall clock) plus ticks since boot, moves with it.
         real = psutil.Process.create_time
         monkeypatch.setattr(psutil.Process, "create_time", lambda self: real(self) + 7.0)
-        time.sleep(1.0)  # ten sweeps
+        swept = len(sweeps)
+        wait_until(lambda: len(sweeps) >= swept + 3, what="three recovery sweeps")
         during = detail(client, task["id"])
         assert client.post(f"/api/executions/{exec_id}/abort").status_code == 200
         thread.join(30)
@@ -694,7 +702,11 @@ def test_an_aborted_run_stops_waiting_for_its_identity_home(clawboo_host_factory
         holder_exec = _wait_for_execution(client, first["id"])
         waiter, out = start(second["id"])  # same agent and runtime: waits for the home
         waiter_exec = _wait_for_execution(client, second["id"])
-        time.sleep(0.3)
+        locks = server.app.state.host.executor.homes._locks
+        wait_until(
+            lambda: any(lock.statistics().tasks_waiting for lock in locks.values()),
+            what="the second run to wait for the identity home",
+        )
         assert client.post(f"/api/executions/{waiter_exec}/abort").status_code == 200
         waiter.join(10)
         still_waiting = waiter.is_alive()
@@ -801,10 +813,10 @@ def test_a_finished_run_never_touches_a_later_runs_claim(server, client):
     second, second_out = _run_in_thread(
         server, task["id"], kind="research", assigneeAgentId="second"
     )
-    deadline = time.monotonic() + 20
-    while detail(client, task["id"])["task"]["assigneeAgentId"] != "second":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(
+        lambda: detail(client, task["id"])["task"]["assigneeAgentId"] == "second",
+        what="the second run's claim",
+    )
     first.join(30)
     assert first_out["response"].json()["status"] == "in_progress"  # not ours to move
     after = detail(client, task["id"])

@@ -76,3 +76,21 @@ def run_task(client: httpx.Client, runtime_id: str, task_id: str, **body) -> dic
     response = client.post(f"/api/runtimes/{runtime_id}/run", json={"taskId": task_id, **body})
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def wait_until(condition, timeout: float = 20.0, what: str = "the condition"):
+    """Poll ``condition()`` until it returns something truthy, and return that.
+
+    Tests wait on a condition instead of sleeping and hoping: ``timeout`` only bounds a
+    test that would otherwise hang, it is never what the test asserts.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
