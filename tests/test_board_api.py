@@ -30,6 +30,7 @@ TASK_FIELDS = {
     "createdAt",
     "updatedAt",
     "completedAt",
+    "verifyCommand",
 }
 
 

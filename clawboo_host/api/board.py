@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path, Query, Request
 from ..board import states
 from ..board.schema import AUTHOR_TYPES, BUDGET_MODES, BUDGET_SCOPES
 from ..board.store import (
+    UNCHANGED,
     UnknownReference,
     agent_json,
     budget_json,
@@ -115,6 +116,7 @@ async def create_task(request: Request) -> dict:
     priority = _optional_int(body, "priority") or 0
     team_id = _optional_id(body, "teamId")
     parent_task_id = _optional_id(body, "parentTaskId")
+    verify_command = _optional_str(body, "verifyCommand")
     try:
         task = await _call(
             request,
@@ -125,6 +127,7 @@ async def create_task(request: Request) -> dict:
             priority=priority,
             team_id=team_id,
             parent_task_id=parent_task_id,
+            verify_command=verify_command,
         )
     except UnknownReference as exc:
         raise ApiError(400, str(exc)) from None
@@ -186,6 +189,7 @@ async def patch_task(request: Request, task_id: str) -> dict:
     title = _title(body, required=False)
     description = _optional_str(body, "description")
     priority = _optional_int(body, "priority")
+    verify_command = _optional_str(body, "verifyCommand") if "verifyCommand" in body else UNCHANGED
     change = await _call(
         request,
         "patch_task",
@@ -194,6 +198,7 @@ async def patch_task(request: Request, task_id: str) -> dict:
         title=title,
         description=description,
         priority=priority,
+        verify_command=verify_command,
     )
     if change.reason == "not_found":
         raise ApiError(404, "task not found")

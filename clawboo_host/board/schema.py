@@ -106,6 +106,8 @@ TABLES: list[Table] = [
             ("created_at", "TEXT NOT NULL"),
             ("updated_at", "TEXT NOT NULL"),
             ("completed_at", "TEXT"),
+            # The deterministic check a run must pass before the task is done (SPEC §7.2).
+            ("verify_command", "TEXT"),
         ],
     ),
     Table(

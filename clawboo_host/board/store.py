@@ -62,6 +62,16 @@ SOFT_CAP_PERCENT = 80
 ORPHAN_ERROR = "interrupted: the host process running it stopped"
 
 
+#: ``patch_task(verify_command=...)`` left at this keeps the task's command (None clears it).
+UNCHANGED = object()
+
+
+def _verify_command(value) -> str | None:
+    """Stored redacted like every free text; blank means none."""
+    text = (value or "").strip()
+    return redact(text) if text else None
+
+
 def now_iso() -> str:
     """Now as ISO 8601 UTC with milliseconds and ``Z``: ``2026-05-09T07:35:25.123Z``."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -275,6 +285,7 @@ class BoardStore:
         priority: int = 0,
         team_id: str | None = None,
         parent_task_id: str | None = None,
+        verify_command: str | None = None,
     ) -> dict:
         """Insert a task. Raises :class:`UnknownReference` for an unknown parent or team id and
         ``ValueError`` for an unknown status; either way nothing is written."""
@@ -298,8 +309,8 @@ class BoardStore:
                 raise UnknownReference("teamId", team_id)
             conn.execute(
                 "INSERT INTO tasks (id, title, description, status, priority, team_id,"
-                " parent_task_id, created_at, updated_at, completed_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " parent_task_id, created_at, updated_at, completed_at, verify_command)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     task_id,
                     redact(title),
@@ -311,6 +322,7 @@ class BoardStore:
                     ts,
                     ts,
                     ts if states.is_terminal(status) else None,
+                    _verify_command(verify_command),
                 ),
             )
             return self._row(conn, "SELECT * FROM tasks WHERE id = ?", (task_id,))  # type: ignore[return-value]
@@ -353,6 +365,7 @@ class BoardStore:
         description: str | None = None,
         priority: int | None = None,
         claim_exec_id: str | None = None,
+        verify_command: str | None | object = UNCHANGED,
     ) -> StatusChange:
         """Fields and (optionally) a status move, all or nothing, in one transaction.
 
@@ -380,6 +393,8 @@ class BoardStore:
                 sets["description"] = redact(description)
             if priority is not None:
                 sets["priority"] = int(priority)
+            if verify_command is not UNCHANGED:
+                sets["verify_command"] = _verify_command(verify_command)
             if not sets:
                 return StatusChange(True, None, row, previous)
             sets["updated_at"] = now_iso()
@@ -617,8 +632,34 @@ class BoardStore:
         """Close a running execution. The first close wins; a later one returns False."""
         if status not in EXECUTION_TERMINAL:
             raise ValueError(f"not a terminal execution status: '{status}'")
+        return self._write(
+            lambda conn: self._close_execution(
+                conn,
+                exec_id,
+                status,
+                summary,
+                error,
+                cost_usd,
+                input_tokens,
+                output_tokens,
+                native_session_id,
+            )
+        )
+
+    @staticmethod
+    def _close_execution(
+        conn: sqlite3.Connection,
+        exec_id: str,
+        status: str,
+        summary: str | None,
+        error: str | None,
+        cost_usd: float | None,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        native_session_id: str | None,
+    ) -> bool:
         return (
-            self._exec(
+            conn.execute(
                 "UPDATE executions SET status = ?, completed_at = ?, summary = ?, error = ?,"
                 " cost_usd = ?, input_tokens = ?, output_tokens = ?,"
                 " native_session_id = COALESCE(?, native_session_id)"
@@ -634,9 +675,69 @@ class BoardStore:
                     native_session_id,
                     exec_id,
                 ),
-            )
+            ).rowcount
             == 1
         )
+
+    def hand_over_claim(
+        self,
+        task_id: str,
+        from_exec_id: str,
+        run_reason: str,
+        owner_pid: int | None,
+        owner_boot: str | None,
+        *,
+        summary: str | None = None,
+        cost_usd: float | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        native_session_id: str | None = None,
+    ) -> dict | None:
+        """Close ``from_exec_id`` ``succeeded`` and open the next execution of the same run
+        (a fix run after a failed verification) holding the task's claim, in ONE transaction:
+        the claimed task is never without a running execution for recovery to find.
+
+        Returns the new execution, or None (nothing written) when ``from_exec_id`` no longer
+        holds the claim of an ``in_progress`` task or is no longer running.
+        """
+
+        def write(conn: sqlite3.Connection) -> dict | None:
+            previous = self._row(
+                conn,
+                "SELECT e.runtime_id, e.workspace_id FROM executions e JOIN tasks t"
+                " ON t.id = e.task_id WHERE e.id = ? AND e.status = 'running' AND t.id = ?"
+                " AND t.status = 'in_progress' AND t.claim_exec_id = e.id",
+                (from_exec_id, task_id),
+            )
+            if previous is None:
+                return None
+            self._close_execution(
+                conn,
+                from_exec_id,
+                "succeeded",
+                summary,
+                None,
+                cost_usd,
+                input_tokens,
+                output_tokens,
+                native_session_id,
+            )
+            execution = self._insert_execution(
+                conn,
+                task_id,
+                previous["runtime_id"],
+                run_reason,
+                previous["workspace_id"],
+                owner_pid,
+                owner_boot,
+            )
+            conn.execute(
+                "UPDATE tasks SET claim_exec_id = ?, updated_at = ? WHERE id = ?",
+                (execution["id"], now_iso(), task_id),
+            )
+            return execution
+
+        return self._write(write)
 
     def get_execution(self, exec_id: str) -> dict | None:
         return self._one("SELECT * FROM executions WHERE id = ?", (exec_id,))
@@ -1049,6 +1150,7 @@ def task_json(row: dict) -> dict:
         "createdAt": row["created_at"],
         "updatedAt": row["updated_at"],
         "completedAt": row["completed_at"],
+        "verifyCommand": row["verify_command"],
     }
 
 

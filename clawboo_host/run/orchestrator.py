@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass, field
 
 import anyio
 
@@ -23,8 +24,8 @@ from ..redaction import safe_summary
 from ..registry import RuntimeRegistry
 from ..run_tokens import RunTokens
 from . import prepare as prepare_step
-from . import report
-from .accounting import totals
+from . import report, verification
+from .accounting import check_budgets, totals
 from .execution import execution_context, run_execution
 from .homes import IdentityHomes
 from .model import EventSink, PreparedRun, RunRefused, RunRequest, RunTally
@@ -32,6 +33,28 @@ from .recovery import is_owner_alive, owner_boot, remove_stale_scratch
 from .services import Services
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Outcome:
+    """How a run ended, as the response reports it (``status`` None: not settled yet)."""
+
+    reason: str
+    summary: str
+    reported: str
+    status: str | None = None
+
+
+@dataclass
+class _Chain:
+    """Every execution of one run (a fix run adds one) and every verification verdict."""
+
+    tallies: list[RunTally] = field(default_factory=list)
+    verdicts: list[verification.Verdict] = field(default_factory=list)
+
+    def new_tally(self) -> RunTally:
+        self.tallies.append(RunTally())
+        return self.tallies[-1]
 
 
 class Executor:
@@ -113,59 +136,159 @@ class Executor:
         return run
 
     async def execute(self, run: PreparedRun, on_event: EventSink | None = None) -> dict:
-        """Run the plugin and report up. Returns the 200 response body."""
+        """Run the plugin (again after each failed verification, within the attempts) and
+        report up. Returns the 200 response body."""
+        chain = _Chain()
         try:
             async with self.homes.turn(run) as refused:
-                tally = RunTally()
-                resumed = False
                 if refused is None:
-                    home = self.homes.home_dir(run)
-                    async with execution_context(self.svc, run, home) as prepared:
-                        done = await run_execution(self.svc, run, prepared, tally, on_event)
-                        secrets = prepared.secrets
-                        resumed = prepared.ctx.resume_session_id is not None
-                else:  # never started: aborted while it waited its turn, or the wait timed out
-                    reason = "aborted" if refused == "aborted" else "error"
-                    done = Done(reason, summary="" if reason == "aborted" else refused)
-                    secrets = []
+                    return await self._run_chain(run, on_event, chain)
+                # Never started: aborted while it waited its turn, or the wait timed out.
+                reason = "aborted" if refused == "aborted" else "error"
+                done = Done(reason, summary="" if reason == "aborted" else refused)
+                tally = chain.new_tally()
                 with anyio.CancelScope(shield=True):
-                    return await self._report(run, tally, done, secrets, resumed)
+                    outcome = await self._report(run, tally, done, [], resumed=False)
+                return self._result(run, chain, outcome)
         except BaseException as exc:
             await self._fail_safe(run, exc)
             raise
         finally:
             self._forget(run)
 
+    async def _run_chain(self, run: PreparedRun, on_event: EventSink | None, chain) -> dict:
+        """execution → report-up → (changes committed) verification → fix execution → …"""
+        svc = self.svc
+        command = verification.command_for(run)  # fixed before the agent can touch init.sh
+        attempts = verification.max_attempts(svc)
+        sections: tuple[str, ...] = ()
+        while True:
+            tally = chain.new_tally()
+            home = self.homes.home_dir(run)
+            async with execution_context(svc, run, home, sections) as prepared:
+                done = await run_execution(svc, run, prepared, tally, on_event)
+            resumed = prepared.ctx.resume_session_id is not None
+            with anyio.CancelScope(shield=True):
+                outcome = await self._report(run, tally, done, prepared.secrets, resumed)
+            if outcome.status is not None:
+                return self._result(run, chain, outcome)
+            if command is None:  # no exam set: a person reviews the branch
+                with anyio.CancelScope(shield=True):
+                    outcome.status = await self._land(run, tally, done, outcome, "in_review")
+                return self._result(run, chain, outcome)
+            verdict = await verification.run_verify(
+                svc, run, command, len(chain.verdicts) + 1, prepared.secrets, on_event
+            )
+            chain.verdicts.append(verdict)
+            with anyio.CancelScope(shield=True):
+                await self._after_verdict(run, tally, done, outcome, verdict, attempts)
+            if outcome.status is not None:
+                return self._result(run, chain, outcome)
+            sections = (verification.fix_section(verdict, attempts),)
+
+    async def _after_verdict(self, run, tally, done, outcome, verdict, attempts) -> None:
+        """Route the task on a verdict, or hand the claim to a fix execution (``status``
+        left ``None``)."""
+        svc = self.svc
+        if verdict.aborted:
+            why = run.abort.reason or "aborted"
+            await svc.comment(run.task["id"], f"Run aborted: verification stopped ({why}).")
+            await report.close(
+                svc,
+                run,
+                "cancelled",
+                tally,
+                done,
+                error=f"aborted: {why}",
+                summary=outcome.reported,
+            )
+            await svc.release(run)
+            outcome.reason, outcome.status = "aborted", "todo"
+            return
+        await verification.record(svc, run, verdict)
+        if verdict.passed:
+            outcome.status = await self._land(run, tally, done, outcome, "done")
+            return
+        if verdict.attempt >= attempts:
+            await svc.comment(run.task["id"], verification.blocked_comment(verdict.attempt))
+            outcome.status = await self._land(run, tally, done, outcome, "blocked")
+            return
+        if run.abort.is_set or await check_budgets(svc, run, tally):
+            outcome.reason = "aborted"
+            if tally.budget_stop:
+                outcome.summary = "auto-paused (budget)"
+                outcome.status = await report.budget_stop(svc, run, tally, done, outcome.reported)
+            else:
+                await report.close(
+                    svc, run, "cancelled", tally, done, error="aborted", summary=outcome.reported
+                )
+                await svc.release(run)
+                outcome.status = "todo"
+            return
+        execution = await svc.db(
+            svc.board.hand_over_claim,
+            run.task["id"],
+            run.exec_id,
+            "verify-fix",
+            os.getpid(),
+            self.boot,
+            summary=outcome.reported,
+            cost_usd=tally.cost_usd,
+            input_tokens=tally.input_tokens,
+            output_tokens=tally.output_tokens,
+            native_session_id=done.session_id,
+        )
+        if execution is None:  # a person took the task back meanwhile
+            outcome.status = await self._land(run, tally, done, outcome, "claim_lost")
+            return
+        run.exec_id = execution["id"]
+        run.exec_ids.append(run.exec_id)
+        self.live[run.exec_id] = run.abort
+
+    async def _land(self, run, tally, done, outcome, to: str) -> str:
+        """Move the task (while this run holds its claim) and close the execution."""
+        svc = self.svc
+        if to == "claim_lost":
+            current = await svc.db(svc.board.get_task, run.task["id"])
+            status = await report.late_result(svc, run, current, to, outcome.reported)
+        else:
+            status = await report.move(svc, run, to, outcome.reported)
+        await report.close(svc, run, "succeeded", tally, done, summary=outcome.reported)
+        return status
+
     async def _report(
         self, run: PreparedRun, tally: RunTally, done: Done, secrets: list[str], resumed: bool
-    ) -> dict:
+    ) -> _Outcome:
+        """Report one execution up. ``status`` stays ``None`` when its changes are committed
+        and the task awaits its gate (the execution still open, holding the claim)."""
         svc = self.svc
         safe = safe_summary(done.summary or tally.last_text, secrets)
         reported = safe or "(no summary)"
-        summary = reported
+        outcome = _Outcome(reason=done.reason, summary=reported, reported=reported)
         if tally.budget_stop:
-            reason, summary = "aborted", "auto-paused (budget)"
-            status = await report.budget_stop(svc, run, tally, done, reported)
+            outcome.reason, outcome.summary = "aborted", "auto-paused (budget)"
+            outcome.status = await report.budget_stop(svc, run, tally, done, reported)
         elif done.reason == "success":
-            reason = "success"
             await report.agent_report(svc, run, reported)
-            status = await report.land_success(svc, run, reported, done)
-            if status is None:
-                status = await report.move(svc, run, "in_review", reported)
-            await report.close(svc, run, "succeeded", tally, done, summary=reported)
+            outcome.status = await report.land_success(svc, run, reported, done)
+            if outcome.status is not None:
+                await report.close(svc, run, "succeeded", tally, done, summary=reported)
         else:
-            reason = done.reason
-            status = await report.failure(svc, run, tally, done, safe, resumed)
+            outcome.status = await report.failure(svc, run, tally, done, safe, resumed)
+        return outcome
+
+    def _result(self, run: PreparedRun, chain: _Chain, outcome: _Outcome) -> dict:
         return {
             "ok": True,
             "runtimeId": run.descriptor.id,
             "execId": run.exec_id,
-            "doneReason": reason,
-            "status": status,
-            "summary": summary,
+            "doneReason": outcome.reason,
+            "status": outcome.status,
+            "summary": outcome.summary,
             "usedWorktree": run.worktree is not None,
             "degradations": run.degradations,
-            **totals([tally]),
+            "verification": chain.verdicts[-1].to_json() if chain.verdicts else None,
+            **totals(chain.tallies),
         }
 
     # ------------------------------------------------------------------ bookkeeping

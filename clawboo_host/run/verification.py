@@ -1,0 +1,211 @@
+"""Verify before done: the task's deterministic check, run after a successful execution that
+changed files, with its evidence recorded on the task branch and the board.
+
+The command is fixed when the run starts — the task's ``verifyCommand``, else ``VERIFY_CMD``
+from the worktree's ``init.sh`` as it stood then — so an agent editing ``init.sh`` mid-run does
+not pick its own exam. It runs with ``bash -c`` in the worktree, in its own process group,
+with the scrubbed child environment (no provider keys, no run token), bounded by
+``CLAWBOO_VERIFY_TIMEOUT_S``; the abort signal kills its whole tree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import shlex
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+
+from .. import worktrees
+from ..plugin_api.childenv import build_child_env
+from ..plugin_api.process import ManagedProcess, spawn
+from ..plugin_api.text import tail
+from ..redaction import redact_known
+from .model import EventSink, PreparedRun
+from .services import Services
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 600.0
+DEFAULT_MAX_ATTEMPTS = 2
+OUTPUT_TAIL_CHARS = 4_000
+_KEEP_CHARS = 64 * 1024  # raw output kept for redaction before the tail is cut
+PLACEHOLDER_MARK = "configure VERIFY_CMD"  # the scaffold's placeholder counts as unset
+FIX_HEADING = "## Verification failed — fix this before finishing"
+_VERIFY_LINE = re.compile(r"^\s*(?:export\s+)?VERIFY_CMD=(.*)$")
+
+
+@dataclass
+class Verdict:
+    """One verification attempt."""
+
+    command: str
+    attempt: int
+    passed: bool
+    exit_code: int | None
+    output_tail: str
+    timed_out: bool = False
+    aborted: bool = False
+
+    def to_json(self) -> dict:
+        return {
+            "command": self.command,
+            "attempts": self.attempt,
+            "passed": self.passed,
+            "exitCode": self.exit_code,
+            "outputTail": self.output_tail,
+        }
+
+    @property
+    def what_happened(self) -> str:
+        if self.timed_out:
+            return "timed out and was killed"
+        return f"exited {self.exit_code}"
+
+
+def max_attempts(svc: Services) -> int:
+    return max(int(svc.seconds("CLAWBOO_VERIFY_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)), 1)
+
+
+def command_for(run: PreparedRun) -> str | None:
+    """The task's ``verifyCommand``, else ``VERIFY_CMD`` from ``init.sh``; None when unset."""
+    own = (run.task.get("verify_command") or "").strip()
+    if own:
+        return own
+    if run.worktree is None:
+        return None
+    return _init_sh_command(Path(run.worktree.path) / "init.sh")
+
+
+def _init_sh_command(init_sh: Path) -> str | None:
+    try:
+        text = init_sh.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        match = _VERIFY_LINE.match(line)
+        if not match:
+            continue
+        try:
+            words = shlex.split(match.group(1), comments=True)
+        except ValueError:
+            return None
+        value = words[0].strip() if len(words) == 1 else ""
+        return value if value and PLACEHOLDER_MARK not in value else None
+    return None
+
+
+def record_process(svc: Services, exec_id: str, proc: ManagedProcess) -> None:
+    """THE spot where the verify process is recorded on its execution row, so a crash
+    recovery can kill its tree like a runtime's. (Wired to the board's process record
+    once the execution rows carry one; until then recovery closes the execution only.)"""
+    log.debug("execution %s: verify process group %d", exec_id, proc.pid)
+
+
+async def run_verify(
+    svc: Services,
+    run: PreparedRun,
+    command: str,
+    attempt: int,
+    secrets: list[str],
+    on_event: EventSink | None,
+) -> Verdict:
+    """Run the command once in the worktree; the verdict carries the redacted output tail."""
+    await _emit(
+        on_event, {"type": "verification", "phase": "start", "attempt": attempt, "command": command}
+    )
+    env = build_child_env(svc.config.env)  # no grants: no provider key, no run token
+    limit = svc.seconds("CLAWBOO_VERIFY_TIMEOUT_S", DEFAULT_TIMEOUT_S)
+    lines: list[str] = []
+    kept = 0
+    exit_code: int | None = None
+    timed_out = aborted = False
+    try:
+        async with spawn(
+            ["bash", "-c", command], cwd=run.worktree.path, env=env, abort=run.abort
+        ) as proc:
+            record_process(svc, run.exec_id, proc)
+            with anyio.move_on_after(limit) as scope:
+                async for _stream, line in proc.lines():
+                    lines.append(line)
+                    kept += len(line) + 1
+                    while kept > _KEEP_CHARS and len(lines) > 1:
+                        kept -= len(lines.pop(0)) + 1
+                exit_code = await proc.wait()
+            if scope.cancelled_caught:
+                timed_out = True
+                await proc.kill_tree()
+                lines.append(f"[clawboo] killed after {limit:g} s (CLAWBOO_VERIFY_TIMEOUT_S)")
+            aborted = proc.aborted and not timed_out
+    except OSError as exc:  # bash missing or the worktree gone: a failed verification
+        lines.append(f"[clawboo] could not run the verify command: {exc}")
+    if aborted or run.abort.is_set:
+        exit_code, aborted = None, True
+    if timed_out:
+        exit_code = None
+    output = tail(redact_known("\n".join(lines), secrets), OUTPUT_TAIL_CHARS)
+    verdict = Verdict(
+        command=command,
+        attempt=attempt,
+        passed=exit_code == 0 and not aborted,
+        exit_code=exit_code,
+        output_tail=output,
+        timed_out=timed_out,
+        aborted=aborted,
+    )
+    await _emit(
+        on_event, {"type": "verification", "phase": "end", "attempt": attempt, **verdict.to_json()}
+    )
+    return verdict
+
+
+async def record(svc: Services, run: PreparedRun, verdict: Verdict) -> None:
+    """The evidence: appended to ``VERIFICATION.md`` (committed on the task branch) and a
+    system comment ``Verification passed|failed (attempt N): …``."""
+    word = "passed" if verdict.passed else "failed"
+    output = verdict.output_tail or "(no output)"
+    wt = run.worktree
+    evidence = (
+        f"\n## Attempt {verdict.attempt} — {word} "
+        f"({datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S')} UTC)\n\n"
+        f"- Command: `{verdict.command}`\n- Result: {verdict.what_happened}\n\n"
+        f"```text\n{output}\n```\n"
+    )
+    try:
+        with open(Path(wt.path) / "VERIFICATION.md", "a", encoding="utf-8") as fh:
+            fh.write(evidence)
+        await worktrees.commit_changes(
+            wt, f"clawboo: verification attempt {verdict.attempt} {word}", svc.config.env
+        )
+    except (OSError, worktrees.WorktreeError) as exc:  # the verdict stands without the file
+        log.warning("run %s: could not record the verification: %s", run.exec_id, exc)
+    await svc.comment(
+        run.task["id"],
+        f"Verification {word} (attempt {verdict.attempt}): `{verdict.command}` "
+        f"{verdict.what_happened}.\n\n{output}",
+    )
+
+
+def fix_section(verdict: Verdict, attempts: int) -> str:
+    """The prompt section that sends the runtime back to fix a failed verification."""
+    return (
+        f"{FIX_HEADING}\n\n"
+        f"The verify command `{verdict.command}` {verdict.what_happened} "
+        f"(verification attempt {verdict.attempt} of {attempts}). "
+        "Fix the cause in this worktree; the command runs again when you finish.\n\n"
+        f"Output (tail):\n\n```text\n{verdict.output_tail or '(no output)'}\n```"
+    )
+
+
+def blocked_comment(attempts: int) -> str:
+    return f"Verification failed {attempts}× — routed to blocked for human review."
+
+
+async def _emit(on_event: EventSink | None, frame: dict) -> None:
+    if on_event is not None:
+        with contextlib.suppress(Exception):  # a gone client can't break the run
+            await on_event(frame)
