@@ -370,3 +370,34 @@ def test_secrets_in_verify_output_are_redacted(client, git_repo):
     text = json.dumps([body, task_detail(client, task["id"])])
     assert "z" * 30 not in text and "[REDACTED]" in body["verification"]["outputTail"]
     assert "z" * 30 not in branch_file(git_repo, task["id"], "VERIFICATION.md")
+
+
+def test_a_cap_budget_paused_during_verification_stops_the_chain(client, git_repo, tmp_path):
+    started, go = tmp_path / "started", tmp_path / "go"
+    command = f"touch {started}; while [ ! -f {go} ]; do sleep 0.05; done; exit 1"
+    put = client.put("/api/budgets/agent/spender", json={"limitUsd": 100, "mode": "cap"})
+    assert put.status_code == 200
+    task = create_task(client, "t", f"!cost 0.50\n{WRITES}\n!ok wrote", verifyCommand=command)
+    out: dict = {}
+
+    def target():
+        out["body"] = run_task(
+            client, MOCK, task["id"], repoPath=str(git_repo), assigneeAgentId="spender"
+        )
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    wait_until(started.exists, what="the verification to start")
+    with httpx.Client(base_url=str(client.base_url), timeout=30) as other:
+        other.put("/api/budgets/agent/spender", json={"limitUsd": 0.01})
+    go.touch()
+    thread.join(60)
+    body = out["body"]
+    assert (body["doneReason"], body["status"], body["summary"]) == (
+        "aborted",
+        "todo",
+        "auto-paused (budget)",
+    )
+    after = task_detail(client, task["id"])
+    assert [e["status"] for e in after["executions"]] == ["cancelled"]  # no fix run started
+    assert after["comments"][-1]["body"].startswith("Auto-paused: agent budget reached")

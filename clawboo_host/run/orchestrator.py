@@ -191,19 +191,7 @@ class Executor:
         left ``None``)."""
         svc = self.svc
         if verdict.aborted:
-            why = run.abort.reason or "aborted"
-            await svc.comment(run.task["id"], f"Run aborted: verification stopped ({why}).")
-            await report.close(
-                svc,
-                run,
-                "cancelled",
-                tally,
-                done,
-                error=f"aborted: {why}",
-                summary=outcome.reported,
-            )
-            await svc.release(run)
-            outcome.reason, outcome.status = "aborted", "todo"
+            await self._stop(run, tally, done, outcome, "verification stopped")
             return
         await verification.record(svc, run, verdict)
         if verdict.passed:
@@ -213,17 +201,12 @@ class Executor:
             await svc.comment(run.task["id"], verification.blocked_comment(verdict.attempt))
             outcome.status = await self._land(run, tally, done, outcome, "blocked")
             return
-        if run.abort.is_set or await check_budgets(svc, run, tally):
-            outcome.reason = "aborted"
-            if tally.budget_stop:
-                outcome.summary = "auto-paused (budget)"
-                outcome.status = await report.budget_stop(svc, run, tally, done, outcome.reported)
-            else:
-                await report.close(
-                    svc, run, "cancelled", tally, done, error="aborted", summary=outcome.reported
-                )
-                await svc.release(run)
-                outcome.status = "todo"
+        if await check_budgets(svc, run, tally):
+            outcome.reason, outcome.summary = "aborted", "auto-paused (budget)"
+            outcome.status = await report.budget_stop(svc, run, tally, done, outcome.reported)
+            return
+        if run.abort.is_set:
+            await self._stop(run, tally, done, outcome, "stopped before the fix run")
             return
         execution = await svc.db(
             svc.board.hand_over_claim,
@@ -244,6 +227,22 @@ class Executor:
         run.exec_id = execution["id"]
         run.exec_ids.append(run.exec_id)
         self.live[run.exec_id] = run.abort
+
+    async def _stop(self, run, tally, done, outcome, where: str) -> None:
+        """The chain was aborted between or during its steps: close ``cancelled``, release."""
+        why = run.abort.reason or "aborted"
+        await self.svc.comment(run.task["id"], f"Run aborted: {where} ({why}).")
+        await report.close(
+            self.svc,
+            run,
+            "cancelled",
+            tally,
+            done,
+            error=f"aborted: {why}",
+            summary=outcome.reported,
+        )
+        await self.svc.release(run)
+        outcome.reason, outcome.status = "aborted", "todo"
 
     async def _land(self, run, tally, done, outcome, to: str) -> str:
         """Move the task (while this run holds its claim) and close the execution."""
