@@ -14,6 +14,8 @@ import contextlib
 import logging
 import re
 import shlex
+from collections import deque
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +24,7 @@ import anyio
 
 from .. import worktrees
 from ..plugin_api.childenv import build_child_env
-from ..plugin_api.process import ManagedProcess, spawn
+from ..plugin_api.process import spawn
 from ..plugin_api.text import tail
 from ..redaction import redact_known
 from .model import EventSink, PreparedRun
@@ -99,11 +101,11 @@ def _init_sh_command(init_sh: Path) -> str | None:
     return None
 
 
-def record_process(svc: Services, exec_id: str, proc: ManagedProcess) -> None:
-    """THE spot where the verify process is recorded on its execution row, so a crash
-    recovery can kill its tree like a runtime's. (Wired to the board's process record
-    once the execution rows carry one; until then recovery closes the execution only.)"""
-    log.debug("execution %s: verify process group %d", exec_id, proc.pid)
+def _tracked(svc: Services, run: PreparedRun) -> AbstractContextManager[None]:
+    """THE spot where the verify command's process group is to be recorded on the execution
+    row (like a runtime's), so a crash recovery can kill its tree: until the board keeps a
+    run's process groups, nothing is recorded and recovery closes the execution only."""
+    return contextlib.nullcontext()
 
 
 async def run_verify(
@@ -120,40 +122,32 @@ async def run_verify(
     )
     env = build_child_env(svc.config.env)  # no grants: no provider key, no run token
     limit = svc.seconds("CLAWBOO_VERIFY_TIMEOUT_S", DEFAULT_TIMEOUT_S)
-    lines: list[str] = []
-    kept = 0
+    output = _Output()
     exit_code: int | None = None
     timed_out = aborted = False
     try:
-        async with spawn(
-            ["bash", "-c", command], cwd=run.worktree.path, env=env, abort=run.abort
-        ) as proc:
-            record_process(svc, run.exec_id, proc)
-            with anyio.move_on_after(limit) as scope:
-                async for _stream, line in proc.lines():
-                    lines.append(line)
-                    kept += len(line) + 1
-                    while kept > _KEEP_CHARS and len(lines) > 1:
-                        kept -= len(lines.pop(0)) + 1
-                exit_code = await proc.wait()
-            if scope.cancelled_caught:
-                timed_out = True
-                await proc.kill_tree()
-                lines.append(f"[clawboo] killed after {limit:g} s (CLAWBOO_VERIFY_TIMEOUT_S)")
-            aborted = proc.aborted and not timed_out
+        with _tracked(svc, run):
+            async with spawn(
+                ["bash", "-c", command], cwd=run.worktree.path, env=env, abort=run.abort
+            ) as proc:
+                with anyio.move_on_after(limit) as scope:
+                    async for _stream, line in proc.lines():
+                        output.add(line)
+                    exit_code = await proc.wait()
+                if scope.cancelled_caught:
+                    timed_out, exit_code = True, None
+                    await proc.kill_tree()
+                    output.add(f"[clawboo] killed after {limit:g} s (CLAWBOO_VERIFY_TIMEOUT_S)")
     except OSError as exc:  # bash missing or the worktree gone: a failed verification
-        lines.append(f"[clawboo] could not run the verify command: {exc}")
-    if aborted or run.abort.is_set:
+        output.add(f"[clawboo] could not run the verify command: {exc}")
+    if run.abort.is_set and not timed_out:
         exit_code, aborted = None, True
-    if timed_out:
-        exit_code = None
-    output = tail(redact_known("\n".join(lines), secrets), OUTPUT_TAIL_CHARS)
     verdict = Verdict(
         command=command,
         attempt=attempt,
         passed=exit_code == 0 and not aborted,
         exit_code=exit_code,
-        output_tail=output,
+        output_tail=tail(redact_known("\n".join(output.lines), secrets), OUTPUT_TAIL_CHARS),
         timed_out=timed_out,
         aborted=aborted,
     )
@@ -161,6 +155,20 @@ async def run_verify(
         on_event, {"type": "verification", "phase": "end", "attempt": attempt, **verdict.to_json()}
     )
     return verdict
+
+
+class _Output:
+    """The command's merged stdout/stderr lines, the last ``_KEEP_CHARS`` of them."""
+
+    def __init__(self) -> None:
+        self.lines: deque[str] = deque()
+        self._chars = 0
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+        self._chars += len(line) + 1
+        while self._chars > _KEEP_CHARS and len(self.lines) > 1:
+            self._chars -= len(self.lines.popleft()) + 1
 
 
 async def record(svc: Services, run: PreparedRun, verdict: Verdict) -> None:
