@@ -20,12 +20,11 @@ from ..board.store import BoardStore
 from ..config import HostConfig
 from ..keys import KeyResolver
 from ..plugin_api.types import AbortSignal, Done
-from ..redaction import safe_summary
 from ..registry import RuntimeRegistry
 from ..run_tokens import RunTokens
 from . import prepare as prepare_step
 from . import report, verification
-from .accounting import check_budgets, totals
+from .accounting import totals
 from .execution import execution_context, run_execution
 from .homes import IdentityHomes
 from .model import EventSink, PreparedRun, RunRefused, RunRequest, RunTally
@@ -33,16 +32,6 @@ from .recovery import is_owner_alive, owner_boot, remove_stale_scratch
 from .services import Services
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Outcome:
-    """How a run ended, as the response reports it (``status`` None: not settled yet)."""
-
-    reason: str
-    summary: str
-    reported: str
-    status: str | None = None
 
 
 @dataclass
@@ -138,6 +127,7 @@ class Executor:
     async def execute(self, run: PreparedRun, on_event: EventSink | None = None) -> dict:
         """Run the plugin (again after each failed verification, within the attempts) and
         report up. Returns the 200 response body."""
+        svc = self.svc
         chain = _Chain()
         try:
             async with self.homes.turn(run) as refused:
@@ -148,7 +138,7 @@ class Executor:
                 done = Done(reason, summary="" if reason == "aborted" else refused)
                 tally = chain.new_tally()
                 with anyio.CancelScope(shield=True):
-                    outcome = await self._report(run, tally, done, [], resumed=False)
+                    outcome = await report.execution(svc, run, tally, done, [], resumed=False)
                 return self._result(run, chain, outcome)
         except BaseException as exc:
             await self._fail_safe(run, exc)
@@ -156,7 +146,7 @@ class Executor:
         finally:
             self._forget(run)
 
-    async def _run_chain(self, run: PreparedRun, on_event: EventSink | None, chain) -> dict:
+    async def _run_chain(self, run: PreparedRun, on_event: EventSink | None, chain: _Chain) -> dict:
         """execution → report-up → (changes committed) verification → fix execution → …"""
         svc = self.svc
         command = verification.command_for(run)  # fixed before the agent can touch init.sh
@@ -169,45 +159,29 @@ class Executor:
                 done = await run_execution(svc, run, prepared, tally, on_event)
             resumed = prepared.ctx.resume_session_id is not None
             with anyio.CancelScope(shield=True):
-                outcome = await self._report(run, tally, done, prepared.secrets, resumed)
+                outcome = await report.execution(svc, run, tally, done, prepared.secrets, resumed)
+                if outcome.status is None and command is None:  # no exam: a person reviews
+                    await report.land(svc, run, tally, done, outcome, "in_review")
             if outcome.status is not None:
-                return self._result(run, chain, outcome)
-            if command is None:  # no exam set: a person reviews the branch
-                with anyio.CancelScope(shield=True):
-                    outcome.status = await self._land(run, tally, done, outcome, "in_review")
                 return self._result(run, chain, outcome)
             verdict = await verification.run_verify(
                 svc, run, command, len(chain.verdicts) + 1, prepared.secrets, on_event
             )
             chain.verdicts.append(verdict)
             with anyio.CancelScope(shield=True):
-                await self._after_verdict(run, tally, done, outcome, verdict, attempts)
+                await verification.route(svc, run, tally, done, outcome, verdict, attempts)
+                if outcome.status is None:  # a fix run comes next
+                    await self._hand_over(run, tally, done, outcome)
             if outcome.status is not None:
                 return self._result(run, chain, outcome)
             sections = (verification.fix_section(verdict, attempts),)
 
-    async def _after_verdict(self, run, tally, done, outcome, verdict, attempts) -> None:
-        """Route the task on a verdict, or hand the claim to a fix execution (``status``
-        left ``None``)."""
+    async def _hand_over(
+        self, run: PreparedRun, tally: RunTally, done: Done, outcome: report.Outcome
+    ) -> None:
+        """Pass the claim to a new execution for the fix run — or settle ``outcome`` as a
+        late result when a person took the task back meanwhile."""
         svc = self.svc
-        if verdict.aborted:
-            await self._stop(run, tally, done, outcome, "verification stopped")
-            return
-        await verification.record(svc, run, verdict)
-        if verdict.passed:
-            outcome.status = await self._land(run, tally, done, outcome, "done")
-            return
-        if verdict.attempt >= attempts:
-            await svc.comment(run.task["id"], verification.blocked_comment(verdict.attempt))
-            outcome.status = await self._land(run, tally, done, outcome, "blocked")
-            return
-        if await check_budgets(svc, run, tally):
-            outcome.reason, outcome.summary = "aborted", "auto-paused (budget)"
-            outcome.status = await report.budget_stop(svc, run, tally, done, outcome.reported)
-            return
-        if run.abort.is_set:
-            await self._stop(run, tally, done, outcome, "stopped before the fix run")
-            return
         execution = await svc.db(
             svc.board.hand_over_claim,
             run.task["id"],
@@ -221,62 +195,14 @@ class Executor:
             output_tokens=tally.output_tokens,
             native_session_id=done.session_id,
         )
-        if execution is None:  # a person took the task back meanwhile
-            outcome.status = await self._land(run, tally, done, outcome, "claim_lost")
+        if execution is None:
+            await report.land(svc, run, tally, done, outcome, "claim_lost")
             return
         run.exec_id = execution["id"]
         run.exec_ids.append(run.exec_id)
         self.live[run.exec_id] = run.abort
 
-    async def _stop(self, run, tally, done, outcome, where: str) -> None:
-        """The chain was aborted between or during its steps: close ``cancelled``, release."""
-        why = run.abort.reason or "aborted"
-        await self.svc.comment(run.task["id"], f"Run aborted: {where} ({why}).")
-        await report.close(
-            self.svc,
-            run,
-            "cancelled",
-            tally,
-            done,
-            error=f"aborted: {why}",
-            summary=outcome.reported,
-        )
-        await self.svc.release(run)
-        outcome.reason, outcome.status = "aborted", "todo"
-
-    async def _land(self, run, tally, done, outcome, to: str) -> str:
-        """Move the task (while this run holds its claim) and close the execution."""
-        svc = self.svc
-        if to == "claim_lost":
-            current = await svc.db(svc.board.get_task, run.task["id"])
-            status = await report.late_result(svc, run, current, to, outcome.reported)
-        else:
-            status = await report.move(svc, run, to, outcome.reported)
-        await report.close(svc, run, "succeeded", tally, done, summary=outcome.reported)
-        return status
-
-    async def _report(
-        self, run: PreparedRun, tally: RunTally, done: Done, secrets: list[str], resumed: bool
-    ) -> _Outcome:
-        """Report one execution up. ``status`` stays ``None`` when its changes are committed
-        and the task awaits its gate (the execution still open, holding the claim)."""
-        svc = self.svc
-        safe = safe_summary(done.summary or tally.last_text, secrets)
-        reported = safe or "(no summary)"
-        outcome = _Outcome(reason=done.reason, summary=reported, reported=reported)
-        if tally.budget_stop:
-            outcome.reason, outcome.summary = "aborted", "auto-paused (budget)"
-            outcome.status = await report.budget_stop(svc, run, tally, done, reported)
-        elif done.reason == "success":
-            await report.agent_report(svc, run, reported)
-            outcome.status = await report.land_success(svc, run, reported, done)
-            if outcome.status is not None:
-                await report.close(svc, run, "succeeded", tally, done, summary=reported)
-        else:
-            outcome.status = await report.failure(svc, run, tally, done, safe, resumed)
-        return outcome
-
-    def _result(self, run: PreparedRun, chain: _Chain, outcome: _Outcome) -> dict:
+    def _result(self, run: PreparedRun, chain: _Chain, outcome: report.Outcome) -> dict:
         return {
             "ok": True,
             "runtimeId": run.descriptor.id,

@@ -4,11 +4,13 @@ and the task driven to a real status or released — only while this run holds i
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .. import worktrees
 from ..handoff import Handoff, read_handoff, write_handoff
 from ..plugin_api.types import Done
+from ..redaction import safe_summary
 from .model import PreparedRun, RunTally
 from .prompt import last_crash
 from .services import Services
@@ -20,6 +22,64 @@ LATE_REASONS = {
     "illegal_transition": "the task had been moved before this run finished",
     "claim_lost": "the task had been released before this run finished",
 }
+
+
+@dataclass
+class Outcome:
+    """How a run ended, as the response reports it (``status`` None: not settled yet)."""
+
+    reason: str
+    summary: str
+    reported: str
+    status: str | None = None
+
+
+async def execution(
+    svc: Services, run: PreparedRun, tally: RunTally, done: Done, secrets: list[str], resumed: bool
+) -> Outcome:
+    """Report one execution up. ``status`` stays ``None`` when its changes are committed and
+    the task awaits its gate (the execution still open, holding the claim)."""
+    safe = safe_summary(done.summary or tally.last_text, secrets)
+    reported = safe or "(no summary)"
+    outcome = Outcome(reason=done.reason, summary=reported, reported=reported)
+    if tally.budget_stop:
+        outcome.reason, outcome.summary = "aborted", "auto-paused (budget)"
+        outcome.status = await budget_stop(svc, run, tally, done, reported)
+    elif done.reason == "success":
+        await agent_report(svc, run, reported)
+        outcome.status = await land_success(svc, run, reported, done)
+        if outcome.status is not None:
+            await close(svc, run, "succeeded", tally, done, summary=reported)
+    else:
+        outcome.status = await failure(svc, run, tally, done, safe, resumed)
+    return outcome
+
+
+async def land(
+    svc: Services, run: PreparedRun, tally: RunTally, done: Done, outcome: Outcome, to: str
+) -> None:
+    """Settle a committed success: move the task to ``to`` while this run holds its claim
+    (``claim_lost``: it does not), then close the execution ``succeeded``."""
+    if to == "claim_lost":
+        current = await svc.db(svc.board.get_task, run.task["id"])
+        outcome.status = await late_result(svc, run, current, to, outcome.reported)
+    else:
+        outcome.status = await move(svc, run, to, outcome.reported)
+    await close(svc, run, "succeeded", tally, done, summary=outcome.reported)
+
+
+async def stop(
+    svc: Services, run: PreparedRun, tally: RunTally, done: Done, outcome: Outcome, where: str
+) -> None:
+    """The chain was aborted during or between its steps: say so, close ``cancelled``,
+    release."""
+    why = run.abort.reason or "aborted"
+    await svc.comment(run.task["id"], f"Run aborted: {where} ({why}).")
+    await close(
+        svc, run, "cancelled", tally, done, error=f"aborted: {why}", summary=outcome.reported
+    )
+    await svc.release(run)
+    outcome.reason, outcome.status = "aborted", "todo"
 
 
 def _now_iso() -> str:

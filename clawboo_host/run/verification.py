@@ -26,8 +26,11 @@ from .. import worktrees
 from ..plugin_api.childenv import build_child_env
 from ..plugin_api.process import spawn
 from ..plugin_api.text import tail
+from ..plugin_api.types import Done
 from ..redaction import redact_known
-from .model import EventSink, PreparedRun
+from . import report
+from .accounting import check_budgets
+from .model import EventSink, PreparedRun, RunTally
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -196,6 +199,34 @@ async def record(svc: Services, run: PreparedRun, verdict: Verdict) -> None:
         f"Verification {word} (attempt {verdict.attempt}): `{verdict.command}` "
         f"{verdict.what_happened}.\n\n{output}",
     )
+
+
+async def route(
+    svc: Services,
+    run: PreparedRun,
+    tally: RunTally,
+    done: Done,
+    outcome: report.Outcome,
+    verdict: Verdict,
+    attempts: int,
+) -> None:
+    """Record the verdict and settle the task: ``done``, ``blocked`` after the last attempt,
+    ``todo`` when the chain was aborted or a cap budget paused — or leave ``outcome.status``
+    ``None`` for a fix run."""
+    if verdict.aborted:
+        await report.stop(svc, run, tally, done, outcome, "verification stopped")
+        return
+    await record(svc, run, verdict)
+    if verdict.passed:
+        await report.land(svc, run, tally, done, outcome, "done")
+    elif verdict.attempt >= attempts:
+        await svc.comment(run.task["id"], blocked_comment(verdict.attempt))
+        await report.land(svc, run, tally, done, outcome, "blocked")
+    elif await check_budgets(svc, run, tally):
+        outcome.reason, outcome.summary = "aborted", "auto-paused (budget)"
+        outcome.status = await report.budget_stop(svc, run, tally, done, outcome.reported)
+    elif run.abort.is_set:
+        await report.stop(svc, run, tally, done, outcome, "stopped before the fix run")
 
 
 def fix_section(verdict: Verdict, attempts: int) -> str:
