@@ -692,17 +692,24 @@ async def has_changes(wt: Worktree, env: Mapping[str, str] | None) -> bool:
     return False
 
 
-async def commit_changes(wt: Worktree, message: str, env: Mapping[str, str] | None) -> str | None:
-    """Stage everything in the worktree and commit it on the task branch with the host's
-    identity. Returns the new commit's sha, or ``None`` when there was nothing to commit."""
-    await _git_ok(["add", "-A"], cwd=wt.path, env=env, what="git add")
+async def commit_changes(
+    wt: Worktree,
+    message: str,
+    env: Mapping[str, str] | None,
+    paths: Sequence[str] = (),
+) -> str | None:
+    """Stage everything in the worktree (only ``paths``, when given) and commit it on the task
+    branch with the host's identity. Returns the new commit's sha, or ``None`` when there was
+    nothing to commit."""
+    only = ["--", *paths] if paths else []
+    await _git_ok(["add", "-A", *only], cwd=wt.path, env=env, what="git add")
     staged = await _git(["diff", "--cached", "--quiet"], cwd=wt.path, env=env)
     if staged.returncode == 0:
         return None
     if staged.returncode != 1:
         raise WorktreeError(f"git diff --cached failed: {_why(staged)}")
     await _git_ok(
-        ["commit", "--no-verify", "-q", "-m", message or "clawboo: task changes"],
+        ["commit", "--no-verify", "-q", "-m", message or "clawboo: task changes", *only],
         cwd=wt.path,
         env=env,
         commit=True,

@@ -99,12 +99,12 @@ def test_a_passing_command_is_done_after_one_execution(client, git_repo):
         client,
         "t",
         f"{WRITES}\n!ok wrote it",
-        verifyCommand="test -f src/feature.txt && echo all 12 tests passed",
+        verifyCommand="test -f src/feature.txt && echo all 12 tests passed && touch .cache",
     )
     body = run_task(client, MOCK, task["id"], repoPath=str(git_repo))
     assert (body["doneReason"], body["status"]) == ("success", "done")
     assert body["verification"] == {
-        "command": "test -f src/feature.txt && echo all 12 tests passed",
+        "command": "test -f src/feature.txt && echo all 12 tests passed && touch .cache",
         "attempts": 1,
         "passed": True,
         "exitCode": 0,
@@ -118,8 +118,11 @@ def test_a_passing_command_is_done_after_one_execution(client, git_repo):
     evidence = branch_file(git_repo, task["id"], "VERIFICATION.md")
     assert "Attempt 1 — passed" in evidence and "all 12 tests passed" in evidence
     assert branch_file(git_repo, task["id"], "src/feature.txt") == "implemented"
-    worktree = after["workspace"]["worktreePath"]
-    assert git(Path(worktree), "status", "--porcelain") == ""
+    # the evidence commit carries the evidence only, not what the command left behind
+    files = git(git_repo, "ls-tree", "-r", "--name-only", f"clawboo/task-{task['id']}")
+    assert ".cache" not in files.split()
+    worktree = Path(after["workspace"]["worktreePath"])
+    assert git(worktree, "status", "--porcelain") == "?? .cache"
 
 
 def test_a_failing_command_gets_a_fix_run_then_blocks(client, git_repo):

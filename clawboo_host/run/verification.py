@@ -190,7 +190,10 @@ async def record(svc: Services, run: PreparedRun, verdict: Verdict) -> None:
         with open(Path(wt.path) / "VERIFICATION.md", "a", encoding="utf-8") as fh:
             fh.write(evidence)
         await worktrees.commit_changes(
-            wt, f"clawboo: verification attempt {verdict.attempt} {word}", svc.config.env
+            wt,
+            f"clawboo: verification attempt {verdict.attempt} {word}",
+            svc.config.env,
+            paths=["VERIFICATION.md"],  # the evidence only, not what the command left behind
         )
     except (OSError, worktrees.WorktreeError) as exc:  # the verdict stands without the file
         log.warning("run %s: could not record the verification: %s", run.exec_id, exc)
