@@ -780,3 +780,38 @@ def test_claim_for_run_claims_and_opens_the_execution_together(tmp_path):
     assert store.claim_for_run(task["id"], "a2", "rt") is None  # lost: no second execution
     assert len(store.list_executions(task["id"])) == 1
     store.close()
+
+
+def test_hand_over_claim_passes_the_claim_to_a_new_execution_in_one_step(store):
+    task = store.create_task("t")
+    first = store.claim_for_run(task["id"], "a1", "rt", owner_pid=7, owner_boot="x")
+    second = store.hand_over_claim(
+        task["id"], first["id"], "verify-fix", 7, "x", summary="did it", cost_usd=0.25
+    )
+    assert second["status"] == "running" and second["run_reason"] == "verify-fix"
+    assert second["runtime_id"] == "rt" and second["owner_pid"] == 7
+    closed = store.get_execution(first["id"])
+    assert (closed["status"], closed["summary"], closed["cost_usd"]) == (
+        "succeeded",
+        "did it",
+        0.25,
+    )
+    row = store.get_task(task["id"])
+    assert (row["status"], row["claim_exec_id"], row["assignee_agent_id"]) == (
+        "in_progress",
+        second["id"],
+        "a1",
+    )
+    # the old execution no longer holds the claim: a second hand-over from it writes nothing
+    assert store.hand_over_claim(task["id"], first["id"], "verify-fix", 7, "x") is None
+    # nor does one after a person released the task
+    assert store.update_status(task["id"], "todo").ok
+    assert store.hand_over_claim(task["id"], second["id"], "verify-fix", 7, "x") is None
+    assert [e["status"] for e in store.list_executions(task["id"])] == ["succeeded", "running"]
+
+
+def test_verify_command_is_stored_redacted_and_blank_means_none(store):
+    task = store.create_task("t", verify_command="  TOKEN=ghp_abcdefghijklmnop1234 make test ")
+    assert task["verify_command"] == "TOKEN=[REDACTED] make test"
+    assert store.patch_task(task["id"], title="t2").task["verify_command"] is not None
+    assert store.patch_task(task["id"], verify_command="  ").task["verify_command"] is None

@@ -412,3 +412,47 @@ def test_a_cap_budget_paused_during_verification_stops_the_chain(client, git_rep
     after = task_detail(client, task["id"])
     assert [e["status"] for e in after["executions"]] == ["cancelled"]  # no fix run started
     assert after["comments"][-1]["body"].startswith("Auto-paused: agent budget reached")
+
+
+def test_the_fix_run_is_told_the_command_its_exit_code_and_output(clawboo_host_factory, git_repo):
+    """A runtime plugin that records its prompts: the fix run's carries the failure."""
+    import types
+
+    from clawboo_host.plugin_api import Capabilities, Done, Health, RuntimeDescriptor, hookimpl
+
+    prompts: list[str] = []
+
+    async def clawboo_runtime_run(ctx):
+        prompts.append(ctx.prompt)
+        (ctx.cwd / f"change-{len(prompts)}.txt").write_text("work\n")
+        yield Done("success", summary=f"attempt {len(prompts)}")
+
+    descriptor = RuntimeDescriptor(
+        id="recorder",
+        name="recorder",
+        auth_kind="none",
+        docs_url="https://example.invalid",
+        capabilities=Capabilities(
+            streaming=True, mcp=False, worktrees=True, resume=False, tool_approval=False
+        ),
+    )
+    module = types.ModuleType("recorder")
+    module.clawboo_runtime_descriptor = hookimpl(lambda: descriptor)
+    module.clawboo_runtime_health = hookimpl(lambda: Health(ok=True))
+    module.clawboo_runtime_run = hookimpl(clawboo_runtime_run)
+    server = clawboo_host_factory(plugins=[("recorder", module)])
+    with server.client() as client:
+        task = create_task(client, "t", "do it", verifyCommand="echo 'E   assert 3 == 4'; exit 4")
+        body = run_task(client, "recorder", task["id"], repoPath=str(git_repo))
+    assert (body["status"], body["summary"]) == ("blocked", "attempt 2")
+    assert len(prompts) == 2
+    assert "Verification failed" not in prompts[0]
+    fix = prompts[1]
+    assert fix.startswith(
+        "# Task: t\n\ndo it\n\n## Verification failed — fix this before finishing"
+    )
+    assert "`echo 'E   assert 3 == 4'; exit 4` exited 4 (verification attempt 1 of 2)" in fix
+    assert "```text\nE   assert 3 == 4\n```" in fix
+    # the fix run's work is committed on the task branch too
+    files = git(git_repo, "ls-tree", "-r", "--name-only", f"clawboo/task-{task['id']}").split()
+    assert {"change-1.txt", "change-2.txt"} <= set(files)
