@@ -20,7 +20,14 @@ import anyio
 
 from ..handoff import read_handoff
 from ..plugin_api.childenv import build_child_env
-from ..plugin_api.types import CostEvent, Done, ErrorEvent, RunContext, TextDelta
+from ..plugin_api.types import (
+    CostEvent,
+    Done,
+    ErrorEvent,
+    RunContext,
+    RuntimeEvent,
+    TextDelta,
+)
 from ..redaction import redact_json
 from ..run_tokens import RunScope
 from .accounting import account
@@ -168,10 +175,19 @@ async def run_execution(
                     await events.aclose()
                 except Exception:
                     log.exception("runtime %s failed to close", run.descriptor.id)
-    return _outcome(run, done, crash, watchdog, streamed=events is not None or crash is not None)
+    return _outcome(run, done, crash, watchdog, streamed=events is not None)
 
 
-async def _consume(svc, run, events, tally, watchdog, prepared, on_event) -> Done | None:
+async def _consume(
+    svc: Services,
+    run: PreparedRun,
+    events: AsyncIterator[RuntimeEvent],
+    tally: RunTally,
+    watchdog: _Watchdog,
+    prepared: Prepared,
+    on_event: EventSink | None,
+) -> Done | None:
+    """Forward and fold each event; the plugin's ``Done``, or None if it never sent one."""
     async for event in events:
         watchdog.heard()
         if on_event is not None and not isinstance(event, Done):
