@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from .. import run_processes
 from ..board.store import BoardStore
 from ..config import HostConfig
+from ..isolation import Sandbox
 from ..keys import KeyResolver
 from ..plugin_api.types import AbortSignal, Done
 from ..registry import RuntimeRegistry
@@ -61,6 +63,14 @@ class Executor:
         self.live: dict[str, AbortSignal] = {}
 
     @property
+    def sandbox(self) -> Sandbox | None:
+        return self.svc.sandbox
+
+    @sandbox.setter
+    def sandbox(self, sandbox: Sandbox | None) -> None:
+        self.svc.sandbox = sandbox
+
+    @property
     def max_depth(self) -> int:
         return prepare_step.max_depth(self.svc)
 
@@ -69,7 +79,9 @@ class Executor:
     async def recover(self) -> list[str]:
         """Close executions whose host process is gone and release their tasks."""
         svc = self.svc
-        closed = await svc.db(svc.board.recover_orphans, self._is_owner_alive)
+        closed = await svc.db(
+            svc.board.recover_orphans, self._is_owner_alive, run_processes.stop_orphaned
+        )
         if closed:
             log.warning("recovered %d interrupted execution(s)", len(closed))
         await anyio.to_thread.run_sync(remove_stale_scratch, svc.config, svc.board)
@@ -156,7 +168,10 @@ class Executor:
             tally = chain.new_tally()
             home = self.homes.home_dir(run)
             async with execution_context(svc, run, home, sections) as prepared:
-                done = await run_execution(svc, run, prepared, tally, on_event)
+                ctx = prepared.ctx
+                own_dirs = (ctx.home_dir, ctx.scratch_dir)
+                with run_processes.track(svc.board, run.exec_id, svc.sandbox, own_dirs=own_dirs):
+                    done = await run_execution(svc, run, prepared, tally, on_event)
             resumed = prepared.ctx.resume_session_id is not None
             with anyio.CancelScope(shield=True):
                 outcome = await report.execution(svc, run, tally, done, prepared.secrets, resumed)

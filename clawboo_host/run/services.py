@@ -9,19 +9,23 @@ import anyio
 
 from ..board.store import BoardStore
 from ..config import HostConfig
+from ..isolation import Sandbox
 from ..keys import KeyResolver
 from ..registry import RuntimeRegistry
 from ..run_tokens import RunTokens
 from .model import PreparedRun
 
 
-@dataclass(frozen=True)
+@dataclass
 class Services:
     config: HostConfig
     registry: RuntimeRegistry
     board: BoardStore
     keys: KeyResolver
     tokens: RunTokens
+    #: where a run's processes (the runtime's and the verify command's) run; set by the host
+    #: once it has probed for one (None: plain spawn)
+    sandbox: Sandbox | None = None
 
     async def db(self, fn, *args, **kwargs):
         """A board call, off the event loop (SQLite blocks)."""

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import anyio
 
-from .. import worktrees
+from .. import run_processes, worktrees
 from ..plugin_api.childenv import build_child_env
 from ..plugin_api.process import spawn
 from ..plugin_api.text import tail
@@ -105,10 +105,10 @@ def _init_sh_command(init_sh: Path) -> str | None:
 
 
 def _tracked(svc: Services, run: PreparedRun) -> AbstractContextManager[None]:
-    """THE spot where the verify command's process group is to be recorded on the execution
-    row (like a runtime's), so a crash recovery can kill its tree: until the board keeps a
-    run's process groups, nothing is recorded and recovery closes the execution only."""
-    return contextlib.nullcontext()
+    """The verify command runs like the runtime's children: in the run's sandbox (when the
+    host has one) and with its process group recorded on the execution, so a crash recovery
+    kills its tree."""
+    return run_processes.track(svc.board, run.exec_id, svc.sandbox)
 
 
 async def run_verify(
