@@ -264,7 +264,10 @@ def test_a_client_hang_up_during_verification_kills_it_and_releases_the_task(
                 json={"taskId": task["id"], "repoPath": str(git_repo)},
                 headers={"Accept": "text/event-stream"},
             ) as response:
-                for line in response.iter_lines():
+                # Keep the iterator referenced: a dropped one is closed, and httpx then
+                # closes the connection — hanging up before the command has even started.
+                frames = response.iter_lines()
+                for line in frames:
                     if line.startswith("data: ") and '"verification"' in line:
                         break
                 wait_until(
@@ -347,7 +350,9 @@ def test_a_host_crash_during_verification_is_recovered(tmp_path, env, git_repo):
         assert after["task"]["status"] == "todo"
         assert [e["status"] for e in after["executions"]] == ["failed"]
         assert after["executions"][0]["error"].startswith("interrupted")
-    finally:  # the orphaned verify process (recovery does not kill process trees yet)
+        # its process group was recorded on the execution: the recovery sweep killed it
+        assert still_running([verify_pid], timeout=30) == []
+    finally:  # never leave a stray behind, even when the test fails
         try:
             os.kill(verify_pid, signal.SIGKILL)
         except ProcessLookupError:
