@@ -112,7 +112,8 @@ class InstallFrame(BaseModel):
 
 class RunFrame(BaseModel):
     """A runtime event (``text-delta``, ``tool-call``, ``tool-result``, ``cost``, ``error``,
-    ``done``, ...) or the final ``result`` frame, which carries the run's JSON result."""
+    ``done``, ...), a ``verification`` frame (``phase`` ``start``/``end``) or the final
+    ``result`` frame, which carries the run's JSON result."""
 
     type: str
 
@@ -180,6 +181,9 @@ class CreateTaskBody(_Body):
     priority: int | None = Field(None, ge=-(2**63), lt=2**63)
     teamId: str | None = non_blank(None)
     parentTaskId: str | None = non_blank(None)
+    verifyCommand: str | None = Field(
+        None, description="Run after a changing run before `done`; blank or null means none."
+    )
 
 
 class PatchTaskBody(_Body):
@@ -187,6 +191,9 @@ class PatchTaskBody(_Body):
     description: str | None = None
     status: Literal[tuple(states.STATUSES)] | None = None  # type: ignore[valid-type]
     priority: int | None = Field(None, ge=-(2**63), lt=2**63)
+    verifyCommand: str | None = Field(
+        None, description="Absent keeps the task's command; null or blank clears it."
+    )
 
 
 class CommentBody(_Body):
@@ -218,6 +225,7 @@ class Task(BaseModel):
     createdAt: Timestamp
     updatedAt: Timestamp
     completedAt: Timestamp | None
+    verifyCommand: str | None
 
 
 class Comment(BaseModel):
@@ -377,6 +385,16 @@ class Usage(BaseModel):
     outputTokens: int | None
 
 
+class Verification(BaseModel):
+    """The last verify-command attempt of a run."""
+
+    command: str
+    attempts: int
+    passed: bool
+    exitCode: int | None
+    outputTail: str
+
+
 class RunResult(BaseModel):
     ok: Literal[True]
     runtimeId: str
@@ -387,6 +405,7 @@ class RunResult(BaseModel):
     costUsd: float | None
     usedWorktree: bool
     degradations: list[str]
+    verification: Verification | None
     usage: Usage
     costEstimated: bool
 
