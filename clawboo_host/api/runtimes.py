@@ -182,6 +182,15 @@ async def run(
             return JSONResponse(await host.executor.execute(prepared))
 
     async def stream(emit) -> None:
+        # First frame: the execution id, so a client can abort the run from elsewhere.
+        await emit(
+            {
+                "type": "status",
+                "phase": "started",
+                "execId": prepared.exec_id,
+                "taskId": prepared.task["id"],
+            }
+        )
         result = await host.executor.execute(prepared, on_event=emit)
         await emit({"type": "result", **result})
 
