@@ -251,6 +251,33 @@ def test_sse_mode_streams_events_then_one_result(client):
     assert set(result) == plain_keys
 
 
+def test_a_stream_starts_with_its_execution_id_so_a_client_can_abort_it(server):
+    """The first frame names the execution: a browser can abort the run it is watching."""
+    with server.client() as client, server.client() as other:
+        task = new_task(client, "!hang")
+        with client.stream(
+            "POST",
+            f"/api/runtimes/{MOCK}/run",
+            json={"taskId": task["id"], "kind": "research"},
+            headers={"Accept": "text/event-stream"},
+        ) as response:
+            lines = (line for line in response.iter_lines() if line.startswith("data: "))
+            first = json.loads(next(lines)[6:])
+            assert first == {
+                "type": "status",
+                "phase": "started",
+                "execId": first["execId"],
+                "taskId": task["id"],
+            }
+            [running] = detail(other, task["id"])["executions"]
+            assert running["id"] == first["execId"] and running["status"] == "running"
+            assert other.post(f"/api/executions/{first['execId']}/abort").status_code == 200
+            frames = [json.loads(line[6:]) for line in lines]
+    result = frames[-1]
+    assert result["type"] == "result" and result["execId"] == first["execId"]
+    assert (result["doneReason"], result["status"]) == ("aborted", "todo")
+
+
 def test_token_usage_without_dollars_is_priced(client):
     task = new_task(client, "!tokens 1000000 0\n!ok priced")
     body = run(client, task["id"], kind="research").json()

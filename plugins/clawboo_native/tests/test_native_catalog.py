@@ -35,3 +35,15 @@ def test_descriptor_and_probe_urls():
         == "http://h:1/api/tags"
     )
     assert PROVIDERS["groq"].models_url({}) == "https://api.groq.com/openai/v1/models"
+
+
+def test_the_panel_offers_exactly_these_providers_in_this_order():
+    """The browser panel's provider choice is a copy of KNOWN_PROVIDERS: keep them equal."""
+    import re
+    from importlib import resources
+
+    from clawboo_native.providers import KNOWN_PROVIDERS
+
+    source = resources.files("clawboo_host").joinpath("panel", "runtimes.js").read_text()
+    listed = re.search(r"NATIVE_PROVIDERS = \[(.*?)\]", source, re.S).group(1)
+    assert tuple(re.findall(r'"([a-z]+)"', listed)) == KNOWN_PROVIDERS

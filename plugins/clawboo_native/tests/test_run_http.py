@@ -93,6 +93,7 @@ def test_a_two_turn_run_commits_the_file_on_the_task_branch(
     assert result["costEstimated"] is True
     types = [f["type"] for f in frames]
     assert types == [
+        "status",  # phase "started", with the execution id
         "cost",
         "text-delta",
         "tool-call",
@@ -101,7 +102,7 @@ def test_a_two_turn_run_commits_the_file_on_the_task_branch(
         "text-delta",
         "result",
     ]
-    assert frames[3]["output"] == "wrote hello.txt" and frames[3]["isError"] is False
+    assert frames[4]["output"] == "wrote hello.txt" and frames[4]["isError"] is False
 
     branch = f"clawboo/task-{task['id']}"
     assert git(git_repo, "show", f"{branch}:hello.txt") == "hi"
