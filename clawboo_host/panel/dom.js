@@ -41,7 +41,7 @@ export function facts(pairs, attrs = {}) {
 
 export function usd(value) {
   if (value === null || value === undefined) return "–";
-  return `$${Number(value).toFixed(value < 0.01 && value > 0 ? 4 : 2)}`;
+  return `$${Number(value).toFixed(4).replace(/0{1,2}$/, "")}`; // $0.0125, $0.25, $5.00
 }
 
 export function tokens(inputTokens, outputTokens) {
