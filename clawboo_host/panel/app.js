@@ -2,6 +2,7 @@
 // so each view has an address and the back button works.
 import { onUnauthorized } from "./api.js";
 import { createBoard } from "./board.js";
+import { flash } from "./dom.js";
 import { createRun } from "./run.js";
 import { createRuntimes } from "./runtimes.js";
 
@@ -39,6 +40,7 @@ onUnauthorized(() => {
 });
 
 window.addEventListener("hashchange", () => {
+  flash("");
   showView();
   document.getElementById("main").focus({ preventScroll: true });
 });
