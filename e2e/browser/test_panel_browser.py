@@ -83,7 +83,9 @@ def test_install_streams_its_log_and_shows_errors_with_their_code(host, page, sh
     shot(page, "install")
 
 
-def test_connect_check_and_disconnect_never_show_the_key(host_env, clawboo_host_factory, page, shot):
+def test_connect_check_and_disconnect_never_show_the_key(
+    host_env, clawboo_host_factory, page, shot
+):
     with FakeProvider() as provider:
         provider.respond("GET", "/models", 200, {"data": []})
         host = clawboo_host_factory(env=dict(host_env, OPENROUTER_BASE_URL=provider.url))
