@@ -125,6 +125,16 @@ def test_connect_check_and_disconnect_never_show_the_key(
 def test_create_a_task_run_it_on_the_mock_and_see_it_land(host, page, shot, git_repo):
     page.goto(host.url + "/#board")
     page.evaluate("window.__sameDocument = true")  # gone if the page ever reloads
+    budget = page.locator("#budget-form")
+    budget.get_by_label("Scope", exact=True).select_option("agent")
+    budget.get_by_label("Scope id").fill("clawboo-mock")
+    budget.get_by_label("Limit (USD)").fill("5")
+    budget.get_by_label("Mode").select_option("cap")
+    budget.get_by_role("button", name="Set budget").click()
+    budgets = page.locator("#budgets tbody tr")
+    expect(budgets).to_have_count(1)
+    expect(budgets).to_contain_text("$5.00")
+    expect(budgets).to_contain_text("cap")
     page.get_by_label("Title", exact=True).fill("Say hello")
     page.get_by_label("Description", exact=True).fill(
         "!write hello.txt hi\n!cost 0.0125 1200 340\n!ok wrote hello.txt"
@@ -153,6 +163,7 @@ def test_create_a_task_run_it_on_the_mock_and_see_it_land(host, page, shot, git_
     review = page.locator('section.column[data-status="in_review"]')
     expect(review.get_by_role("button", name="Say hello")).to_be_visible()
     assert page.evaluate("window.__sameDocument") is True
+    expect(budgets.locator("td").nth(3)).to_have_text("$0.0125")  # spent by the run
     review.get_by_role("button", name="Say hello").click()
     task_id = detail.locator("code").first.inner_text()
     expect(detail).to_contain_text(f"clawboo/task-{task_id}")
