@@ -25,6 +25,13 @@ function describe(frame) {
       return ["cost", `${usd(frame.costUsd)} · ${tokens(frame.usage?.inputTokens, frame.usage?.outputTokens)} tokens${frame.model ? ` · ${frame.model}` : ""}`];
     case "error":
       return [frame.fatal ? "error (fatal)" : "error", `${frame.code}: ${frame.message}`];
+    case "verification": // the verify gate: a start per attempt, an end with the verdict
+      if (frame.phase === "start") return ["verifying", `attempt ${frame.attempt}: ${frame.command}`];
+      if ("passed" in frame) {
+        const verdict = frame.passed ? "✓ passed" : `✗ failed (exit ${frame.exitCode ?? "?"})`;
+        return ["verification", `${verdict}: ${frame.command}${frame.outputTail ? `\n${clip(frame.outputTail)}` : ""}`];
+      }
+      return ["verification", clip(frame)];
     case "result":
       return ["result", `${frame.doneReason} → task ${frame.status} · ${usd(frame.costUsd)} · ${frame.summary}`];
     default: {
