@@ -33,7 +33,7 @@ function describe(frame) {
       }
       return ["verification", clip(frame)];
     case "result":
-      return ["result", `${frame.doneReason} → task ${frame.status} · ${usd(frame.costUsd)} · ${frame.summary}`];
+      return ["result", `${frame.doneReason} → task ${frame.status} · cost ${usd(frame.costUsd)} · ${frame.summary}`];
     default: {
       const { type, ...rest } = frame;
       return [type, clip(rest)];
