@@ -251,3 +251,26 @@ def test_views_are_reachable_from_the_keyboard(host, page, view):
     page.keyboard.press("Enter")
     expect(page.locator(f"#view-{view.lower()}")).to_be_visible()
     expect(link).to_have_attribute("aria-current", "page")
+
+
+UNLABELLED = """
+() => [...document.querySelectorAll("input, select, textarea, button")]
+  .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute("aria-label")
+                  && !(el.tagName === "BUTTON" && el.textContent.trim()))
+  .map((el) => el.outerHTML.slice(0, 120))
+"""
+
+
+def test_every_control_has_a_name_and_every_view_fits_a_narrow_window(host, page, shot):
+    with host.client() as api:
+        task = create_task(api, "Look at me")
+    page.goto(host.url + "/#board")
+    page.get_by_role("button", name="Look at me").click()
+    expect(page.locator("#task-detail")).to_be_visible()
+    assert page.evaluate(UNLABELLED) == []
+    page.set_viewport_size(NARROW)
+    for view in ("Runtimes", "Board", "Run"):
+        open_view(page, view)
+        assert no_horizontal_scroll(page), view
+    page.get_by_label("Task", exact=True).select_option(task["id"])
+    shot(page, "run-narrow")
