@@ -6,6 +6,15 @@ import { errorText, fill, h, tokens, usd } from "./dom.js";
 
 const RUNNABLE = new Set(["backlog", "todo", "in_progress", "in_review", "blocked"]);
 const MAX_SHOWN = 2000; // characters of one tool input/output shown in the log
+// What to do about each refusal the run route answers before it starts (docs/api.md).
+const REFUSAL_HINTS = {
+  not_found: "the task no longer exists",
+  too_deep: "the task is nested too deep to dispatch",
+  connected_substrate: "this runtime is a connected substrate and does not take runs here",
+  budget_paused: "a cap budget for this agent, mission or team is paused — raise it on the board",
+  conflict: "the task is already claimed by another run (or not in a runnable status)",
+  workspace_unavailable: "a code run needs a repository path — give one, or pick research/review",
+};
 
 function clip(text) {
   const s = typeof text === "string" ? text : JSON.stringify(text);
@@ -125,7 +134,8 @@ export function createRun(ctx) {
         ? `Finished: ${result.doneReason} — task is now ${result.status}.`
         : "The stream ended without a result.";
     } catch (err) {
-      state.textContent = `Refused — ${errorText(err)}`;
+      const hint = REFUSAL_HINTS[err.body && err.body.reason];
+      state.textContent = `Refused — ${errorText(err)}${hint ? `: ${hint}` : ""}`;
     } finally {
       execId = null;
       setRunning(false);

@@ -149,6 +149,10 @@ def test_create_a_task_run_it_on_the_mock_and_see_it_land(host, page, shot, git_
     detail.get_by_role("button", name="Run this task…").click()
     expect(page.locator("#view-run")).to_be_visible()
     page.get_by_label("Runtime", exact=True).select_option("clawboo-mock")
+    page.get_by_role("button", name="Run", exact=True).click()  # a code run, no repository
+    expect(page.locator("#run-state")).to_contain_text(
+        "Refused — 422: workspace_unavailable: a code run needs a repository path"
+    )
     page.get_by_label("Repository path").fill(str(git_repo))
     page.get_by_role("button", name="Run", exact=True).click()
     events = page.get_by_role("log", name="Run events")
@@ -167,9 +171,10 @@ def test_create_a_task_run_it_on_the_mock_and_see_it_land(host, page, shot, git_
     review.get_by_role("button", name="Say hello").click()
     task_id = detail.locator("code").first.inner_text()
     expect(detail).to_contain_text(f"clawboo/task-{task_id}")
-    execution = detail.locator("table.executions tbody tr")
-    expect(execution).to_have_count(1)
-    expect(execution.locator("td.exec-status")).to_have_text("succeeded")
+    executions = detail.locator("table.executions tbody tr")
+    expect(executions).to_have_count(2)  # the refused attempt is on record too
+    expect(executions.locator("td.exec-status")).to_have_text(["failed", "succeeded"])
+    execution = executions.nth(1)
     expect(execution).to_contain_text("$0.0125")
     expect(execution).to_contain_text("1200 in / 340 out")
     expect(detail.locator("ol.comments")).to_contain_text("wrote hello.txt")
