@@ -111,9 +111,10 @@ class InstallFrame(BaseModel):
 
 
 class RunFrame(BaseModel):
-    """A runtime event (``text-delta``, ``tool-call``, ``tool-result``, ``cost``, ``error``,
-    ``done``, ...), a ``verification`` frame (``phase`` ``start``/``end``) or the final
-    ``result`` frame, which carries the run's JSON result."""
+    """First ``status {phase: "started", execId, taskId}`` (the id to abort the run with),
+    then a runtime event (``text-delta``, ``tool-call``, ``tool-result``, ``status``,
+    ``cost``, ``error``, ...) per frame, ``verification`` frames (``phase`` ``start``/``end``),
+    and last the ``result`` frame, which carries the run's JSON result."""
 
     type: str
 
