@@ -14,7 +14,6 @@ from clawboo_host.testing.provider import FakeProvider
 
 WIDE = {"width": 1280, "height": 800}  # the page fixture's default
 NARROW = {"width": 390, "height": 844}
-RUNTIMES = ["claude-code", "codex", "hermes", "clawboo-native", "clawboo-mock"]
 KEY = "sk-or-v1-panel-browser-secret-4242"
 TOKEN = "browser-access-token-0123456789"
 
@@ -35,17 +34,21 @@ def no_horizontal_scroll(page) -> bool:
 def test_every_runtime_has_a_card_with_its_state(host, page, shot):
     with host.client() as api:
         rows = {r["id"]: r for r in api.get("/api/runtimes").json()["runtimes"]}
-    assert sorted(rows) == sorted(RUNTIMES)
+    assert {"claude-code", "codex", "hermes", "clawboo-native", "clawboo-mock"} <= set(rows)
     page.goto(host.url + "/")
-    for rid in RUNTIMES:
+    expect(page.locator("article.card")).to_have_count(len(rows))
+    for rid in rows:
         c = card(page, rid)
         expect(c).to_be_visible()
         expect(c.get_by_role("heading")).to_contain_text(rows[rid]["name"])
         state = c.locator('[data-field="connectionState"]')
         expect(state).to_contain_text(
-            {"ready": "ready", "needs-auth": "needs a key", "not-installed": "not installed"}[
-                rows[rid]["connectionState"]
-            ]
+            {
+                "ready": "ready",
+                "needs-auth": "needs a key",
+                "needs-login": "needs sign-in",
+                "not-installed": "not installed",
+            }[rows[rid]["connectionState"]]
         )
     expect(card(page, "claude-code")).to_contain_text("npm install -g @anthropic-ai/claude-code@2")
     expect(card(page, "clawboo-mock")).to_contain_text("streaming, mcp, worktrees")
