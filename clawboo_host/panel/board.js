@@ -5,9 +5,6 @@ import { duration, errorText, facts, fill, flash, h, tokens, usd, when } from ".
 
 export const STATUSES = ["backlog", "todo", "in_progress", "in_review", "blocked", "done", "cancelled"];
 
-// Task fields the panel edits; `verifyCommand` only where the host's task model has it.
-const OPTIONAL_FIELDS = [["verifyCommand", "Verify command", "e.g. pytest -q"]];
-
 export function createBoard(ctx) {
   const columns = document.getElementById("board-columns");
   const detail = document.getElementById("task-detail");
@@ -24,7 +21,6 @@ export function createBoard(ctx) {
       ctx.tasks = tasks;
       renderColumns(tasks);
       renderBudgets(rows);
-      renderOptionalCreateFields(tasks);
       ctx.onTasks();
       if (openTaskId) await showTask(openTaskId, { keepFocus: true });
     } catch (err) {
@@ -59,19 +55,6 @@ export function createBoard(ctx) {
         h("td", {}, usd(b.spentUsd)), h("td", {}, b.mode), h("td", {}, b.status))))));
   }
 
-  function optionalFields(tasks) {
-    return OPTIONAL_FIELDS.filter(([name]) => tasks.some((t) => name in t));
-  }
-
-  function renderOptionalCreateFields(tasks) {
-    const slot = document.getElementById("new-verify");
-    if (slot.childElementCount) return;
-    fill(slot, optionalFields(tasks).map(([name, label, placeholder]) => [
-      h("label", { for: `new-${name}` }, label),
-      h("input", { id: `new-${name}`, name, placeholder }),
-    ]));
-  }
-
   async function showTask(taskId, { keepFocus = false } = {}) {
     openTaskId = taskId;
     let data;
@@ -85,18 +68,16 @@ export function createBoard(ctx) {
     const title = h("input", { id: "edit-title", name: "title", value: task.title, required: true });
     const description = h("textarea", { id: "edit-description", name: "description", rows: 4 });
     description.value = task.description || "";
-    const extra = optionalFields([task]).map(([name, label]) => {
-      const input = h("input", { id: `edit-${name}`, name, value: task[name] || "" });
-      return { name, nodes: [h("label", { for: `edit-${name}` }, label), input], input };
-    });
+    const verify = h("input", { id: "edit-verify", name: "verifyCommand", value: task.verifyCommand || "",
+      placeholder: "none: the task goes to review", spellcheck: "false" });
     const status = h("select", { id: "edit-status", name: "status" },
       STATUSES.map((s) => h("option", { value: s, selected: s === task.status }, s)));
     const commentBox = h("textarea", { id: "comment-body", name: "body", rows: 2, required: true });
 
     const save = async (e) => {
       e.preventDefault();
-      const body = { title: title.value, description: description.value };
-      for (const f of extra) body[f.name] = f.input.value;
+      // a blank verify command clears it (PATCH treats "" as null)
+      const body = { title: title.value, description: description.value, verifyCommand: verify.value };
       if (status.value !== task.status) body.status = status.value;
       await change(() => api("PATCH", `/api/board/tasks/${task.id}`, body), "Task saved.");
     };
@@ -122,7 +103,7 @@ export function createBoard(ctx) {
       h("form", { class: "panel-form", id: "task-edit", onsubmit: save },
         h("label", { for: "edit-title" }, "Title"), title,
         h("label", { for: "edit-description" }, "Description"), description,
-        extra.map((f) => f.nodes),
+        h("label", { for: "edit-verify" }, "Verify command"), verify,
         h("label", { for: "edit-status" }, "Status"), status,
         h("button", { type: "submit" }, "Save")),
       h("h4", {}, `Executions (${executions.length})`),

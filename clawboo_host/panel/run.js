@@ -41,8 +41,11 @@ function describe(frame) {
         return ["verification", `${verdict}: ${frame.command}${frame.outputTail ? `\n${clip(frame.outputTail)}` : ""}`];
       }
       return ["verification", clip(frame)];
-    case "result":
-      return ["result", `${frame.doneReason} → task ${frame.status} · cost ${usd(frame.costUsd)} · ${frame.summary}`];
+    case "result": {
+      const v = frame.verification;
+      const verified = v ? ` · verification ${v.passed ? "passed" : "failed"} (${v.attempts} attempt${v.attempts === 1 ? "" : "s"})` : "";
+      return ["result", `${frame.doneReason} → task ${frame.status}${verified} · cost ${usd(frame.costUsd)} · ${frame.summary}`];
+    }
     default: {
       const { type, ...rest } = frame;
       return [type, clip(rest)];

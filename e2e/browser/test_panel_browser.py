@@ -201,6 +201,52 @@ def test_create_a_task_run_it_on_the_mock_and_see_it_land(host, page, shot, git_
     page.set_viewport_size(WIDE)
 
 
+def test_a_run_verified_by_the_task_s_command(host, page, shot, git_repo):
+    """A failed verification, the fix run, a passing one: all shown live, the task done."""
+    page.goto(host.url + "/#board")
+    page.get_by_label("Title", exact=True).fill("Add the feature")
+    page.get_by_label("Description", exact=True).fill("!write src/feature.txt implemented")
+    page.get_by_label("Verify command").fill(
+        'test -f fixed.txt || { echo "!write fixed.txt repaired"; exit 1; }'
+    )
+    page.get_by_role("button", name="Create task").click()
+    detail = page.locator("#task-detail")
+    expect(detail.get_by_label("Verify command")).to_have_value(
+        'test -f fixed.txt || { echo "!write fixed.txt repaired"; exit 1; }'
+    )
+    detail.get_by_role("button", name="Run this task…").click()
+    page.get_by_label("Runtime", exact=True).select_option("clawboo-mock")
+    page.get_by_label("Repository path").fill(str(git_repo))
+    page.get_by_role("button", name="Run", exact=True).click()
+    state = page.locator("#run-state")
+    expect(state).to_contain_text("Finished: success — task is now done")
+    events = page.get_by_role("log", name="Run events")
+    expect(events.locator('li[data-type="verification"]')).to_have_count(4)
+    expect(events).to_contain_text("verifying: attempt 1: test -f fixed.txt")
+    expect(events).to_contain_text("✗ failed (exit 1)")
+    expect(events).to_contain_text("✓ passed")
+    expect(events.locator('li[data-type="result"]')).to_contain_text(
+        "verification passed (2 attempts)"
+    )
+    shot(page, "run-verified")
+
+    open_view(page, "Board")
+    done = page.locator('section.column[data-status="done"]')
+    done.get_by_role("button", name="Add the feature").click()
+    expect(detail.locator("table.executions td.exec-status")).to_have_text(
+        ["succeeded", "succeeded"]
+    )
+    expect(detail.locator("ol.comments")).to_contain_text("Verification passed (attempt 2)")
+
+    # clearing the command from the edit form clears it on the task
+    detail.get_by_label("Verify command").fill("")
+    detail.get_by_role("button", name="Save").click()
+    expect(page.locator("#flash")).to_have_text("Task saved.")
+    task_id = detail.locator("code").first.inner_text()
+    with host.client() as api:
+        assert task_detail(api, task_id)["task"]["verifyCommand"] is None
+
+
 def test_abort_a_hanging_run(host, page, shot):
     with host.client() as api:
         task = create_task(api, "Wait forever", "!hang")
