@@ -1,37 +1,35 @@
-"""The board's SQLite schema, and bringing any existing file up to it.
+"""The board's schema, declared once as SQLAlchemy Core tables for SQLite and PostgreSQL.
 
-The schema is declared once, as data: each table is an ordered list of ``(column, declaration)``
-pairs plus table-level constraints. :func:`ensure_schema` runs on every open and, in one
-transaction:
+This is the *current* shape the store reads and writes. Databases reach it through the
+versioned Alembic migrations in :mod:`clawboo_host.board.migrations` (see
+:mod:`clawboo_host.board.migrate`); a test checks that migrating an empty database yields
+exactly these tables, on both backends. Changing a table is therefore two edits: the column
+here and a new migration revision.
 
-1. creates any missing table from the declaration;
-2. gives an *older file* its missing columns: for each table it compares ``PRAGMA table_info``
-   with the declared columns and ``ALTER TABLE ... ADD COLUMN``\\ s the missing ones (a column
-   SQLite cannot add — a primary key — is reported and skipped);
-3. runs the numbered migrations newer than the file's ``PRAGMA user_version``, in order, and
-   stores the new version.
-
-Adding a column later is therefore only a new line in :data:`TABLES`; a data change (backfill,
-new index, rename) is a new entry at the end of :data:`MIGRATIONS`.
+Timestamps are ISO-8601 UTC text with milliseconds (``2026-05-09T07:35:25.123Z``) written by the
+store, except ``hosts.heartbeat_at``/``started_at``, which come from the database's own clock.
+``seq`` is an identity column that orders rows created in the same millisecond on PostgreSQL
+(SQLite uses its ``rowid`` instead; see :func:`clawboo_host.board.database.insertion_order`).
 """
 
 from __future__ import annotations
 
-import logging
-import re
-import sqlite3
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from .states import STATUSES
-
-log = logging.getLogger(__name__)
-
-
-def _in(column: str, values: tuple[str, ...] | list[str]) -> str:
-    quoted = ", ".join(f"'{v}'" for v in values)
-    return f"CHECK ({column} IN ({quoted}))"
-
 
 AUTHOR_TYPES = ("agent", "user", "system")
 EXECUTION_STATUSES = ("running", "succeeded", "failed", "cancelled", "timed_out")
@@ -42,228 +40,178 @@ BUDGET_MODES = ("warn", "cap")
 BUDGET_STATUSES = ("active", "soft_capped", "paused")
 
 
-@dataclass(frozen=True)
-class Table:
-    name: str
-    columns: list[tuple[str, str]]
-    constraints: list[str] = field(default_factory=list)
-
-    def create_sql(self) -> str:
-        parts = [f"{name} {decl}" for name, decl in self.columns] + self.constraints
-        body = ",\n  ".join(parts)
-        return f"CREATE TABLE IF NOT EXISTS {self.name} (\n  {body}\n)"
-
-    @property
-    def column_names(self) -> list[str]:
-        return [name for name, _ in self.columns]
+def one_of(table: str, column: str, values: tuple[str, ...] | list[str]) -> CheckConstraint:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({quoted})", name=f"ck_{table}_{column}")
 
 
-# Every NOT NULL column without a constant default is one the store always writes; when an older
-# file lacks it, it is added nullable (SQLite's rule) and, for timestamps, backfilled with "now".
-TABLES: list[Table] = [
-    Table(
-        "teams",
-        [
-            ("id", "TEXT PRIMARY KEY"),
-            ("name", "TEXT NOT NULL DEFAULT ''"),
-            ("leader_agent_id", "TEXT"),
-            ("created_at", "TEXT NOT NULL"),
-            ("updated_at", "TEXT NOT NULL"),
-        ],
-    ),
-    Table(
-        "agents",
-        [
-            ("id", "TEXT PRIMARY KEY"),
-            ("name", "TEXT NOT NULL DEFAULT ''"),
-            ("runtime", "TEXT"),
-            ("team_id", "TEXT REFERENCES teams(id) ON DELETE SET NULL"),
-            ("role", "TEXT"),
-            ("provider", "TEXT"),
-            ("model", "TEXT"),
-            ("config_json", "TEXT"),
-            ("created_at", "TEXT NOT NULL"),
-        ],
-    ),
-    Table(
-        "tasks",
-        [
-            ("id", "TEXT PRIMARY KEY"),
-            ("title", "TEXT NOT NULL DEFAULT ''"),
-            ("description", "TEXT NOT NULL DEFAULT ''"),
-            ("status", f"TEXT NOT NULL DEFAULT 'todo' {_in('status', STATUSES)}"),
-            ("priority", "INTEGER NOT NULL DEFAULT 0"),
-            # No foreign key on team_id: budgets and runs address teams by id, and a task keeps
-            # its team id even if a team row is ever removed. The store checks it on create.
-            ("team_id", "TEXT"),
-            ("parent_task_id", "TEXT REFERENCES tasks(id) ON DELETE SET NULL"),
-            ("assignee_agent_id", "TEXT"),
-            ("assignee_runtime", "TEXT"),
-            # The execution holding the claim: a run's report-up only touches its own claim.
-            ("claim_exec_id", "TEXT"),
-            ("worktree_ref", "TEXT"),
-            ("branch_ref", "TEXT"),
-            ("created_at", "TEXT NOT NULL"),
-            ("updated_at", "TEXT NOT NULL"),
-            ("completed_at", "TEXT"),
-            # The deterministic check a run must pass before the task is done (SPEC §7.2).
-            ("verify_command", "TEXT"),
-        ],
-    ),
-    Table(
-        "comments",
-        [
-            ("id", "TEXT PRIMARY KEY"),
-            ("task_id", "TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE"),
-            ("author_agent_id", "TEXT"),
-            ("author_type", f"TEXT NOT NULL DEFAULT 'user' {_in('author_type', AUTHOR_TYPES)}"),
-            ("body", "TEXT NOT NULL DEFAULT ''"),
-            ("created_at", "TEXT NOT NULL"),
-        ],
-    ),
-    Table(
-        "workspaces",
-        [
-            ("id", "TEXT PRIMARY KEY"),
-            ("task_id", "TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE"),
-            ("repo_path", "TEXT"),
-            ("branch", "TEXT"),
-            ("worktree_path", "TEXT"),
-            ("base_commit", "TEXT"),
-            ("status", f"TEXT NOT NULL DEFAULT 'active' {_in('status', WORKSPACE_STATUSES)}"),
-            ("created_at", "TEXT NOT NULL"),
-            ("last_used_at", "TEXT"),
-        ],
-    ),
-    Table(
-        "executions",
-        [
-            ("id", "TEXT PRIMARY KEY"),
-            ("task_id", "TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE"),
-            ("workspace_id", "TEXT REFERENCES workspaces(id) ON DELETE SET NULL"),
-            ("runtime_id", "TEXT NOT NULL DEFAULT ''"),
-            ("status", f"TEXT NOT NULL DEFAULT 'running' {_in('status', EXECUTION_STATUSES)}"),
-            ("started_at", "TEXT NOT NULL"),
-            ("completed_at", "TEXT"),
-            ("summary", "TEXT"),
-            ("error", "TEXT"),
-            ("cost_usd", "REAL"),
-            ("input_tokens", "INTEGER"),
-            ("output_tokens", "INTEGER"),
-            ("run_reason", "TEXT NOT NULL DEFAULT 'run'"),
-            ("native_session_id", "TEXT"),
-            ("owner_pid", "INTEGER"),
-            ("owner_boot", "TEXT"),
-            # JSON [[pgid, start stamp], ...]: the run's process groups, killed by recovery
-            # when the host that started them died.
-            ("process_groups", "TEXT"),
-            ("recovery_tombstone", "INTEGER NOT NULL DEFAULT 0"),
-        ],
-    ),
-    Table(
-        "budgets",
-        [
-            ("id", "INTEGER PRIMARY KEY"),
-            ("scope", f"TEXT NOT NULL DEFAULT 'agent' {_in('scope', BUDGET_SCOPES)}"),
-            ("scope_id", "TEXT NOT NULL DEFAULT ''"),
-            ("limit_usd_cents", "INTEGER NOT NULL DEFAULT 0"),
-            ("spent_micro_cents", "INTEGER NOT NULL DEFAULT 0"),
-            ("mode", f"TEXT NOT NULL DEFAULT 'warn' {_in('mode', BUDGET_MODES)}"),
-            ("status", f"TEXT NOT NULL DEFAULT 'active' {_in('status', BUDGET_STATUSES)}"),
-            ("created_at", "TEXT NOT NULL"),
-            ("updated_at", "TEXT NOT NULL"),
-        ],
-        ["UNIQUE (scope, scope_id)"],
-    ),
-    Table(
-        "settings",
-        [
-            ("key", "TEXT PRIMARY KEY"),
-            ("value", "TEXT"),
-            ("updated_at", "TEXT NOT NULL"),
-        ],
-    ),
-]
-
-TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+def _seq() -> Column:
+    return Column("seq", BigInteger, Identity(), nullable=True)
 
 
-# --- numbered migrations ---------------------------------------------------------------------
-# Each runs once, inside the open transaction, when the file's user_version is below its number.
-# Columns are already complete when they run (step 2 above), so they may rely on every column.
+metadata = MetaData()
 
+teams = Table(
+    "teams",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False, server_default=""),
+    Column("leader_agent_id", Text),
+    Column("created_at", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+    _seq(),
+)
 
-def _m1_indexes(conn: sqlite3.Connection) -> None:
-    for sql in (
-        "CREATE INDEX IF NOT EXISTS idx_tasks_status ON tasks(status)",
-        "CREATE INDEX IF NOT EXISTS idx_tasks_team ON tasks(team_id)",
-        "CREATE INDEX IF NOT EXISTS idx_tasks_parent ON tasks(parent_task_id)",
-        "CREATE INDEX IF NOT EXISTS idx_comments_task ON comments(task_id, created_at)",
-        "CREATE INDEX IF NOT EXISTS idx_workspaces_task ON workspaces(task_id, created_at)",
-        "CREATE INDEX IF NOT EXISTS idx_executions_task ON executions(task_id, started_at)",
-        "CREATE INDEX IF NOT EXISTS idx_executions_status ON executions(status)",
-        "CREATE INDEX IF NOT EXISTS idx_agents_team ON agents(team_id)",
-    ):
-        conn.execute(sql)
+agents = Table(
+    "agents",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False, server_default=""),
+    Column("runtime", Text),
+    Column("team_id", Text, ForeignKey("teams.id", ondelete="SET NULL")),
+    Column("role", Text),
+    Column("provider", Text),
+    Column("model", Text),
+    Column("config_json", Text),
+    Column("created_at", Text, nullable=False),
+    _seq(),
+    Index("idx_agents_team", "team_id"),
+)
 
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("title", Text, nullable=False, server_default=""),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("status", Text, nullable=False, server_default="todo"),
+    Column("priority", Integer, nullable=False, server_default="0"),
+    # No foreign key on team_id: budgets and runs address teams by id, and a task keeps its
+    # team id even if a team row is ever removed. The store checks it on create.
+    Column("team_id", Text),
+    Column("parent_task_id", Text, ForeignKey("tasks.id", ondelete="SET NULL")),
+    Column("assignee_agent_id", Text),
+    Column("assignee_runtime", Text),
+    # The execution holding the claim: a run's report-up only touches its own claim.
+    Column("claim_exec_id", Text),
+    Column("worktree_ref", Text),
+    Column("branch_ref", Text),
+    Column("created_at", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+    Column("completed_at", Text),
+    _seq(),
+    one_of("tasks", "status", STATUSES),
+    Index("idx_tasks_status", "status"),
+    Index("idx_tasks_team", "team_id"),
+    Index("idx_tasks_parent", "parent_task_id"),
+)
 
-MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
-    (1, _m1_indexes),
-]
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("task_id", Text, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    Column("author_agent_id", Text),
+    Column("author_type", Text, nullable=False, server_default="user"),
+    Column("body", Text, nullable=False, server_default=""),
+    Column("created_at", Text, nullable=False),
+    _seq(),
+    one_of("comments", "author_type", AUTHOR_TYPES),
+    Index("idx_comments_task", "task_id", "created_at"),
+)
 
-SCHEMA_VERSION = MIGRATIONS[-1][0]
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("task_id", Text, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    Column("repo_path", Text),
+    Column("branch", Text),
+    Column("worktree_path", Text),
+    Column("base_commit", Text),
+    Column("status", Text, nullable=False, server_default="active"),
+    Column("created_at", Text, nullable=False),
+    Column("last_used_at", Text),
+    _seq(),
+    one_of("workspaces", "status", WORKSPACE_STATUSES),
+    Index("idx_workspaces_task", "task_id", "created_at"),
+)
 
+executions = Table(
+    "executions",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("task_id", Text, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    Column("workspace_id", Text, ForeignKey("workspaces.id", ondelete="SET NULL")),
+    Column("runtime_id", Text, nullable=False, server_default=""),
+    Column("status", Text, nullable=False, server_default="running"),
+    Column("started_at", Text, nullable=False),
+    Column("completed_at", Text),
+    Column("summary", Text),
+    Column("error", Text),
+    Column("cost_usd", Float),
+    Column("input_tokens", Integer),
+    Column("output_tokens", Integer),
+    Column("run_reason", Text, nullable=False, server_default="run"),
+    Column("native_session_id", Text),
+    Column("owner_pid", Integer),
+    Column("owner_boot", Text),
+    Column("recovery_tombstone", Integer, nullable=False, server_default="0"),
+    _seq(),
+    # The host running it (hosts.id); NULL for rows written before hosts had leases.
+    Column("host_id", Text),
+    # Set by any host to ask the owning host to stop the run (the reason); polled by the owner.
+    Column("abort_requested", Text),
+    one_of("executions", "status", EXECUTION_STATUSES),
+    Index("idx_executions_task", "task_id", "started_at"),
+    Index("idx_executions_status", "status"),
+    Index("idx_executions_host", "host_id", "status"),
+)
 
-def _add_column_decl(decl: str) -> str | None:
-    """The declaration to use with ADD COLUMN, or None when SQLite cannot add such a column."""
-    upper = decl.upper()
-    if "PRIMARY KEY" in upper or re.search(r"\bUNIQUE\b", upper):
-        return None
-    if "NOT NULL" in upper and "DEFAULT" not in upper:
-        decl = re.sub(r"\s*NOT NULL", "", decl, flags=re.IGNORECASE)
-    return decl
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scope", Text, nullable=False, server_default="agent"),
+    Column("scope_id", Text, nullable=False, server_default=""),
+    Column("limit_usd_cents", BigInteger, nullable=False, server_default="0"),
+    Column("spent_micro_cents", BigInteger, nullable=False, server_default="0"),
+    Column("mode", Text, nullable=False, server_default="warn"),
+    Column("status", Text, nullable=False, server_default="active"),
+    Column("created_at", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+    one_of("budgets", "scope", BUDGET_SCOPES),
+    one_of("budgets", "mode", BUDGET_MODES),
+    one_of("budgets", "status", BUDGET_STATUSES),
+    UniqueConstraint("scope", "scope_id", name="uq_budgets_scope"),
+)
 
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text),
+    Column("updated_at", Text, nullable=False),
+)
 
-def add_missing_columns(conn: sqlite3.Connection, now: str) -> list[str]:
-    """ALTER every declared table that lacks a declared column. Returns ``table.column`` added."""
-    added: list[str] = []
-    for table in TABLES:
-        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table.name})")}
-        for name, decl in table.columns:
-            if name in have:
-                continue
-            add_decl = _add_column_decl(decl)
-            if add_decl is None:
-                log.warning("board: %s.%s is missing and cannot be added", table.name, name)
-                continue
-            conn.execute(f"ALTER TABLE {table.name} ADD COLUMN {name} {add_decl}")
-            if name in ("created_at", "updated_at") and add_decl != decl:
-                conn.execute(f"UPDATE {table.name} SET {name} = ? WHERE {name} IS NULL", (now,))
-            added.append(f"{table.name}.{name}")
-    if added:
-        log.info("board: added columns to an older database: %s", ", ".join(added))
-    return added
+# One row per running host process. ``started_at``/``heartbeat_at`` are the database's clock,
+# so hosts never compare their own wall clocks; ``lease_s`` is the lease this host promised.
+hosts = Table(
+    "hosts",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False, server_default=""),
+    Column("url", Text),
+    Column("started_at", Text, nullable=False),
+    Column("heartbeat_at", Text, nullable=False),
+    Column("lease_s", Float, nullable=False, server_default="30"),
+    Column("stopped_at", Text),
+    # Where it runs: lets a host restarted on the same data dir find its predecessor's dead
+    # runs at once (its pid is gone) instead of waiting for the lease.
+    Column("machine", Text),
+    Column("data_dir", Text),
+    Column("pid", Integer),
+)
 
-
-def ensure_schema(conn: sqlite3.Connection, now: str) -> int:
-    """Bring the open connection's file up to the declared schema. Returns the new version.
-
-    ``conn`` must be in autocommit mode; this opens and commits its own IMMEDIATE transaction so
-    two processes opening the same file at once do not both migrate it.
-    """
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for table in TABLES:
-            conn.execute(table.create_sql())
-        add_missing_columns(conn, now)
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        for number, migrate in MIGRATIONS:
-            if number > version:
-                migrate(conn)
-                version = number
-        conn.execute(f"PRAGMA user_version = {int(version)}")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return version
+# The tables `db copy` carries, parents before children. Hosts are per process, not copied.
+COPY_ORDER = (teams, agents, tasks, comments, workspaces, executions, budgets, settings)

@@ -1,0 +1,149 @@
+"""Budgets: spend accrues atomically in the database, so hosts sharing a board never lose an
+increment, and a ``cap`` budget that reaches its limit reads ``paused`` for every host at once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from sqlalchemy import BigInteger, ColumnElement, Connection, Text, case, literal, select, update
+
+from .common import Part, now_iso
+from .database import first
+from .schema import BUDGET_MODES, BUDGET_SCOPES, budgets
+
+MICRO_PER_CENT = 10_000
+MICRO_PER_USD = 1_000_000
+SOFT_CAP_PERCENT = 80
+
+
+def budget_status(limit_cents: int, spent_micro: int, mode: str) -> str:
+    """run-flow §2.6: status from whole cents; a ``warn`` budget never reads ``paused``."""
+    spent_cents = spent_micro // MICRO_PER_CENT
+    if limit_cents <= 0:
+        status = "active"
+    elif spent_cents >= limit_cents:
+        status = "paused"
+    elif spent_cents >= (limit_cents * SOFT_CAP_PERCENT) // 100:
+        status = "soft_capped"
+    else:
+        status = "active"
+    if status == "paused" and mode != "cap":
+        status = "soft_capped"
+    return status
+
+
+def budget_status_sql(limit_cents, spent_micro, mode):
+    """:func:`budget_status` as one SQL expression, for the accruing UPDATE."""
+    limit_cents = _sql(limit_cents, BigInteger())
+    mode = _sql(mode, Text())
+    spent_cents = spent_micro // MICRO_PER_CENT
+    return case(
+        (limit_cents <= 0, "active"),
+        (spent_cents >= limit_cents, case((mode == "cap", "paused"), else_="soft_capped")),
+        (spent_cents >= (limit_cents * SOFT_CAP_PERCENT) // 100, "soft_capped"),
+        else_="active",
+    )
+
+
+def _sql(value, type_):
+    return value if isinstance(value, ColumnElement) else literal(value, type_)
+
+
+def _scope_is(scope: str, scope_id: str):
+    return (budgets.c.scope == scope) & (budgets.c.scope_id == scope_id)
+
+
+class BudgetStore(Part):
+    def put_budget(self, scope: str, scope_id: str, limit_usd: float, mode: str = "warn") -> dict:
+        """Create or change a budget's limit and mode; keeps what was spent; recomputes status
+        (so raising the limit un-pauses it)."""
+        if scope not in BUDGET_SCOPES:
+            raise ValueError(f"unknown budget scope '{scope}'")
+        if mode not in BUDGET_MODES:
+            raise ValueError(f"unknown budget mode '{mode}'")
+        limit_cents = round(float(limit_usd) * 100)
+
+        def write(conn: Connection) -> dict:
+            ts = now_iso()
+            statement = self.db.insert(budgets).values(
+                scope=scope,
+                scope_id=scope_id,
+                limit_usd_cents=limit_cents,
+                spent_micro_cents=0,
+                mode=mode,
+                status=budget_status(limit_cents, 0, mode),
+                created_at=ts,
+                updated_at=ts,
+            )
+            # Status from the row's own spend, in the same statement: no lost concurrent spend.
+            statement = statement.on_conflict_do_update(
+                index_elements=["scope", "scope_id"],
+                set_=dict(
+                    limit_usd_cents=limit_cents,
+                    mode=mode,
+                    status=budget_status_sql(limit_cents, budgets.c.spent_micro_cents, mode),
+                    updated_at=ts,
+                ),
+            )
+            conn.execute(statement)
+            return first(conn, select(budgets).where(_scope_is(scope, scope_id)))  # type: ignore[return-value]
+
+        return self.db.write(write)
+
+    def get_budget(self, scope: str, scope_id: str) -> dict | None:
+        return self.db.one(select(budgets).where(_scope_is(scope, scope_id)))
+
+    def list_budgets(self) -> list[dict]:
+        return self.db.all(select(budgets).order_by(budgets.c.scope, budgets.c.scope_id))
+
+    def paused_cap_budget(self, scopes: Sequence[tuple[str, str | None]]) -> tuple[str, str] | None:
+        """The first ``(scope, scope_id)``, in the given order, whose budget is paused in
+        ``cap`` mode; scopes with a None id or no budget row are skipped."""
+        wanted = [(s, i) for s, i in scopes if i is not None]
+        if not wanted:
+            return None
+        condition = None
+        for scope, scope_id in wanted:
+            clause = _scope_is(scope, scope_id)
+            condition = clause if condition is None else condition | clause
+        paused = {
+            (r["scope"], r["scope_id"])
+            for r in self.db.all(
+                select(budgets.c.scope, budgets.c.scope_id).where(
+                    condition, budgets.c.status == "paused", budgets.c.mode == "cap"
+                )
+            )
+        }
+        return next((s for s in wanted if s in paused), None)
+
+    def record_spend(self, scope: str, scope_id: str, usd: float) -> dict | None:
+        """Add ``usd`` (as micro-cents) to a budget and recompute its status, in ONE
+        ``UPDATE … RETURNING``: concurrent spend from any number of hosts all counts.
+
+        Returns the updated budget (with ``previous_status``, to spot a crossing), or None when
+        the scope has no budget. A negative or non-finite amount adds nothing.
+        """
+        amount = float(usd) if usd is not None else 0.0
+        micro = round(amount * MICRO_PER_USD) if math.isfinite(amount) and amount > 0 else 0
+        spent = budgets.c.spent_micro_cents + micro
+        statement = (
+            update(budgets)
+            .where(_scope_is(scope, scope_id))
+            .values(
+                spent_micro_cents=spent,
+                status=budget_status_sql(budgets.c.limit_usd_cents, spent, budgets.c.mode),
+                updated_at=now_iso(),
+            )
+            .returning(*budgets.c)
+        )
+        row = self.db.write(lambda conn: first(conn, statement))
+        if row is None:
+            return None
+        # Status is a function of (limit, spent, mode), so the one before is this one's less
+        # the increment.
+        row["previous_status"] = budget_status(
+            row["limit_usd_cents"], row["spent_micro_cents"] - micro, row["mode"]
+        )
+        return row

@@ -1,0 +1,52 @@
+"""Comments on tasks: appended, never edited; bodies redacted on the way in."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, insert, select
+
+from ..redaction import redact
+from .common import Part, new_id, now_iso
+from .database import first
+from .schema import AUTHOR_TYPES, comments
+from .tasks import task_exists
+
+
+class CommentStore(Part):
+    def add_comment(
+        self,
+        task_id: str,
+        body: str,
+        author_type: str = "user",
+        author_agent_id: str | None = None,
+    ) -> dict | None:
+        """Append a comment. None when the task does not exist."""
+        if author_type not in AUTHOR_TYPES:
+            raise ValueError(f"unknown authorType '{author_type}'")
+        comment_id = new_id()
+
+        def write(conn: Connection) -> dict | None:
+            if not task_exists(conn, task_id):
+                return None
+            conn.execute(
+                insert(comments).values(
+                    id=comment_id,
+                    task_id=task_id,
+                    author_agent_id=author_agent_id,
+                    author_type=author_type,
+                    body=redact(body),
+                    created_at=now_iso(),
+                )
+            )
+            return first(conn, select(comments).where(comments.c.id == comment_id))
+
+        return self.db.write(write)
+
+    def comments_query(self, task_id: str):
+        return (
+            select(comments)
+            .where(comments.c.task_id == task_id)
+            .order_by(comments.c.created_at, self.db.insertion_order(comments))
+        )
+
+    def list_comments(self, task_id: str) -> list[dict]:
+        return self.db.all(self.comments_query(task_id))

@@ -1,0 +1,71 @@
+"""Bring a board database to the newest schema with Alembic, safely from several hosts at once.
+
+Runs on every store open. The migration takes the database's write lock first (SQLite:
+``BEGIN IMMEDIATE``; PostgreSQL: a transaction-scoped advisory lock) and re-reads the version
+under it, so two hosts starting together migrate once. When the database is already at head
+this is one small read. A SQLite board written before versioned migrations (no
+``alembic_version`` table) is upgraded in place by the baseline revision.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+from sqlalchemy import Connection, text
+
+from .database import Database
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+PG_MIGRATION_LOCK = 0x636C6177  # "claw": one advisory lock id for every clawboo board
+
+
+def _alembic_config():
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+@functools.cache
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(conn: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(db: Database) -> str:
+    """Migrate ``db`` to head if it is not there yet. Returns the head revision."""
+    head = head_revision()
+    if db.read(current_revision) == head:
+        return head
+
+    def migrate(conn: Connection) -> str:
+        if not db.is_sqlite:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": PG_MIGRATION_LOCK})
+        before = current_revision(conn)
+        if before != head:
+            from alembic import command
+
+            config = _alembic_config()
+            config.attributes["connection"] = conn
+            try:
+                command.upgrade(config, "head")
+            finally:
+                config.attributes.pop("connection", None)
+            log.info("board: migrated %s from %s to %s", db.dialect, before or "empty", head)
+        return head
+
+    return db.write(migrate)

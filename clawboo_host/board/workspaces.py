@@ -1,0 +1,88 @@
+"""Workspaces: the git worktree each task works in, and the task's pointers to it."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, insert, select, update
+
+from .common import Part, new_id, now_iso
+from .database import first
+from .schema import WORKSPACE_STATUSES, tasks, workspaces
+from .tasks import task_exists
+
+
+class WorkspaceStore(Part):
+    def current_workspace_query(self, task_id: str):
+        """The task's current workspace: its newest row (any status)."""
+        return (
+            select(workspaces)
+            .where(workspaces.c.task_id == task_id)
+            .order_by(
+                workspaces.c.created_at.desc(), self.db.insertion_order(workspaces).desc()
+            )
+            .limit(1)
+        )
+
+    def get_workspace(self, task_id: str) -> dict | None:
+        """The task's current workspace: its newest row (any status)."""
+        return self.db.one(self.current_workspace_query(task_id))
+
+    def save_workspace(
+        self,
+        task_id: str,
+        repo_path: str,
+        branch: str,
+        worktree_path: str,
+        base_commit: str | None,
+    ) -> dict | None:
+        """Record the task's worktree: update its current row (or insert one), mark it
+        ``active``, and point the task's ``worktree_ref``/``branch_ref`` at it.
+        None when the task does not exist."""
+
+        def write(conn: Connection) -> dict | None:
+            if not task_exists(conn, task_id):
+                return None
+            ts = now_iso()
+            current = first(conn, self.current_workspace_query(task_id))
+            fields = dict(
+                repo_path=repo_path,
+                branch=branch,
+                worktree_path=worktree_path,
+                base_commit=base_commit,
+                status="active",
+                last_used_at=ts,
+            )
+            if current is not None:
+                ws_id = current["id"]
+                conn.execute(update(workspaces).where(workspaces.c.id == ws_id).values(**fields))
+            else:
+                ws_id = new_id()
+                conn.execute(
+                    insert(workspaces).values(id=ws_id, task_id=task_id, created_at=ts, **fields)
+                )
+            conn.execute(
+                update(tasks)
+                .where(tasks.c.id == task_id)
+                .values(worktree_ref=worktree_path, branch_ref=branch, updated_at=ts)
+            )
+            return first(conn, select(workspaces).where(workspaces.c.id == ws_id))
+
+        return self.db.write(write)
+
+    def set_workspace_status(self, workspace_id: str, status: str) -> bool:
+        if status not in WORKSPACE_STATUSES:
+            raise ValueError(f"unknown workspace status '{status}'")
+        statement = (
+            update(workspaces)
+            .where(workspaces.c.id == workspace_id)
+            .values(status=status, last_used_at=now_iso())
+        )
+        return self.db.execute(statement) == 1
+
+    def clear_task_refs(self, task_id: str) -> bool:
+        """Forget the task's worktree/branch pointers (the workspace rows stay)."""
+        statement = (
+            update(tasks)
+            .where(tasks.c.id == task_id)
+            .values(worktree_ref=None, branch_ref=None, updated_at=now_iso())
+        )
+        return self.db.execute(statement) == 1
