@@ -47,6 +47,7 @@ class HostConfig:
     bind_host: str = DEFAULT_HOST
     port: int | None = None
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    database_url_arg: str | None = None  # ``--database-url``; wins over the environment
 
     @property
     def home(self) -> Path:
@@ -60,6 +61,29 @@ class HostConfig:
     @property
     def db_path(self) -> Path:
         return self.data_dir / "clawboo.db"
+
+    @property
+    def database_url(self) -> str:
+        """``--database-url``, else ``CLAWBOO_DATABASE_URL``, else the SQLite file in the data
+        dir. A ``postgresql://`` URL puts the board where several hosts can share it."""
+        explicit = (self.database_url_arg or self.env.get("CLAWBOO_DATABASE_URL") or "").strip()
+        return explicit or f"sqlite:///{self.db_path}"
+
+    @property
+    def lease_s(self) -> float:
+        """How long this host's lease lasts without a heartbeat (``CLAWBOO_HOST_LEASE_S``)."""
+        return self.env_float("CLAWBOO_HOST_LEASE_S", 30.0)
+
+    @property
+    def url(self) -> str | None:
+        """Where other hosts and people reach this host (``CLAWBOO_HOST_URL``, else the bind)."""
+        explicit = (self.env.get("CLAWBOO_HOST_URL") or "").strip()
+        if explicit:
+            return explicit
+        if self.port is None:
+            return None
+        shown = f"[{self.bind_host}]" if ":" in self.bind_host else self.bind_host
+        return f"http://{shown}:{self.port}"
 
     @property
     def worktrees_dir(self) -> Path:

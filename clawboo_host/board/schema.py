@@ -8,7 +8,7 @@ here and a new migration revision.
 
 Timestamps are ISO-8601 UTC text with milliseconds (``2026-05-09T07:35:25.123Z``) written by the
 store, except ``hosts.heartbeat_at``/``started_at``, which come from the database's own clock.
-``seq`` is an identity column that orders rows created in the same millisecond on PostgreSQL
+``seq`` (from a sequence) orders rows created in the same millisecond on PostgreSQL
 (SQLite uses its ``rowid`` instead; see :func:`clawboo_host.board.database.insertion_order`).
 """
 
@@ -20,10 +20,10 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
-    Identity,
     Index,
     Integer,
     MetaData,
+    Sequence,
     Table,
     Text,
     UniqueConstraint,
@@ -45,8 +45,9 @@ def one_of(table: str, column: str, values: tuple[str, ...] | list[str]) -> Chec
     return CheckConstraint(f"{column} IN ({quoted})", name=f"ck_{table}_{column}")
 
 
-def _seq() -> Column:
-    return Column("seq", BigInteger, Identity(), nullable=True)
+def _seq(table: str) -> Column:
+    """Numbered from a sequence on PostgreSQL; NULL on SQLite, which has ``rowid``."""
+    return Column("seq", BigInteger, Sequence(f"{table}_seq"), nullable=True)
 
 
 metadata = MetaData()
@@ -59,7 +60,7 @@ teams = Table(
     Column("leader_agent_id", Text),
     Column("created_at", Text, nullable=False),
     Column("updated_at", Text, nullable=False),
-    _seq(),
+    _seq("teams"),
 )
 
 agents = Table(
@@ -74,7 +75,7 @@ agents = Table(
     Column("model", Text),
     Column("config_json", Text),
     Column("created_at", Text, nullable=False),
-    _seq(),
+    _seq("agents"),
     Index("idx_agents_team", "team_id"),
 )
 
@@ -99,7 +100,7 @@ tasks = Table(
     Column("created_at", Text, nullable=False),
     Column("updated_at", Text, nullable=False),
     Column("completed_at", Text),
-    _seq(),
+    _seq("tasks"),
     one_of("tasks", "status", STATUSES),
     Index("idx_tasks_status", "status"),
     Index("idx_tasks_team", "team_id"),
@@ -115,7 +116,7 @@ comments = Table(
     Column("author_type", Text, nullable=False, server_default="user"),
     Column("body", Text, nullable=False, server_default=""),
     Column("created_at", Text, nullable=False),
-    _seq(),
+    _seq("comments"),
     one_of("comments", "author_type", AUTHOR_TYPES),
     Index("idx_comments_task", "task_id", "created_at"),
 )
@@ -132,7 +133,7 @@ workspaces = Table(
     Column("status", Text, nullable=False, server_default="active"),
     Column("created_at", Text, nullable=False),
     Column("last_used_at", Text),
-    _seq(),
+    _seq("workspaces"),
     one_of("workspaces", "status", WORKSPACE_STATUSES),
     Index("idx_workspaces_task", "task_id", "created_at"),
 )
@@ -157,7 +158,7 @@ executions = Table(
     Column("owner_pid", Integer),
     Column("owner_boot", Text),
     Column("recovery_tombstone", Integer, nullable=False, server_default="0"),
-    _seq(),
+    _seq("executions"),
     # The host running it (hosts.id); NULL for rows written before hosts had leases.
     Column("host_id", Text),
     # Set by any host to ask the owning host to stop the run (the reason); polled by the owner.

@@ -9,6 +9,10 @@
   is a list of ``(runtime_id, module)`` (default: the installed entry points).
 - ``clawboo_client``: an ``httpx.Client`` for a host with the installed plugins.
 - ``git_repo``: a real git repository with one commit, to run tasks in.
+- ``board_url``: a fresh, empty board database for the test, once per backend in
+  ``CLAWBOO_TEST_BACKENDS`` (default ``sqlite``; ``sqlite,postgres`` adds a run on a real
+  PostgreSQL the session starts — see :mod:`clawboo_host.testing.postgres`).
+- ``postgres_cluster``: that session's PostgreSQL server.
 
 Helpers for driving a host (tasks, connect, runs, SSE frames) are in
 :mod:`clawboo_host.testing.helpers`.
@@ -24,6 +28,37 @@ import pytest
 
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "clawboo_plugins(*modules): plugins for the host fixture")
+
+
+def board_backends() -> list[str]:
+    """The backends ``board_url`` runs each test on (``CLAWBOO_TEST_BACKENDS``)."""
+    raw = os.environ.get("CLAWBOO_TEST_BACKENDS", "sqlite")
+    names = [n.strip() for n in raw.split(",") if n.strip()]
+    unknown = set(names) - {"sqlite", "postgres"}
+    if unknown or not names:
+        raise pytest.UsageError(f"CLAWBOO_TEST_BACKENDS: unknown backend(s) {sorted(unknown)}")
+    return names
+
+
+def pytest_generate_tests(metafunc) -> None:
+    if "board_backend" in metafunc.fixturenames:
+        metafunc.parametrize("board_backend", board_backends(), scope="function")
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    from .postgres import PostgresCluster
+
+    with PostgresCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def board_url(board_backend: str, tmp_path: Path, request) -> str:
+    """A URL for an empty board database on ``board_backend``."""
+    if board_backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'clawboo.db'}"
+    return request.getfixturevalue("postgres_cluster").create_database()
 
 
 @pytest.fixture

@@ -193,16 +193,23 @@ def upgrade() -> None:
 
 
 def _add_legacy_column(table: str, column: sa.Column, now: str) -> None:
-    """An older file's missing column: as declared when SQLite can add it, else nullable."""
+    """An older file's missing column: as declared when SQLite can add it, else nullable.
+
+    Only pre-Alembic SQLite files reach here, so this is SQLite's own ALTER TABLE.
+    """
+    bind = op.get_bind()
     addable = column.nullable or column.server_default is not None
     new = sa.Column(
         column.name,
         column.type,
-        *[sa.ForeignKey(fk.target_fullname, ondelete=fk.ondelete) for fk in column.foreign_keys],
         nullable=column.nullable if addable else True,
         server_default=column.server_default.arg if column.server_default is not None else None,
     )
-    with op.batch_alter_table(table, recreate="never") as batch:
-        batch.add_column(new)
+    ddl = str(sa.schema.CreateColumn(new).compile(dialect=bind.dialect))
+    for fk in column.foreign_keys:
+        ddl += f" REFERENCES {fk.column.table.name}({fk.column.name})"
+        if fk.ondelete:
+            ddl += f" ON DELETE {fk.ondelete}"
+    op.execute(f"ALTER TABLE {table} ADD COLUMN {ddl}")
     if not addable and column.name in ("created_at", "updated_at"):
         op.execute(sa.text(f"UPDATE {table} SET {column.name} = :now").bindparams(now=now))

@@ -1,5 +1,5 @@
 """Several hosts on one board: the hosts table with leases, executions' host and abort request,
-and an insertion-order column for PostgreSQL.
+and an insertion-order column (``seq``, from a sequence on PostgreSQL).
 
 Revision ID: 0002
 Revises: 0001
@@ -30,10 +30,13 @@ def upgrade() -> None:
         sa.Column("data_dir", sa.Text),
         sa.Column("pid", sa.Integer),
     )
+    postgres = op.get_bind().dialect.name == "postgresql"
     for table in ORDERED:
-        # PostgreSQL numbers existing rows as it adds the identity; SQLite orders by rowid.
+        # New rows draw from the sequence on PostgreSQL; SQLite orders by rowid instead.
+        if postgres:
+            op.execute(sa.schema.CreateSequence(sa.Sequence(f"{table}_seq")))
         with op.batch_alter_table(table, recreate="never") as batch:
-            batch.add_column(sa.Column("seq", sa.BigInteger, sa.Identity(), nullable=True))
+            batch.add_column(sa.Column("seq", sa.BigInteger, nullable=True))
     with op.batch_alter_table("executions", recreate="never") as batch:
         batch.add_column(sa.Column("host_id", sa.Text))
         batch.add_column(sa.Column("abort_requested", sa.Text))
