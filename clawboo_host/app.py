@@ -63,11 +63,12 @@ def create_app(config: HostConfig, registry: RuntimeRegistry | None = None) -> F
     install_security(app, config)
     app.add_middleware(JsonServerErrors)  # outermost of ours: added last
 
-    from .api import board, executions, onboarding, panel, runtimes
+    from .api import board, executions, hosts, onboarding, panel, runtimes
 
     app.include_router(runtimes.router)
     app.include_router(board.router)
     app.include_router(executions.router)
+    app.include_router(hosts.router)
     app.include_router(onboarding.router)
     app.include_router(panel.router)
     mcp_tasks.mount(app)  # exact route /api/mcp/tasks (GET/POST/DELETE)

@@ -665,15 +665,14 @@ def test_the_recovery_sweep_spares_a_live_run_after_a_clock_step(
 ):
     import psutil
 
-    from clawboo_host.host import Host
     from clawboo_host.run import Executor
 
-    monkeypatch.setattr(Host, "RECOVERY_INTERVAL_S", 0.05)
+    env["CLAWBOO_HOST_LEASE_S"] = "0.15"  # a heartbeat and a sweep every 0.05 s
     sweeps: list[list[str]] = []
     real_recover = Executor.recover
 
-    async def counted_recover(self):
-        closed = await real_recover(self)
+    async def counted_recover(self, *args, **kwargs):
+        closed = await real_recover(self, *args, **kwargs)
         sweeps.append(closed)
         return closed
 

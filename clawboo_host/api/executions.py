@@ -1,4 +1,4 @@
-"""``/api/executions``: stop a live run from anywhere."""
+"""``/api/executions``: stop a live run from anywhere — this host or any other on the board."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from .deps import get_host
 
 router = APIRouter(prefix="/api/executions")
 
+ABORT_REASON = "aborted by request"
+
 
 @router.post(
     "/{exec_id}/abort",
@@ -24,11 +26,17 @@ router = APIRouter(prefix="/api/executions")
     },
 )
 async def abort(exec_id: str, host: Host = Depends(get_host)) -> dict:
-    if host.executor.abort(exec_id, "aborted by request"):
+    if host.executor.abort(exec_id, ABORT_REASON):
         return {"ok": True, "execId": exec_id}
     execution = await anyio.to_thread.run_sync(host.board.get_execution, exec_id)
     if execution is None:
         raise ApiError(404, f"unknown execution '{exec_id}'")
-    if execution["status"] == "running":
+    if execution["status"] != "running":
+        raise ApiError(409, f"execution '{exec_id}' already finished ({execution['status']})")
+    owner = execution["host_id"]
+    if owner is None or owner == host.lease.id:
         raise ApiError(409, f"execution '{exec_id}' is not running in this host")
-    raise ApiError(409, f"execution '{exec_id}' already finished ({execution['status']})")
+    # Another host runs it: leave the request on its row; that host polls and stops it.
+    if not await anyio.to_thread.run_sync(host.board.request_abort, exec_id, ABORT_REASON):
+        raise ApiError(409, f"execution '{exec_id}' already finished")
+    return {"ok": True, "execId": exec_id, "hostId": owner, "requested": True}

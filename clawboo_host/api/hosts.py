@@ -1,0 +1,18 @@
+"""``/api/hosts``: every host on this board, with liveness (by lease) and its running runs."""
+
+from __future__ import annotations
+
+import anyio
+from fastapi import APIRouter, Depends
+
+from ..board.store import host_json
+from ..host import Host
+from .deps import get_host
+
+router = APIRouter(prefix="/api/hosts")
+
+
+@router.get("")
+async def list_hosts(host: Host = Depends(get_host)) -> dict:
+    rows = await anyio.to_thread.run_sync(host.board.list_hosts)
+    return {"hosts": [dict(host_json(r), self=r["id"] == host.lease.id) for r in rows]}
