@@ -19,6 +19,7 @@ from .config import (
     is_loopback,
     resolve_data_dir,
 )
+from .board.database import display_url
 from .isolation import make_undumpable
 from .security import is_usable_access_token
 
@@ -108,10 +109,21 @@ def serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
+    if args.database_url:
+        try:
+            display_url(args.database_url)
+        except Exception as exc:
+            print(f"clawboo-host: --database-url: {exc}", file=sys.stderr)
+            return 1
     configure_logging()
     if not make_undumpable():
         log.warning("could not make the server undumpable: same-user processes can read its env")
-    config = HostConfig(data_dir=resolve_data_dir(args.data_dir, env), bind_host=host, env=env)
+    config = HostConfig(
+        data_dir=resolve_data_dir(args.data_dir, env),
+        bind_host=host,
+        env=env,
+        database_url_arg=args.database_url,
+    )
     config.ensure_dirs()
     try:
         sock = bind_socket(host, args.port)
@@ -137,9 +149,57 @@ def serve(args: argparse.Namespace) -> int:
 
     server = HostServer(uvicorn_config(app))
     shown = f"[{host}]" if ":" in host else host
-    log.info("clawboo-host serving http://%s:%s (data dir %s)", shown, config.port, config.data_dir)
+    log.info(
+        "clawboo-host serving http://%s:%s (data dir %s, board %s)",
+        shown,
+        config.port,
+        config.data_dir,
+        display_url(config.database_url),
+    )
     asyncio.run(server.serve(sockets=[sock]))
     return 0
+
+
+def db_copy(args: argparse.Namespace) -> int:
+    """Copy this host's board (default: the SQLite file in the data dir) to ``--to``."""
+    from .board.copy import CopyRefused, copy_board
+
+    env = os.environ
+    source = args.source or HostConfig(
+        data_dir=resolve_data_dir(args.data_dir, env), env=env
+    ).database_url
+    print(f"copying {display_url(source)} -> {display_url(args.to)}", file=sys.stderr)
+    try:
+        counts = copy_board(source, args.to, progress=ProgressBar(sys.stderr))
+    except CopyRefused as exc:
+        print(f"clawboo-host: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bad URL, an unreachable server: one line, no password
+        print(f"clawboo-host: copy failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    total = sum(counts.values())
+    print(f"copied {total} rows ({', '.join(f'{k} {v}' for k, v in counts.items())})")
+    return 0
+
+
+class ProgressBar:
+    """``tasks      [##########----------]  120/240`` per table, redrawn in place on a TTY."""
+
+    WIDTH = 30
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+
+    def __call__(self, table: str, done: int, total: int) -> None:
+        filled = self.WIDTH if total == 0 else self.WIDTH * done // total
+        line = f"{table:<11} [{'#' * filled}{'-' * (self.WIDTH - filled)}] {done}/{total}"
+        if self.tty:
+            end = "\n" if done >= total else ""
+            self.stream.write("\r" + line + end)
+        elif done >= total:
+            self.stream.write(line + "\n")
+        self.stream.flush()
 
 
 def plugins(args: argparse.Namespace) -> int:
@@ -246,7 +306,29 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument(
         "--data-dir", default=None, help="data dir (default $CLAWBOO_HOME or the user data dir)"
     )
+    p_serve.add_argument(
+        "--database-url",
+        default=None,
+        help=(
+            "the board's database (default $CLAWBOO_DATABASE_URL, else the SQLite file in the "
+            "data dir); postgresql://... lets several hosts share one board"
+        ),
+    )
     p_serve.set_defaults(func=serve)
+    p_db = sub.add_parser("db", help="board database tools")
+    db_sub = p_db.add_subparsers(dest="db_command", required=True)
+    p_copy = db_sub.add_parser("copy", help="copy the board into another database")
+    p_copy.add_argument("--to", required=True, help="target database URL (postgresql://...)")
+    p_copy.add_argument(
+        "--from",
+        dest="source",
+        default=None,
+        help="source database URL (default: the SQLite board in the data dir)",
+    )
+    p_copy.add_argument(
+        "--data-dir", default=None, help="data dir (default $CLAWBOO_HOME or the user data dir)"
+    )
+    p_copy.set_defaults(func=db_copy)
     p_plugins = sub.add_parser("plugins", help="list discovered runtime plugins")
     p_plugins.add_argument("--json", action="store_true", help="machine-readable output")
     p_plugins.set_defaults(func=plugins)

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -75,6 +76,18 @@ class LiveServer:
             self._thread.join(timeout=30)
 
 
+@dataclass
+class ServedProcess:
+    """A running ``clawboo-host serve``: its port and process (e.g. to SIGKILL it)."""
+
+    port: int
+    proc: subprocess.Popen
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
 @contextmanager
 def server_process(
     args: list[str],
@@ -94,6 +107,15 @@ def server_process(
     ``unprivileged``: when the tests run as root, the server gets no capabilities, as it
     would have when run by an ordinary user.
     """
+    with serve_process(args, env, data_dir, timeout=timeout, log=log) as served:
+        yield served.port
+
+
+@contextmanager
+def serve_process(
+    args: list[str], env: dict, data_dir: Path, timeout: float = 60.0, log: Path | None = None
+):
+    """As :func:`server_process`, yielding a :class:`ServedProcess`."""
     port_file = data_dir / "api-port.txt"
     out = open(log, "w") if log is not None else subprocess.PIPE  # noqa: SIM115
     drop = unprivileged and os.geteuid() == 0
@@ -121,7 +143,7 @@ def server_process(
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not come up")
             time.sleep(0.05)
-        yield port
+        yield ServedProcess(port, proc)
     finally:
         proc.terminate()
         try:
