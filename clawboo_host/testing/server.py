@@ -107,13 +107,18 @@ def server_process(
     ``unprivileged``: when the tests run as root, the server gets no capabilities, as it
     would have when run by an ordinary user.
     """
-    with serve_process(args, env, data_dir, timeout=timeout, log=log) as served:
+    with serve_process(args, env, data_dir, timeout=timeout, log=log, command=command) as served:
         yield served.port
 
 
 @contextmanager
 def serve_process(
-    args: list[str], env: dict, data_dir: Path, timeout: float = 60.0, log: Path | None = None
+    args: list[str],
+    env: dict,
+    data_dir: Path,
+    timeout: float = 60.0,
+    log: Path | None = None,
+    command: list[str] | None = None,
 ):
     """As :func:`server_process`, yielding a :class:`ServedProcess`."""
     port_file = data_dir / "api-port.txt"
