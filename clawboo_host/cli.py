@@ -11,6 +11,7 @@ import os
 import socket
 import sys
 
+from .board.database import display_url
 from .config import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -19,7 +20,6 @@ from .config import (
     is_loopback,
     resolve_data_dir,
 )
-from .board.database import display_url
 from .isolation import make_undumpable
 from .security import is_usable_access_token
 
@@ -165,9 +165,10 @@ def db_copy(args: argparse.Namespace) -> int:
     from .board.copy import CopyRefused, copy_board
 
     env = os.environ
-    source = args.source or HostConfig(
-        data_dir=resolve_data_dir(args.data_dir, env), env=env
-    ).database_url
+    source = (
+        args.source
+        or HostConfig(data_dir=resolve_data_dir(args.data_dir, env), env=env).database_url
+    )
     print(f"copying {display_url(source)} -> {display_url(args.to)}", file=sys.stderr)
     try:
         counts = copy_board(source, args.to, progress=ProgressBar(sys.stderr))

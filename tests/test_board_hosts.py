@@ -54,7 +54,14 @@ def test_register_heartbeat_and_stop_on_the_database_clock(store: BoardStore):
     assert store.list_hosts()[0]["alive"] is False
     body = host_json(store.list_hosts()[0])
     assert set(body) == {
-        "id", "name", "url", "startedAt", "heartbeatAt", "leaseS", "alive", "runningExecutions"
+        "id",
+        "name",
+        "url",
+        "startedAt",
+        "heartbeatAt",
+        "leaseS",
+        "alive",
+        "runningExecutions",
     }
 
 
@@ -98,7 +105,9 @@ def test_a_live_lease_wins_over_a_stale_looking_process(store: BoardStore):
     (the old wall-clock check) no longer closes its live runs — its lease decides."""
     store.register_host("other", "alpha", None, machine="m", data_dir="/d", pid=4242)
     task = store.create_task("t")
-    run = store.claim_for_run(task["id"], "a", "codex", owner_pid=4242, owner_boot="1.0", host_id="other")
+    run = store.claim_for_run(
+        task["id"], "a", "codex", owner_pid=4242, owner_boot="1.0", host_id="other"
+    )
     assert store.recover_orphans(lambda pid, boot: False, host_id="me") == []
     assert store.get_execution(run["id"])["status"] == "running"
     # ...while a host process that is certainly gone on this data dir is closed at once

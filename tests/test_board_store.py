@@ -65,7 +65,9 @@ def _columns(url: str) -> dict[str, set[str]]:
     engine = create_engine(normalize_url(url))
     try:
         inspector = inspect(engine)
-        return {t: {c["name"] for c in inspector.get_columns(t)} for t in inspector.get_table_names()}
+        return {
+            t: {c["name"] for c in inspector.get_columns(t)} for t in inspector.get_table_names()
+        }
     finally:
         engine.dispose()
 
@@ -805,7 +807,9 @@ def test_threads_share_the_store_and_close_releases_every_connection(board_url: 
     store = BoardStore(board_url)
     store.open()
     engine = store.db.engine
-    threads = [threading.Thread(target=lambda: store.create_task("from a thread")) for _ in range(3)]
+    threads = [
+        threading.Thread(target=lambda: store.create_task("from a thread")) for _ in range(3)
+    ]
     for t in threads:
         t.start()
     for t in threads:

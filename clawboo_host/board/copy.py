@@ -38,7 +38,9 @@ def copy_board(source_url: str, target_url: str, progress: Progress | None = Non
         target.open()
         try:
             return source.db.read(
-                lambda src: target.db.write(lambda dst: _copy_all(source, target, src, dst, progress))
+                lambda src: target.db.write(
+                    lambda dst: _copy_all(source, target, src, dst, progress)
+                )
             )
         finally:
             target.close()
@@ -79,4 +81,3 @@ def _copy_all(
             dst.execute(update(tasks).where(tasks.c.id == task_id).values(parent_task_id=parent_id))
         counts[table.name] = done
     return counts
-

@@ -90,10 +90,7 @@ def _db_clock_sqlite(element, compiler, **kw) -> str:
 
 @compiles(db_clock, "postgresql")
 def _db_clock_pg(element, compiler, **kw) -> str:
-    return (
-        "to_char(clock_timestamp() AT TIME ZONE 'UTC', "
-        "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-    )
+    return "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 
 class Database:

@@ -208,12 +208,17 @@ class ExecutionStore(Part):
         elif scope == "team":
             task_ids = select(tasks.c.id).where(tasks.c.team_id == scope_id)
         else:
-            task_ids = text(
-                "WITH RECURSIVE sub(id) AS ("
-                " SELECT CAST(:mission AS TEXT)"
-                " UNION SELECT t.id FROM tasks t JOIN sub ON t.parent_task_id = sub.id"
-                ") SELECT id FROM sub"
-            ).bindparams(mission=scope_id).columns(id=tasks.c.id.type).subquery()
+            task_ids = (
+                text(
+                    "WITH RECURSIVE sub(id) AS ("
+                    " SELECT CAST(:mission AS TEXT)"
+                    " UNION SELECT t.id FROM tasks t JOIN sub ON t.parent_task_id = sub.id"
+                    ") SELECT id FROM sub"
+                )
+                .bindparams(mission=scope_id)
+                .columns(id=tasks.c.id.type)
+                .subquery()
+            )
             task_ids = select(task_ids.c.id)
         statement = (
             update(executions)

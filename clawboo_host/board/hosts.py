@@ -125,7 +125,9 @@ class HostStore(Part):
             if owner is not None and owner == host_id:
                 continue
             if owner is None:
-                error = None if is_owner_alive(row["owner_pid"], row["owner_boot"]) else ORPHAN_ERROR
+                error = (
+                    None if is_owner_alive(row["owner_pid"], row["owner_boot"]) else ORPHAN_ERROR
+                )
             else:
                 host = by_id.get(owner)
                 if host is None or not is_alive(host, now):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .budgets import MICRO_PER_USD
 
+
 def task_json(row: dict) -> dict:
     return {
         "id": row["id"],
@@ -104,7 +105,12 @@ def host_json(row: dict) -> dict:
         "leaseS": row["lease_s"],
         "alive": row["alive"],
         "runningExecutions": [
-            {"id": e["id"], "taskId": e["task_id"], "runtimeId": e["runtime_id"], "startedAt": e["started_at"]}
+            {
+                "id": e["id"],
+                "taskId": e["task_id"],
+                "runtimeId": e["runtime_id"],
+                "startedAt": e["started_at"],
+            }
             for e in row["running"]
         ],
     }

@@ -82,9 +82,10 @@ class TaskStore(Part):
         def write(conn: Connection) -> dict:
             if parent_task_id is not None and not task_exists(conn, parent_task_id):
                 raise UnknownReference("parentTaskId", parent_task_id)
-            if team_id is not None and not conn.execute(
-                select(exists().where(teams.c.id == team_id))
-            ).scalar_one():
+            if (
+                team_id is not None
+                and not conn.execute(select(exists().where(teams.c.id == team_id))).scalar_one()
+            ):
                 raise UnknownReference("teamId", team_id)
             conn.execute(
                 insert(tasks).values(
@@ -114,9 +115,7 @@ class TaskStore(Part):
             statement = statement.where(tasks.c.status == status)
         if team_id is not None:
             statement = statement.where(tasks.c.team_id == team_id)
-        return self.db.all(
-            statement.order_by(tasks.c.created_at, self.db.insertion_order(tasks))
-        )
+        return self.db.all(statement.order_by(tasks.c.created_at, self.db.insertion_order(tasks)))
 
     def update_task(
         self,
@@ -200,7 +199,7 @@ class TaskStore(Part):
             chain = rows(
                 conn,
                 text(
-                        """
+                    """
                         WITH RECURSIVE chain(id) AS (
                             SELECT parent_task_id FROM tasks
                              WHERE id = :id AND parent_task_id IS NOT NULL

@@ -60,7 +60,10 @@ class TeamStore(Part):
         conn.execute(
             statement.on_conflict_do_update(
                 index_elements=["key"],
-                set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at},
+                set_={
+                    "value": statement.excluded.value,
+                    "updated_at": statement.excluded.updated_at,
+                },
             )
         )
 

@@ -16,9 +16,7 @@ class WorkspaceStore(Part):
         return (
             select(workspaces)
             .where(workspaces.c.task_id == task_id)
-            .order_by(
-                workspaces.c.created_at.desc(), self.db.insertion_order(workspaces).desc()
-            )
+            .order_by(workspaces.c.created_at.desc(), self.db.insertion_order(workspaces).desc())
             .limit(1)
         )
 

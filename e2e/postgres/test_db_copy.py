@@ -64,7 +64,17 @@ def _snapshot(store: BoardStore) -> dict:
 
 def _copy(data: Path, url: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "clawboo_host.cli", "db", "copy", "--data-dir", str(data), "--to", url],
+        [
+            sys.executable,
+            "-m",
+            "clawboo_host.cli",
+            "db",
+            "copy",
+            "--data-dir",
+            str(data),
+            "--to",
+            url,
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -70,9 +70,7 @@ def test_one_board_seen_from_both_hosts(two_hosts):
         listed = get(host, "/api/hosts")["hosts"]
         assert sorted(h["name"] for h in listed) == ["alpha", "beta"]
         assert all(h["alive"] for h in listed)
-        assert [h["name"] for h in listed if h["self"]] == [
-            "alpha" if host is alpha else "beta"
-        ]
+        assert [h["name"] for h in listed if h["self"]] == ["alpha" if host is alpha else "beta"]
 
 
 def test_a_claim_storm_across_two_hosts_has_exactly_one_winner(two_hosts):

@@ -111,9 +111,7 @@ def _tables() -> list[sa.Table]:
             sa.Column(
                 "task_id", text, sa.ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False
             ),
-            sa.Column(
-                "workspace_id", text, sa.ForeignKey("workspaces.id", ondelete="SET NULL")
-            ),
+            sa.Column("workspace_id", text, sa.ForeignKey("workspaces.id", ondelete="SET NULL")),
             sa.Column("runtime_id", text, nullable=False, server_default=""),
             sa.Column("status", text, nullable=False, server_default="running"),
             sa.Column("started_at", text, nullable=False),
