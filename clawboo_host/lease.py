@@ -66,6 +66,7 @@ class HostLease:
         await anyio.to_thread.run_sync(self._register)
         self.executor.host_id = self.id
         self.executor.host_process_gone = self.host_process_gone
+        self.executor.machine = self.machine
         self._tasks = [
             asyncio.create_task(self._beat()),
             asyncio.create_task(self._watch_aborts()),

@@ -29,6 +29,7 @@ from clawboo_host.board.store import (
     budget_json,
     budget_status,
     comment_json,
+    process_groups,
     execution_json,
     task_json,
     team_json,
@@ -163,6 +164,7 @@ def test_a_board_made_by_the_pre_alembic_store_upgrades_in_place(tmp_path: Path)
         assert [c["body"] for c in s.list_comments(root["id"])] == ["first", "second"]
         (run,) = s.list_executions(child["id"])
         assert run["status"] == "running" and run["host_id"] is None
+        assert process_groups(run) == [[999998, "stamp"]]
         assert s.get_workspace(root["id"])["worktree_path"] == "/wt"
         (budget,) = s.list_budgets()
         assert budget_json(budget)["spentUsd"] == 1.25 and budget["mode"] == "cap"

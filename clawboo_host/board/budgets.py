@@ -19,13 +19,15 @@ SOFT_CAP_PERCENT = 80
 
 
 def budget_status(limit_cents: int, spent_micro: int, mode: str) -> str:
-    """run-flow §2.6: status from whole cents; a ``warn`` budget never reads ``paused``."""
+    """run-flow §2.6: ``paused`` from whole cents; ``soft_capped`` once the spend has really
+    reached 80 % of a non-zero limit (the reference's whole-cent floor made a 1¢ budget
+    soft-capped before any spend); a ``warn`` budget never reads ``paused``."""
     spent_cents = spent_micro // MICRO_PER_CENT
     if limit_cents <= 0:
         status = "active"
     elif spent_cents >= limit_cents:
         status = "paused"
-    elif spent_cents >= (limit_cents * SOFT_CAP_PERCENT) // 100:
+    elif spent_micro * 100 >= limit_cents * MICRO_PER_CENT * SOFT_CAP_PERCENT:
         status = "soft_capped"
     else:
         status = "active"
@@ -42,7 +44,7 @@ def budget_status_sql(limit_cents, spent_micro, mode):
     return case(
         (limit_cents <= 0, "active"),
         (spent_cents >= limit_cents, case((mode == "cap", "paused"), else_="soft_capped")),
-        (spent_cents >= (limit_cents * SOFT_CAP_PERCENT) // 100, "soft_capped"),
+        (spent_micro * 100 >= limit_cents * (MICRO_PER_CENT * SOFT_CAP_PERCENT), "soft_capped"),
         else_="active",
     )
 

@@ -4,6 +4,8 @@ host through an abort request that the owning host polls.
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import Connection, exists, insert, select, text, update
 
 from ..redaction import redact
@@ -13,6 +15,15 @@ from .schema import BUDGET_SCOPES, EXECUTION_TERMINAL, executions, tasks
 from .tasks import claim_statement, release_statement
 
 RUNNING = "running"
+
+
+def process_groups(row: dict) -> list[list]:
+    """An execution's recorded ``[pgid, start stamp]`` pairs (``[]`` when none or unreadable)."""
+    try:
+        groups = json.loads(row.get("process_groups") or "[]")
+    except ValueError:
+        return []
+    return [g for g in groups if isinstance(g, list) and len(g) == 2 and isinstance(g[0], int)]
 
 
 class ExecutionStore(Part):
@@ -171,6 +182,28 @@ class ExecutionStore(Part):
             ).scalar_one()
             if not still_running:
                 conn.execute(release_statement(row["task_id"]))
+            return True
+
+        return self.db.write(write)
+
+    def add_process_group(self, exec_id: str, pgid: int, stamp: str | None) -> bool:
+        """Record a process group a running execution started (see :func:`process_groups`)."""
+
+        def write(conn: Connection) -> bool:
+            row = first(
+                conn,
+                select(executions.c.process_groups)
+                .where(executions.c.id == exec_id, executions.c.status == RUNNING)
+                .with_for_update(),
+            )
+            if row is None:
+                return False
+            groups = process_groups(row) + [[int(pgid), stamp]]
+            conn.execute(
+                update(executions)
+                .where(executions.c.id == exec_id)
+                .values(process_groups=json.dumps(groups))
+            )
             return True
 
         return self.db.write(write)

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from .common import Part, parse_iso
 from .database import db_clock, first, rows
+from .executions import process_groups
 from .schema import executions, hosts
 
 log = logging.getLogger(__name__)
@@ -103,8 +104,10 @@ class HostStore(Part):
     def recover_orphans(
         self,
         is_owner_alive: Callable[[int | None, str | None], bool],
+        stop_processes: Callable[[list[tuple[int, str | None]]], object] | None = None,
         host_id: str | None = None,
         host_process_gone: Callable[[dict], bool] | None = None,
+        machine: str | None = None,
     ) -> list[str]:
         """Close ``failed`` (with a recovery tombstone) every running execution whose host is
         gone, and release its task when no running execution is left on it.
@@ -115,34 +118,49 @@ class HostStore(Part):
           dead (same machine and data dir, pid gone);
         - a row from before leases (no host id): ``is_owner_alive(owner_pid, owner_boot)``.
 
-        The callbacks run outside any transaction. Returns the ids closed here.
+        ``stop_processes(groups)`` gets the process groups of every orphan that ran on this
+        machine (``machine``; every orphan when not given) before any of them is closed: a
+        released task is never re-run while the dead run's processes still work in its
+        worktree. The callbacks run outside any transaction. Returns the ids closed here.
         """
         now, host_rows = self.hosts_snapshot()
         by_id = {h["id"]: h for h in host_rows}
-        closed: list[str] = []
+        orphans: list[tuple[dict, str]] = []
+        local_groups: list[tuple[int, str | None]] = []
         for row in self.running_executions():  # type: ignore[attr-defined]
             owner = row["host_id"]
             if owner is not None and owner == host_id:
                 continue
-            if owner is None:
-                error = (
-                    None if is_owner_alive(row["owner_pid"], row["owner_boot"]) else ORPHAN_ERROR
-                )
-            else:
-                host = by_id.get(owner)
-                if host is None or not is_alive(host, now):
-                    error = lease_expired_error(host["name"] if host else owner)
-                elif host_process_gone is not None and host_process_gone(host):
-                    error = ORPHAN_ERROR
-                else:
-                    error = None
-            if error is not None and self.close_and_release(  # type: ignore[attr-defined]
-                row, "failed", error, tombstone=True
-            ):
+            host = by_id.get(owner) if owner is not None else None
+            error = self._orphan_error(row, host, now, is_owner_alive, host_process_gone)
+            if error is None:
+                continue
+            orphans.append((row, error))
+            here = owner is None or machine is None or (host and host["machine"] == machine)
+            if here:
+                local_groups += [tuple(g) for g in process_groups(row)]
+        if orphans and stop_processes is not None and local_groups:
+            stop_processes(local_groups)
+        closed: list[str] = []
+        for row, error in orphans:
+            if self.close_and_release(row, "failed", error, tombstone=True):  # type: ignore[attr-defined]
                 log.warning("closed run %s: %s", row["id"], error)
                 closed.append(row["id"])
         self._forget_gone_hosts(now, host_rows)
         return closed
+
+    @staticmethod
+    def _orphan_error(row, host, now, is_owner_alive, host_process_gone) -> str | None:
+        """Why ``row``'s run is an orphan, or None while its host is alive."""
+        owner = row["host_id"]
+        if owner is None:
+            alive = is_owner_alive(row["owner_pid"], row["owner_boot"])
+            return None if alive else ORPHAN_ERROR
+        if host is None or not is_alive(host, now):
+            return lease_expired_error(host["name"] if host else owner)
+        if host_process_gone is not None and host_process_gone(host):
+            return ORPHAN_ERROR
+        return None
 
     def _forget_gone_hosts(self, now: datetime, host_rows: list[dict]) -> None:
         """Drop rows of hosts long gone that no execution still names as running."""

@@ -157,6 +157,9 @@ executions = Table(
     Column("native_session_id", Text),
     Column("owner_pid", Integer),
     Column("owner_boot", Text),
+    # JSON [[pgid, start stamp], ...]: the run's process groups, killed by recovery when the
+    # host that started them died.
+    Column("process_groups", Text),
     Column("recovery_tombstone", Integer, nullable=False, server_default="0"),
     _seq("executions"),
     # The host running it (hosts.id); NULL for rows written before hosts had leases.

@@ -17,16 +17,18 @@ into the board never reaches the database (SPEC §3).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import Connection
 
+from ..plugin_api.files import private_file
 from . import migrate
 from .budgets import MICRO_PER_CENT, MICRO_PER_USD, SOFT_CAP_PERCENT, BudgetStore, budget_status
 from .comments import CommentStore
 from .common import BoardError, StatusChange, UnknownReference, new_id, now_iso
 from .database import Database, StoreClosed, first, rows, sqlite_url
-from .executions import ExecutionStore
+from .executions import ExecutionStore, process_groups
 from .hosts import ORPHAN_ERROR, HostStore
 from .records import (
     agent_json,
@@ -60,6 +62,7 @@ __all__ = [
     "host_json",
     "new_id",
     "now_iso",
+    "process_groups",
     "task_json",
     "team_json",
     "workspace_json",
@@ -88,13 +91,25 @@ class BoardStore(
         return self.db.dialect
 
     def open(self) -> None:
-        """Create or upgrade the schema. Safe to call again after :meth:`close`."""
+        """Create or upgrade the schema. Safe to call again after :meth:`close`.
+
+        A SQLite file is the owner's alone (``0600``), and so are its ``-wal``/``-shm``
+        companions (SQLite gives them the database's mode; older ones are tightened here).
+        """
+        if self.db_path is not None:
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.db_path)
         self.db.open()
         try:
             migrate.upgrade(self.db)
         except BaseException:
             self.db.close()
             raise
+        if self.db_path is not None:
+            for suffix in ("-wal", "-shm"):
+                companion = self.db_path.with_name(self.db_path.name + suffix)
+                if companion.exists():
+                    os.chmod(companion, 0o600)
 
     def close(self) -> None:
         """Release every connection. Later calls fail (:class:`StoreClosed`) until :meth:`open`."""

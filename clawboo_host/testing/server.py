@@ -107,7 +107,9 @@ def server_process(
     ``unprivileged``: when the tests run as root, the server gets no capabilities, as it
     would have when run by an ordinary user.
     """
-    with serve_process(args, env, data_dir, timeout=timeout, log=log, command=command) as served:
+    with serve_process(
+        args, env, data_dir, timeout=timeout, log=log, command=command, unprivileged=unprivileged
+    ) as served:
         yield served.port
 
 
@@ -119,6 +121,8 @@ def serve_process(
     timeout: float = 60.0,
     log: Path | None = None,
     command: list[str] | None = None,
+    *,
+    unprivileged: bool = False,
 ):
     """As :func:`server_process`, yielding a :class:`ServedProcess`."""
     port_file = data_dir / "api-port.txt"

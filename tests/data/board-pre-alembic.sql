@@ -1,4 +1,5 @@
--- A board written by clawboo-host before versioned migrations (schema user_version 1).
+-- A board written by clawboo-host before versioned migrations (schema user_version 1),
+-- by the store as it stood on main just before the move to SQLAlchemy + Alembic.
 BEGIN TRANSACTION;
 CREATE TABLE agents (
   id TEXT PRIMARY KEY,
@@ -11,7 +12,7 @@ CREATE TABLE agents (
   config_json TEXT,
   created_at TEXT NOT NULL
 );
-INSERT INTO "agents" VALUES('agent-old','Old','codex','84f0abae-a4c7-491b-b764-c1d13ca06628','leader',NULL,NULL,NULL,'2026-12-03T08:17:45.126Z');
+INSERT INTO "agents" VALUES('agent-old','Old','codex','9382b45d-a7d3-440b-85b9-455b92133703','leader',NULL,NULL,NULL,'2026-12-03T08:29:22.303Z');
 CREATE TABLE budgets (
   id INTEGER PRIMARY KEY,
   scope TEXT NOT NULL DEFAULT 'agent' CHECK (scope IN ('agent', 'team', 'mission')),
@@ -24,7 +25,7 @@ CREATE TABLE budgets (
   updated_at TEXT NOT NULL,
   UNIQUE (scope, scope_id)
 );
-INSERT INTO "budgets" VALUES(1,'team','84f0abae-a4c7-491b-b764-c1d13ca06628',500,1250000,'cap','active','2026-12-03T08:17:45.127Z','2026-12-03T08:17:45.127Z');
+INSERT INTO "budgets" VALUES(1,'team','9382b45d-a7d3-440b-85b9-455b92133703',500,1250000,'cap','active','2026-12-03T08:29:22.304Z','2026-12-03T08:29:22.304Z');
 CREATE TABLE comments (
   id TEXT PRIMARY KEY,
   task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
@@ -33,8 +34,8 @@ CREATE TABLE comments (
   body TEXT NOT NULL DEFAULT '',
   created_at TEXT NOT NULL
 );
-INSERT INTO "comments" VALUES('c9b76973-05a3-4013-9d8e-d2f7f28a0731','9b2be9f5-8222-4ad1-a6b1-f9803651fe55',NULL,'user','first','2026-12-03T08:17:45.127Z');
-INSERT INTO "comments" VALUES('0350fc4a-266d-4a81-81bb-9fe67a284a37','9b2be9f5-8222-4ad1-a6b1-f9803651fe55',NULL,'user','second','2026-12-03T08:17:45.127Z');
+INSERT INTO "comments" VALUES('573800c1-3df6-4e6a-acd8-f2760667160f','b374c059-5e38-4915-8650-82537d62d266',NULL,'user','first','2026-12-03T08:29:22.304Z');
+INSERT INTO "comments" VALUES('764f0ed8-7660-4376-814f-5cc7fdd3c1ab','b374c059-5e38-4915-8650-82537d62d266',NULL,'user','second','2026-12-03T08:29:22.304Z');
 CREATE TABLE executions (
   id TEXT PRIMARY KEY,
   task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
@@ -52,16 +53,17 @@ CREATE TABLE executions (
   native_session_id TEXT,
   owner_pid INTEGER,
   owner_boot TEXT,
+  process_groups TEXT,
   recovery_tombstone INTEGER NOT NULL DEFAULT 0
 );
-INSERT INTO "executions" VALUES('6eb5fb4d-fc35-49ae-878a-634f74997f12','c6b72828-84ca-44fa-aac3-f8f2719c41da',NULL,'codex','running','2026-12-03T08:17:45.127Z',NULL,NULL,NULL,NULL,NULL,NULL,'run',NULL,999999,'gone',0);
+INSERT INTO "executions" VALUES('3f447c9b-599d-45a8-a338-137cc9256d24','b3daf81d-1129-46fe-b0eb-a28d21631e82',NULL,'codex','running','2026-12-03T08:29:22.304Z',NULL,NULL,NULL,NULL,NULL,NULL,'run',NULL,999999,'gone','[[999998, "stamp"]]',0);
 CREATE TABLE settings (
   key TEXT PRIMARY KEY,
   value TEXT,
   updated_at TEXT NOT NULL
 );
-INSERT INTO "settings" VALUES('leader','agent-old','2026-12-03T08:17:45.126Z');
-INSERT INTO "settings" VALUES('k','v','2026-12-03T08:17:45.128Z');
+INSERT INTO "settings" VALUES('leader','agent-old','2026-12-03T08:29:22.303Z');
+INSERT INTO "settings" VALUES('k','v','2026-12-03T08:29:22.305Z');
 CREATE TABLE tasks (
   id TEXT PRIMARY KEY,
   title TEXT NOT NULL DEFAULT '',
@@ -79,8 +81,8 @@ CREATE TABLE tasks (
   updated_at TEXT NOT NULL,
   completed_at TEXT
 );
-INSERT INTO "tasks" VALUES('9b2be9f5-8222-4ad1-a6b1-f9803651fe55','legacy root','made by the pre-Alembic store','todo',0,'84f0abae-a4c7-491b-b764-c1d13ca06628',NULL,NULL,NULL,NULL,'/wt','clawboo/t','2026-12-03T08:17:45.127Z','2026-12-03T08:17:45.127Z',NULL);
-INSERT INTO "tasks" VALUES('c6b72828-84ca-44fa-aac3-f8f2719c41da','legacy child','','in_progress',0,NULL,'9b2be9f5-8222-4ad1-a6b1-f9803651fe55','agent-old','codex','6eb5fb4d-fc35-49ae-878a-634f74997f12',NULL,NULL,'2026-12-03T08:17:45.127Z','2026-12-03T08:17:45.127Z',NULL);
+INSERT INTO "tasks" VALUES('b374c059-5e38-4915-8650-82537d62d266','legacy root','made by the pre-Alembic store','todo',0,'9382b45d-a7d3-440b-85b9-455b92133703',NULL,NULL,NULL,NULL,'/wt','clawboo/t','2026-12-03T08:29:22.303Z','2026-12-03T08:29:22.304Z',NULL);
+INSERT INTO "tasks" VALUES('b3daf81d-1129-46fe-b0eb-a28d21631e82','legacy child','','in_progress',0,NULL,'b374c059-5e38-4915-8650-82537d62d266','agent-old','codex','3f447c9b-599d-45a8-a338-137cc9256d24',NULL,NULL,'2026-12-03T08:29:22.304Z','2026-12-03T08:29:22.304Z',NULL);
 CREATE TABLE teams (
   id TEXT PRIMARY KEY,
   name TEXT NOT NULL DEFAULT '',
@@ -88,7 +90,7 @@ CREATE TABLE teams (
   created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL
 );
-INSERT INTO "teams" VALUES('84f0abae-a4c7-491b-b764-c1d13ca06628','Old team','agent-old','2026-12-03T08:17:45.126Z','2026-12-03T08:17:45.126Z');
+INSERT INTO "teams" VALUES('9382b45d-a7d3-440b-85b9-455b92133703','Old team','agent-old','2026-12-03T08:29:22.303Z','2026-12-03T08:29:22.303Z');
 CREATE TABLE workspaces (
   id TEXT PRIMARY KEY,
   task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
@@ -100,7 +102,7 @@ CREATE TABLE workspaces (
   created_at TEXT NOT NULL,
   last_used_at TEXT
 );
-INSERT INTO "workspaces" VALUES('9dbb05e5-f058-4788-bbfd-85ba63e40baa','9b2be9f5-8222-4ad1-a6b1-f9803651fe55','/repo','clawboo/t','/wt','abc','active','2026-12-03T08:17:45.127Z','2026-12-03T08:17:45.127Z');
+INSERT INTO "workspaces" VALUES('567305e2-b87d-46b5-9372-c0c9c5e9056b','b374c059-5e38-4915-8650-82537d62d266','/repo','clawboo/t','/wt','abc','active','2026-12-03T08:29:22.304Z','2026-12-03T08:29:22.304Z');
 CREATE INDEX idx_tasks_status ON tasks(status);
 CREATE INDEX idx_tasks_team ON tasks(team_id);
 CREATE INDEX idx_tasks_parent ON tasks(parent_task_id);

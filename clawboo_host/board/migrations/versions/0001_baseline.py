@@ -125,6 +125,7 @@ def _tables() -> list[sa.Table]:
             sa.Column("native_session_id", text),
             sa.Column("owner_pid", integer),
             sa.Column("owner_boot", text),
+            sa.Column("process_groups", text),
             sa.Column("recovery_tombstone", integer, nullable=False, server_default="0"),
             _check(
                 "executions",
