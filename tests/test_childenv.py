@@ -23,6 +23,7 @@ CLAWBOO_OWN = [
     "STUDIO_ACCESS_TOKEN",
     "CLAWBOO_SECRETS_MASTER_KEY",
     "CLAWBOO_ACCESS_TOKEN",
+    "CLAWBOO_DATABASE_URL",  # ours beyond §5.5: the board's URL may carry its password
 ]
 OPERATOR = [
     "GITHUB_TOKEN",

@@ -37,6 +37,9 @@ _CLAWBOO_SECRETS = frozenset(
     {
         "CLAWBOO_SECRETS_MASTER_KEY",
         "CLAWBOO_ACCESS_TOKEN",
+        # The board's database URL may carry its password: an agent never gets the board's
+        # keys (it reaches the board only through its run's MCP tools).
+        "CLAWBOO_DATABASE_URL",
         "STUDIO_ACCESS_TOKEN",
         "GATEWAY_AUTH_TOKEN",
     }
