@@ -127,13 +127,15 @@ class WorktreeError(Exception):
 @dataclass(frozen=True)
 class Worktree:
     """A task's checkout. ``base_commit`` is the scaffold commit (the diff baseline);
-    ``reused`` is true when an existing registered checkout was taken as it was."""
+    ``reused`` is true when an existing registered checkout was taken as it was;
+    ``cut_from_head`` when the branch was (re)cut from the repository's ``HEAD``."""
 
     path: Path
     branch: str
     repo_path: Path
     base_commit: str
     reused: bool = False
+    cut_from_head: bool = False
 
 
 # --------------------------------------------------------------------------- naming
@@ -647,7 +649,7 @@ async def provision(
                 async with _locked(_repo_locks, repo_key):
                     await _preclean(repo_path, path, env)
             raise
-        return Worktree(path, branch, repo_path, base, reused=False)
+        return Worktree(path, branch, repo_path, base, reused=False, cut_from_head=True)
 
 
 # --------------------------------------------------------------------------- after the run

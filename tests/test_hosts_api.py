@@ -9,7 +9,7 @@ import threading
 import httpx
 import pytest
 
-from clawboo_host.testing.helpers import create_task, task_detail, wait_for
+from clawboo_host.testing.helpers import create_task, git, task_detail, wait_for
 from clawboo_host.testing.server import serve_process
 
 MOCK = "clawboo-mock"
@@ -188,3 +188,50 @@ def _swallow(fn) -> None:
         fn()
     except httpx.HTTPError:
         pass
+
+
+ELSEWHERE = "/elsewhere/clawboo-data/worktrees/abc/task"  # another host's disk
+
+
+def _run_code(client, task_id: str, repo) -> dict:
+    response = client.post(
+        f"/api/runtimes/{MOCK}/run", json={"taskId": task_id, "repoPath": str(repo)}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_a_task_whose_worktree_is_on_another_host_continues_from_its_branch_here(
+    server, client, git_repo
+):
+    task = create_task(client, "carry on", "!exec cat earlier.txt")
+    branch = f"clawboo/task-{task['id']}"
+    git(git_repo, "checkout", "-q", "-b", branch)
+    (git_repo / "earlier.txt").write_text("work from the other host\n")
+    git(git_repo, "add", "earlier.txt")
+    git(git_repo, "commit", "-q", "-m", "earlier work")
+    git(git_repo, "checkout", "-q", "-")
+    board = server.app.state.host.board
+    board.save_workspace(task["id"], "/elsewhere/repo", branch, ELSEWHERE, None)
+    body = _run_code(client, task["id"], git_repo)
+    assert body["doneReason"] == "success" and body["usedWorktree"] is True
+    assert body["summary"] == "work from the other host"
+    comments = [c["body"] for c in task_detail(client, task["id"])["comments"]]
+    assert not any(c.startswith("[fresh worktree]") for c in comments)
+
+
+def test_a_task_whose_worktree_is_on_another_host_starts_from_head_and_says_so(
+    server, client, git_repo
+):
+    task = create_task(client, "start over", "!ok fine")
+    board = server.app.state.host.board
+    board.save_workspace(
+        task["id"], "/elsewhere/repo", f"clawboo/task-{task['id']}", ELSEWHERE, None
+    )
+    body = _run_code(client, task["id"], git_repo)
+    assert body["doneReason"] == "success" and body["usedWorktree"] is True
+    comments = [c["body"] for c in task_detail(client, task["id"])["comments"]]
+    assert (
+        f"[fresh worktree] The task's earlier worktree ({ELSEWHERE}) is not on this host and "
+        f"{git_repo} has no branch clawboo/task-{task['id']}: this run starts from HEAD."
+    ) in comments
