@@ -48,7 +48,7 @@ class Host:
         self.executor.sandbox = await detect_sandbox(self.config)
         # The lease first: the sweep then knows which runs are this host's own.
         await self.lease.start()
-        await self.executor.recover()
+        await self.executor.recover(judge_leases=self.lease.may_judge_leases)
 
     async def stop(self) -> None:
         await self.lease.stop()

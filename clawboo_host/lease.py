@@ -3,7 +3,9 @@
 - At start the host adds its row to ``hosts`` (a new id per process) and, every
   ``CLAWBOO_HOST_LEASE_S / 3`` seconds (lease default 30 s), renews its heartbeat on the
   database clock and runs the recovery sweep: runs of hosts whose lease expired are closed
-  ``failed`` and their tasks released (see :meth:`BoardStore.recover_orphans`).
+  ``failed`` and their tasks released (see :meth:`BoardStore.recover_orphans`). A host judges
+  others by their leases only once it has renewed its own for a whole lease without a failure,
+  so after a database outage (every heartbeat stale) the others get their turn to renew first.
 - While this host has live runs it polls, every ``CLAWBOO_ABORT_POLL_S`` (default 1 s), for
   abort requests other hosts left on them (the abort route, a cap budget reached elsewhere)
   and stops those runs. Polling works on both backends and costs one indexed query.
@@ -16,6 +18,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from pathlib import Path
 
@@ -49,6 +52,8 @@ class HostLease:
         self.machine = machine_id()
         self.data_dir = str(config.data_dir)
         self._tasks: list[asyncio.Task] = []
+        # Since when this host's own lease has been renewed without a failure (monotonic).
+        self._healthy_since: float | None = None
 
     @property
     def name(self) -> str:
@@ -62,8 +67,17 @@ class HostLease:
     def lease_s(self) -> float:
         return self.config.lease_s
 
+    @property
+    def may_judge_leases(self) -> bool:
+        """Only a host that has renewed its own lease for a whole lease judges others by
+        theirs: after a database outage every heartbeat is stale, and the others need their
+        turn to renew before they are declared dead."""
+        healthy = self._healthy_since
+        return healthy is not None and time.monotonic() - healthy >= self.lease_s
+
     async def start(self) -> None:
         await anyio.to_thread.run_sync(self._register)
+        self._healthy_since = time.monotonic()
         self.executor.host_id = self.id
         self.executor.host_process_gone = self.host_process_gone
         self.executor.machine = self.machine
@@ -121,9 +135,16 @@ class HostLease:
                 if not alive:
                     log.warning("this host's row was gone from the board; registering again")
                     await anyio.to_thread.run_sync(self._register)
-                await self.executor.recover()
             except Exception:
-                log.exception("heartbeat or recovery sweep failed")
+                self._healthy_since = None
+                log.exception("could not renew this host's lease")
+                continue
+            if self._healthy_since is None:
+                self._healthy_since = time.monotonic()
+            try:
+                await self.executor.recover(judge_leases=self.may_judge_leases)
+            except Exception:
+                log.exception("recovery sweep failed")
 
     async def _watch_aborts(self) -> None:
         interval = self.config.env_float("CLAWBOO_ABORT_POLL_S", DEFAULT_ABORT_POLL_S)

@@ -100,6 +100,21 @@ def test_an_expired_host_runs_are_closed_and_its_tasks_released(store: BoardStor
     assert "alpha" not in hosts  # gone long ago and no run left: forgotten
 
 
+def test_a_host_that_could_not_renew_its_own_lease_judges_no_one_by_theirs(store: BoardStore):
+    store.register_host("late", "alpha", None)
+    store.register_host("stopped", "beta", None)
+    runs = {}
+    for host_id in ("late", "stopped", "vanished"):
+        task = store.create_task(host_id)
+        runs[host_id] = store.claim_for_run(task["id"], "a", "codex", host_id=host_id)
+    _expire(store, "late")
+    store.stop_host("stopped")
+    closed = store.recover_orphans(_never, host_id="me", judge_leases=False)
+    assert sorted(closed) == sorted([runs["stopped"]["id"], runs["vanished"]["id"]])
+    assert store.get_execution(runs["late"]["id"])["status"] == "running"
+    assert store.recover_orphans(_never, host_id="me") == [runs["late"]["id"]]
+
+
 def test_a_live_lease_wins_over_a_stale_looking_process(store: BoardStore):
     """Two hosts on one data dir: a clock step that makes the other's start time look wrong
     (the old wall-clock check) no longer closes its live runs — its lease decides."""

@@ -98,6 +98,24 @@ def test_a_cap_reached_on_another_host_auto_pauses_the_run_here(server, client):
     assert comments[-1]["body"].startswith("Auto-paused: agent budget reached")
 
 
+def test_a_host_judges_leases_only_after_holding_its_own_for_a_lease(
+    clawboo_host_factory, env, monkeypatch
+):
+    server = clawboo_host_factory(env=dict(env, CLAWBOO_HOST_LEASE_S="0.6"))
+    lease = server.app.state.host.lease
+    board = server.app.state.host.board
+    wait_for(lambda: lease.may_judge_leases, what="a whole lease of renewals")
+    real = board.heartbeat
+
+    def unreachable(host_id):
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr(board, "heartbeat", unreachable)
+    wait_for(lambda: not lease.may_judge_leases, what="a failed renewal")
+    monkeypatch.setattr(board, "heartbeat", real)
+    wait_for(lambda: lease.may_judge_leases, what="a whole lease of renewals again")
+
+
 def test_the_abort_route_leaves_a_request_for_the_host_that_runs_it(server, client):
     board = server.app.state.host.board
     board.register_host("other-host", "beta", "http://127.0.0.1:1")

@@ -108,6 +108,7 @@ class HostStore(Part):
         host_id: str | None = None,
         host_process_gone: Callable[[dict], bool] | None = None,
         machine: str | None = None,
+        judge_leases: bool = True,
     ) -> list[str]:
         """Close ``failed`` (with a recovery tombstone) every running execution whose host is
         gone, and release its task when no running execution is left on it.
@@ -122,6 +123,10 @@ class HostStore(Part):
         machine (``machine``; every orphan when not given) before any of them is closed: a
         released task is never re-run while the dead run's processes still work in its
         worktree. The callbacks run outside any transaction. Returns the ids closed here.
+
+        ``judge_leases=False`` spares runs whose host's heartbeat merely expired: the caller
+        could not renew its own lease lately (say the database was unreachable for everyone),
+        so the others have not had their chance to renew theirs either.
         """
         now, host_rows = self.hosts_snapshot()
         by_id = {h["id"]: h for h in host_rows}
@@ -132,7 +137,9 @@ class HostStore(Part):
             if owner is not None and owner == host_id:
                 continue
             host = by_id.get(owner) if owner is not None else None
-            error = self._orphan_error(row, host, now, is_owner_alive, host_process_gone)
+            error = self._orphan_error(
+                row, host, now, is_owner_alive, host_process_gone, judge_leases
+            )
             if error is None:
                 continue
             orphans.append((row, error))
@@ -150,14 +157,18 @@ class HostStore(Part):
         return closed
 
     @staticmethod
-    def _orphan_error(row, host, now, is_owner_alive, host_process_gone) -> str | None:
-        """Why ``row``'s run is an orphan, or None while its host is alive."""
+    def _orphan_error(
+        row, host, now, is_owner_alive, host_process_gone, judge_leases
+    ) -> str | None:
+        """Why ``row``'s run is an orphan, or None while its host is (or may be) alive."""
         owner = row["host_id"]
         if owner is None:
             alive = is_owner_alive(row["owner_pid"], row["owner_boot"])
             return None if alive else ORPHAN_ERROR
-        if host is None or not is_alive(host, now):
+        if host is None or host.get("stopped_at"):
             return lease_expired_error(host["name"] if host else owner)
+        if judge_leases and not is_alive(host, now):
+            return lease_expired_error(host["name"])
         if host_process_gone is not None and host_process_gone(host):
             return ORPHAN_ERROR
         return None
