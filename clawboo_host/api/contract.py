@@ -412,8 +412,38 @@ class RunResult(BaseModel):
 
 
 class AbortResult(BaseModel):
+    """Stopped here (``{ok, execId}``), or asked of the host that runs it (``hostId``,
+    ``requested: true``), which polls for the request and stops the run."""
+
     ok: Literal[True]
     execId: str
+    hostId: str | None = None
+    requested: bool | None = None
+
+
+class HostRun(BaseModel):
+    id: Id
+    taskId: Id
+    runtimeId: str
+    startedAt: Timestamp
+
+
+class BoardHost(BaseModel):
+    """A host process on this board; ``startedAt``/``heartbeatAt`` are the database's clock."""
+
+    id: Id
+    name: str
+    url: str | None
+    startedAt: Timestamp
+    heartbeatAt: Timestamp
+    leaseS: float
+    alive: bool
+    self: bool
+    runningExecutions: list[HostRun]
+
+
+class HostList(BaseModel):
+    hosts: list[BoardHost]
 
 
 class SeededTeam(BaseModel):

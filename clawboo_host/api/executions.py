@@ -21,7 +21,9 @@ ABORT_REASON = "aborted by request"
     responses={
         **c.ok(c.AbortResult),
         **c.errors(
-            404, 409, e409="The execution already finished, or runs in another host process."
+            404,
+            409,
+            e409="The execution already finished, or is running in no host of this board.",
         ),
     },
 )

@@ -7,12 +7,13 @@ from fastapi import APIRouter, Depends
 
 from ..board.store import host_json
 from ..host import Host
+from . import contract as c
 from .deps import get_host
 
 router = APIRouter(prefix="/api/hosts")
 
 
-@router.get("")
+@router.get("", response_model=None, responses=c.ok(c.HostList))
 async def list_hosts(host: Host = Depends(get_host)) -> dict:
     rows = await anyio.to_thread.run_sync(host.board.list_hosts)
     return {"hosts": [dict(host_json(r), self=r["id"] == host.lease.id) for r in rows]}
