@@ -115,6 +115,12 @@ def test_migrations_build_exactly_the_declared_schema(board_url: str):
         assert {c.name for c in table.columns} == have[table.name], table.name
 
 
+def test_the_head_revision_constant_is_alembics_head():
+    from clawboo_host.board.migrate import alembic_head
+
+    assert head_revision() == alembic_head()
+
+
 def test_reopen_is_idempotent_and_keeps_data(board_url: str):
     s = BoardStore(board_url)
     s.open()

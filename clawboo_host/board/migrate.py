@@ -9,11 +9,19 @@ this is one small read. A SQLite board written before versioned migrations (no
 
 from __future__ import annotations
 
-import functools
 import logging
 from pathlib import Path
 
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    inspect,
+    text,
+)
 
 from .database import Database
 from .schema import metadata
@@ -32,19 +40,35 @@ def _alembic_config():
     return config
 
 
-@functools.cache
+#: Alembic's own version table, as Alembic creates it.
+VERSION_TABLE = Table(
+    "alembic_version",
+    MetaData(),
+    Column("version_num", String(32), nullable=False),
+    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
+
+#: The newest revision in ``migrations/versions`` (a test checks it is Alembic's head). Kept
+#: as a constant so opening a board that is already there never imports Alembic.
+HEAD_REVISION = "0002"
+
+
 def head_revision() -> str:
+    return HEAD_REVISION
+
+
+def alembic_head() -> str | None:
+    """The head revision as Alembic reads it from the scripts."""
     from alembic.script import ScriptDirectory
 
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head is not None
-    return head
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def current_revision(conn: Connection) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    return MigrationContext.configure(conn).get_current_revision()
+    """The database's revision (``alembic_version``), or None for an empty or pre-Alembic one."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def upgrade(db: Database, create_empty_from_schema: bool = True) -> str:
@@ -63,11 +87,9 @@ def upgrade(db: Database, create_empty_from_schema: bool = True) -> str:
             conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": PG_MIGRATION_LOCK})
         before = current_revision(conn)
         if before is None and create_empty_from_schema and not inspect(conn).get_table_names():
-            from alembic.runtime.migration import MigrationContext
-
             metadata.create_all(conn, checkfirst=False)
-            MigrationContext.configure(conn)._ensure_version_table()
-            conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head})
+            VERSION_TABLE.create(conn)
+            conn.execute(VERSION_TABLE.insert().values(version_num=head))
             log.info("board: created a new %s board at %s", db.dialect, head)
         elif before != head:
             from alembic import command
