@@ -12,7 +12,7 @@ from ..redaction import redact
 from .common import Part, new_id, now_iso
 from .database import first
 from .schema import BUDGET_SCOPES, EXECUTION_TERMINAL, executions, tasks
-from .tasks import claim_statement, release_statement
+from .tasks import claim_statement, release_statement, task_row
 
 RUNNING = "running"
 
@@ -161,6 +161,9 @@ class ExecutionStore(Part):
         False when the row was no longer running (someone else closed it first)."""
 
         def write(conn: Connection) -> bool:
+            # The task row first: two closes on one task (two hosts recovering) take turns, so
+            # the last one to close sees no run left and releases it.
+            task_row(conn, row["task_id"], lock=True)
             changed = conn.execute(
                 update(executions)
                 .where(executions.c.id == row["id"], executions.c.status == RUNNING)
