@@ -9,7 +9,7 @@ import threading
 
 import httpx
 
-from clawboo_host.testing.helpers import wait_for
+from clawboo_host.testing.helpers import run_streaming, wait_for
 
 MOCK = "clawboo-mock"
 
@@ -190,3 +190,18 @@ def test_a_cap_budget_spent_across_both_hosts_pauses_the_scope_everywhere(two_ho
             {"taskId": third["id"], "kind": "research", "assigneeAgentId": "agent-x"},
         )
         assert refused.status_code == 422 and refused.json()["reason"] == "budget_paused"
+
+
+def test_the_database_password_reaches_neither_logs_nor_runs(start_host, pg_url, tmp_path):
+    """The test cluster trusts every local connection, so any password in the URL works."""
+    password = "pg-s3cret-" + "x" * 12
+    url = pg_url.replace("postgresql://postgres@", f"postgresql://postgres:{password}@")
+    host = start_host("gamma", CLAWBOO_DATABASE_URL=url)
+    task = new_task(host, "!exec env")
+    with httpx.Client(base_url=host.url, timeout=60) as client:
+        frames = run_streaming(client, MOCK, task["id"], kind="research")
+    printed = "".join(f.get("text", "") for f in frames if f["type"] == "text-delta")
+    assert "CLAWBOO_HOST_NAME=gamma" in printed  # the run's environment was printed...
+    assert "CLAWBOO_DATABASE_URL" not in printed and password not in printed  # ...not the URL
+    log = (tmp_path / "host-gamma.log").read_text()
+    assert "postgres:***@" in log and password not in log
