@@ -54,6 +54,9 @@ class HostLease:
         self._tasks: list[asyncio.Task] = []
         # Since when this host's own lease has been renewed without a failure (monotonic).
         self._healthy_since: float | None = None
+        # Its own worker thread: a burst of requests filling the shared pool never delays
+        # the heartbeat past the lease.
+        self._limiter = anyio.CapacityLimiter(1)
 
     @property
     def name(self) -> str:
@@ -131,10 +134,12 @@ class HostLease:
         while True:
             await anyio.sleep(interval)
             try:
-                alive = await anyio.to_thread.run_sync(self.board.heartbeat, self.id)
+                alive = await anyio.to_thread.run_sync(
+                    self.board.heartbeat, self.id, limiter=self._limiter
+                )
                 if not alive:
                     log.warning("this host's row was gone from the board; registering again")
-                    await anyio.to_thread.run_sync(self._register)
+                    await anyio.to_thread.run_sync(self._register, limiter=self._limiter)
             except Exception:
                 self._healthy_since = None
                 log.exception("could not renew this host's lease")

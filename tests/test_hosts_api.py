@@ -142,7 +142,7 @@ def test_two_hosts_on_one_data_dir_judge_each_other_by_lease(tmp_path, env):
     closed by the survivor and its task released."""
     data = tmp_path / "data"
     data.mkdir()
-    env = dict(env, CLAWBOO_HOST_LEASE_S="0.9", CLAWBOO_HOME=str(data))
+    env = dict(env, CLAWBOO_HOST_LEASE_S="3", CLAWBOO_HOME=str(data))
     port_file = data / "api-port.txt"  # both write it: b's start must not read a's port
     with serve_process(
         ["--port", "0"], dict(env, CLAWBOO_HOST_NAME="a"), data, log=tmp_path / "a"

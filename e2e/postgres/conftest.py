@@ -14,7 +14,7 @@ import pytest
 
 from clawboo_host.testing.server import ServedProcess, serve_process
 
-LEASE_S = "1.5"  # short, so a killed host's lease runs out quickly
+LEASE_S = "4"  # short, so a killed host's lease runs out soon; long enough for a loaded machine
 
 
 @pytest.fixture
