@@ -27,7 +27,7 @@ import psutil
 
 from .board.store import BoardStore
 from .config import HostConfig
-from .executor import Executor
+from .run import Executor
 
 log = logging.getLogger(__name__)
 

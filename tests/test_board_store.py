@@ -173,6 +173,7 @@ def test_a_board_made_by_the_pre_alembic_store_upgrades_in_place(tmp_path: Path)
         (root,) = [t for t in s.list_tasks() if t["title"] == "legacy root"]
         (child,) = [t for t in s.list_tasks() if t["title"] == "legacy child"]
         assert s.mission_id(child["id"]) == root["id"]
+        assert root["verify_command"] == "make test"
         assert [c["body"] for c in s.list_comments(root["id"])] == ["first", "second"]
         (run,) = s.list_executions(child["id"])
         assert run["status"] == "running" and run["host_id"] is None

@@ -9,7 +9,7 @@ import threading
 import httpx
 import pytest
 
-from clawboo_host.testing.helpers import create_task, git, task_detail, wait_for
+from clawboo_host.testing.helpers import create_task, git, task_detail, wait_until
 from clawboo_host.testing.server import serve_process
 
 MOCK = "clawboo-mock"
@@ -51,7 +51,7 @@ def _running(client, task_id: str) -> dict:
         runs = task_detail(client, task_id)["executions"]
         return next((e for e in runs if e["status"] == "running"), None)
 
-    return wait_for(find, what="a running execution")
+    return wait_until(find, what="a running execution")
 
 
 def test_get_hosts_lists_this_host_with_its_running_runs(server, client):
@@ -104,16 +104,16 @@ def test_a_host_judges_leases_only_after_holding_its_own_for_a_lease(
     server = clawboo_host_factory(env=dict(env, CLAWBOO_HOST_LEASE_S="0.6"))
     lease = server.app.state.host.lease
     board = server.app.state.host.board
-    wait_for(lambda: lease.may_judge_leases, what="a whole lease of renewals")
+    wait_until(lambda: lease.may_judge_leases, what="a whole lease of renewals")
     real = board.heartbeat
 
     def unreachable(host_id):
         raise ConnectionError("database unreachable")
 
     monkeypatch.setattr(board, "heartbeat", unreachable)
-    wait_for(lambda: not lease.may_judge_leases, what="a failed renewal")
+    wait_until(lambda: not lease.may_judge_leases, what="a failed renewal")
     monkeypatch.setattr(board, "heartbeat", real)
-    wait_for(lambda: lease.may_judge_leases, what="a whole lease of renewals again")
+    wait_until(lambda: lease.may_judge_leases, what="a whole lease of renewals again")
 
 
 def test_the_abort_route_leaves_a_request_for_the_host_that_runs_it(server, client):
@@ -184,9 +184,9 @@ def _kill_a_mid_run(a, b) -> dict:
             return row["heartbeatAt"]
 
         first = b_heartbeats()
-        wait_for(lambda: b_heartbeats() > first, what="b to renew its lease")
+        wait_until(lambda: b_heartbeats() > first, what="b to renew its lease")
         second = b_heartbeats()
-        wait_for(lambda: b_heartbeats() > second, what="b to renew its lease again")
+        wait_until(lambda: b_heartbeats() > second, what="b to renew its lease again")
         assert task_detail(from_b, task["id"])["executions"][0]["status"] == "running"
 
         a.proc.send_signal(signal.SIGKILL)
@@ -196,7 +196,7 @@ def _kill_a_mid_run(a, b) -> dict:
             detail = task_detail(from_b, task["id"])
             return detail if detail["executions"][0]["status"] != "running" else None
 
-        detail = wait_for(closed, what="b to close a's run")
+        detail = wait_until(closed, timeout=60, what="b to close a's run")
         assert detail["executions"][0]["id"] == execution["id"]
         return detail
 

@@ -17,6 +17,36 @@ from .tasks import claim_statement, release_statement, task_row
 RUNNING = "running"
 
 
+def close_statement(
+    exec_id: str,
+    status: str,
+    *,
+    summary: str | None = None,
+    error: str | None = None,
+    cost_usd: float | None = None,
+    input_tokens: int | None = None,
+    output_tokens: int | None = None,
+    native_session_id: str | None = None,
+):
+    """The conditional UPDATE that closes a running execution (the first close wins)."""
+    values = dict(
+        status=status,
+        completed_at=now_iso(),
+        summary=redact(summary) if summary is not None else None,
+        error=redact(error) if error is not None else None,
+        cost_usd=cost_usd,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+    )
+    if native_session_id is not None:
+        values["native_session_id"] = native_session_id
+    return (
+        update(executions)
+        .where(executions.c.id == exec_id, executions.c.status == RUNNING)
+        .values(**values)
+    )
+
+
 def process_groups(row: dict) -> list[list]:
     """An execution's recorded ``[pgid, start stamp]`` pairs (``[]`` when none or unreadable)."""
     try:
@@ -116,23 +146,88 @@ class ExecutionStore(Part):
         """Close a running execution. The first close wins; a later one returns False."""
         if status not in EXECUTION_TERMINAL:
             raise ValueError(f"not a terminal execution status: '{status}'")
-        values = dict(
-            status=status,
-            completed_at=now_iso(),
-            summary=redact(summary) if summary is not None else None,
-            error=redact(error) if error is not None else None,
+        statement = close_statement(
+            exec_id,
+            status,
+            summary=summary,
+            error=error,
             cost_usd=cost_usd,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
-        )
-        if native_session_id is not None:
-            values["native_session_id"] = native_session_id
-        statement = (
-            update(executions)
-            .where(executions.c.id == exec_id, executions.c.status == RUNNING)
-            .values(**values)
+            native_session_id=native_session_id,
         )
         return self.db.execute(statement) == 1
+
+    def hand_over_claim(
+        self,
+        task_id: str,
+        from_exec_id: str,
+        run_reason: str,
+        owner_pid: int | None,
+        owner_boot: str | None,
+        *,
+        summary: str | None = None,
+        cost_usd: float | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        native_session_id: str | None = None,
+    ) -> dict | None:
+        """Close ``from_exec_id`` ``succeeded`` and open the next execution of the same run
+        (a fix run after a failed verification) holding the task's claim, in ONE transaction:
+        the claimed task is never without a running execution for recovery to find. The new
+        execution runs on the same host as the one it follows.
+
+        Returns the new execution, or None (nothing written) when ``from_exec_id`` no longer
+        holds the claim of an ``in_progress`` task or is no longer running.
+        """
+
+        def write(conn: Connection) -> dict | None:
+            task = task_row(conn, task_id, lock=True)
+            previous = first(
+                conn,
+                select(executions).where(
+                    executions.c.id == from_exec_id,
+                    executions.c.task_id == task_id,
+                    executions.c.status == RUNNING,
+                ),
+            )
+            if (
+                previous is None
+                or task is None
+                or task["status"] != "in_progress"
+                or task["claim_exec_id"] != from_exec_id
+            ):
+                return None
+            conn.execute(
+                close_statement(
+                    from_exec_id,
+                    "succeeded",
+                    summary=summary,
+                    cost_usd=cost_usd,
+                    input_tokens=input_tokens,
+                    output_tokens=output_tokens,
+                    native_session_id=native_session_id,
+                )
+            )
+            execution = self._insert_execution(
+                conn,
+                new_id(),
+                task_id=task_id,
+                runtime_id=previous["runtime_id"],
+                run_reason=run_reason,
+                workspace_id=previous["workspace_id"],
+                owner_pid=owner_pid,
+                owner_boot=owner_boot,
+                host_id=previous["host_id"],
+            )
+            conn.execute(
+                update(tasks)
+                .where(tasks.c.id == task_id)
+                .values(claim_exec_id=execution["id"], updated_at=now_iso())
+            )
+            return execution
+
+        return self.db.write(write)
 
     def get_execution(self, exec_id: str) -> dict | None:
         return self.db.one(select(executions).where(executions.c.id == exec_id))

@@ -21,6 +21,7 @@ def task_json(row: dict) -> dict:
         "createdAt": row["created_at"],
         "updatedAt": row["updated_at"],
         "completedAt": row["completed_at"],
+        "verifyCommand": row["verify_command"],
     }
 
 

@@ -100,6 +100,8 @@ tasks = Table(
     Column("created_at", Text, nullable=False),
     Column("updated_at", Text, nullable=False),
     Column("completed_at", Text),
+    # The deterministic check a run must pass before the task is done (SPEC §7.2).
+    Column("verify_command", Text),
     _seq("tasks"),
     one_of("tasks", "status", STATUSES),
     Index("idx_tasks_status", "status"),

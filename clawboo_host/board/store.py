@@ -40,7 +40,7 @@ from .records import (
     team_json,
     workspace_json,
 )
-from .tasks import TaskStore, task_row
+from .tasks import UNCHANGED, TaskStore, task_row
 from .teams import TeamStore
 from .workspaces import WorkspaceStore
 
@@ -53,6 +53,7 @@ __all__ = [
     "BoardStore",
     "StatusChange",
     "StoreClosed",
+    "UNCHANGED",
     "UnknownReference",
     "agent_json",
     "budget_json",

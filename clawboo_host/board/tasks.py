@@ -18,6 +18,9 @@ from .common import Part, StatusChange, UnknownReference, new_id, now_iso
 from .database import first, rows
 from .schema import tasks, teams
 
+#: ``patch_task(verify_command=...)`` left at this keeps the task's command (None clears it).
+UNCHANGED = object()
+
 # Columns a release (or a move back to todo) clears.
 UNCLAIMED: dict[str, Any] = {
     "assignee_agent_id": None,
@@ -53,6 +56,12 @@ def release_statement(task_id: str, claim_exec_id: str | None = None):
     return statement.values(status=states.TODO, updated_at=now_iso(), **UNCLAIMED)
 
 
+def _verify_command(value) -> str | None:
+    """Stored redacted like every free text; blank means none."""
+    text = (value or "").strip()
+    return redact(text) if text else None
+
+
 def task_row(conn: Connection, task_id: str, lock: bool = False) -> dict | None:
     statement = select(tasks).where(tasks.c.id == task_id)
     return first(conn, statement.with_for_update() if lock else statement)
@@ -71,6 +80,7 @@ class TaskStore(Part):
         priority: int = 0,
         team_id: str | None = None,
         parent_task_id: str | None = None,
+        verify_command: str | None = None,
     ) -> dict:
         """Insert a task. Raises :class:`UnknownReference` for an unknown parent or team id and
         ``ValueError`` for an unknown status; either way nothing is written."""
@@ -99,6 +109,7 @@ class TaskStore(Part):
                     created_at=ts,
                     updated_at=ts,
                     completed_at=ts if states.is_terminal(status) else None,
+                    verify_command=_verify_command(verify_command),
                 )
             )
             return task_row(conn, task_id)  # type: ignore[return-value]
@@ -136,6 +147,7 @@ class TaskStore(Part):
         description: str | None = None,
         priority: int | None = None,
         claim_exec_id: str | None = None,
+        verify_command: str | None | object = UNCHANGED,
     ) -> StatusChange:
         """Fields and (optionally) a status move, all or nothing, in one transaction.
 
@@ -163,6 +175,8 @@ class TaskStore(Part):
                 sets["description"] = redact(description)
             if priority is not None:
                 sets["priority"] = int(priority)
+            if verify_command is not UNCHANGED:
+                sets["verify_command"] = _verify_command(verify_command)
             if not sets:
                 return StatusChange(True, None, row, previous)
             sets["updated_at"] = now_iso()

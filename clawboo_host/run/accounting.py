@@ -8,6 +8,8 @@ from ..pricing import estimate_cost_usd
 from .model import PreparedRun, RunTally
 from .services import Services
 
+BUDGET_ABORT = "budget:"  # an abort request's reason when a cap stops a run: budget:<scope>
+
 
 async def account(svc: Services, run: PreparedRun, tally: RunTally, event: CostEvent) -> None:
     """Fold one cost event into ``tally`` and the budgets; a paused cap budget aborts the run."""
@@ -29,12 +31,22 @@ async def account(svc: Services, run: PreparedRun, tally: RunTally, event: CostE
 
 
 async def check_budgets(svc: Services, run: PreparedRun, tally: RunTally) -> bool:
-    """True (and the run aborted with reason ``budget``) when one of its cap budgets is paused."""
+    """True (and the run aborted with reason ``budget``) when one of its cap budgets is paused;
+    every other run in that scope, on whichever host, is asked to stop too."""
     stop = await svc.db(svc.board.paused_cap_budget, run.budget_scopes)
     if stop and tally.budget_stop is None:
         tally.budget_stop = stop[0]
         run.abort.set("budget")
+        await svc.db(svc.board.request_scope_abort, *stop, f"{BUDGET_ABORT}{stop[0]}")
     return tally.budget_stop is not None
+
+
+def note_budget_abort(run: PreparedRun, tally: RunTally) -> None:
+    """A cap reached by another run in the scope (maybe on another host) stopped this one:
+    it reports as auto-paused, like the run that reached it."""
+    reason = run.abort.reason or ""
+    if tally.budget_stop is None and reason.startswith(BUDGET_ABORT):
+        tally.budget_stop = reason.removeprefix(BUDGET_ABORT)
 
 
 def totals(tallies: list[RunTally]) -> dict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import anyio
@@ -61,6 +62,18 @@ class Executor:
         self.homes = IdentityHomes(self.svc)
         self.boot = owner_boot()
         self.live: dict[str, AbortSignal] = {}
+        # Set by the host's lease once its row is on the board (see clawboo_host.lease).
+        self.host_process_gone: Callable[[dict], bool] | None = None
+        self.machine: str | None = None
+
+    @property
+    def host_id(self) -> str | None:
+        """This host process's id on the board; its executions carry it."""
+        return self.svc.host_id
+
+    @host_id.setter
+    def host_id(self, host_id: str | None) -> None:
+        self.svc.host_id = host_id
 
     @property
     def sandbox(self) -> Sandbox | None:
@@ -76,11 +89,19 @@ class Executor:
 
     # ------------------------------------------------------------------ recovery
 
-    async def recover(self) -> list[str]:
-        """Close executions whose host process is gone and release their tasks."""
+    async def recover(self, judge_leases: bool = True) -> list[str]:
+        """Close executions whose host is gone (lease expired, or its process dead on this
+        data dir) and release their tasks. ``judge_leases=False``: not by expired leases
+        (this host has not itself held its lease for a whole lease yet)."""
         svc = self.svc
         closed = await svc.db(
-            svc.board.recover_orphans, self._is_owner_alive, run_processes.stop_orphaned
+            svc.board.recover_orphans,
+            self._is_owner_alive,
+            run_processes.stop_orphaned,
+            host_id=self.host_id,
+            host_process_gone=self.host_process_gone,
+            machine=self.machine,
+            judge_leases=judge_leases,
         )
         if closed:
             log.warning("recovered %d interrupted execution(s)", len(closed))

@@ -73,6 +73,7 @@ async def refuse_or_claim(
             run_reason="run" if caps.resume else "resume-via-handoff",
             owner_pid=owner_pid,
             owner_boot=owner_boot,
+            host_id=svc.host_id,
         )
     if execution is None:
         raise RunRefused(409, {"ok": False, "reason": "conflict"})
@@ -103,12 +104,16 @@ async def acquire_workspace(svc: Services, run: PreparedRun, needs_worktree: boo
     task_id = run.task["id"]
     existing = await svc.db(svc.board.get_workspace, task_id)
     repo = run.request.repo_path
+    # A worktree the board records but this disk lacks: made by another host (or deleted).
+    elsewhere = None
     if existing and existing["status"] != "archived" and existing["worktree_path"]:
         if Path(existing["worktree_path"]).is_dir() and (
             not repo or os.path.realpath(repo) == os.path.realpath(existing["repo_path"])
         ):
             repo = existing["repo_path"]
             needs_worktree = True
+        elif not Path(existing["worktree_path"]).is_dir():
+            elsewhere = existing["worktree_path"]
     if not needs_worktree:
         return
     if not repo:
@@ -130,6 +135,12 @@ async def acquire_workspace(svc: Services, run: PreparedRun, needs_worktree: boo
     except worktrees.WorktreeError as exc:
         await _undo_claim(svc, run, str(exc))
         raise RunRefused(422, {"ok": False, "reason": "workspace_unavailable"}) from None
+    if elsewhere and wt.cut_from_head:
+        await svc.comment(
+            task_id,
+            f"[fresh worktree] The task's earlier worktree ({elsewhere}) is not on this host "
+            f"and {wt.repo_path} has no branch {wt.branch}: this run starts from HEAD.",
+        )
     workspace = await svc.db(
         svc.board.save_workspace,
         task_id,

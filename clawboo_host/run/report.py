@@ -11,6 +11,7 @@ from .. import worktrees
 from ..handoff import Handoff, read_handoff, write_handoff
 from ..plugin_api.types import Done
 from ..redaction import safe_summary
+from .accounting import note_budget_abort
 from .model import PreparedRun, RunTally
 from .prompt import last_crash
 from .services import Services
@@ -42,6 +43,7 @@ async def execution(
     safe = safe_summary(done.summary or tally.last_text, secrets)
     reported = safe or "(no summary)"
     outcome = Outcome(reason=done.reason, summary=reported, reported=reported)
+    note_budget_abort(run, tally)
     if tally.budget_stop:
         outcome.reason, outcome.summary = "aborted", "auto-paused (budget)"
         outcome.status = await budget_stop(svc, run, tally, done, reported)

@@ -26,6 +26,8 @@ class Services:
     #: where a run's processes (the runtime's and the verify command's) run; set by the host
     #: once it has probed for one (None: plain spawn)
     sandbox: Sandbox | None = None
+    #: this host process's id on the board (``hosts.id``), set once its lease is taken
+    host_id: str | None = None
 
     async def db(self, fn, *args, **kwargs):
         """A board call, off the event loop (SQLite blocks)."""

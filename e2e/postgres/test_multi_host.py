@@ -9,7 +9,7 @@ import threading
 
 import httpx
 
-from clawboo_host.testing.helpers import run_streaming, wait_for
+from clawboo_host.testing.helpers import run_streaming, wait_until
 
 MOCK = "clawboo-mock"
 
@@ -55,7 +55,7 @@ def running_execution(host, task_id: str) -> dict:
         runs = get(host, f"/api/board/tasks/{task_id}")["executions"]
         return next((e for e in runs if e["status"] == "running"), None)
 
-    return wait_for(find, what="a running execution")
+    return wait_until(find, what="a running execution")
 
 
 def test_one_board_seen_from_both_hosts(two_hosts):
@@ -95,7 +95,7 @@ def test_a_claim_storm_across_two_hosts_has_exactly_one_winner(two_hosts):
     threads = [threading.Thread(target=contender, args=(n,), daemon=True) for n in range(40)]
     for t in threads:
         t.start()
-    wait_for(lambda: len(codes) == 39, what="39 refusals")
+    wait_until(lambda: len(codes) == 39, what="39 refusals")
     assert codes == [409] * 39
     winner = running_execution(alpha, task["id"])
     assert post(beta, f"/api/executions/{winner['id']}/abort").status_code == 200
@@ -119,7 +119,7 @@ def test_a_sigkilled_host_run_is_closed_by_the_other_after_its_lease(two_hosts):
         detail = get(beta, f"/api/board/tasks/{task['id']}")
         return detail if detail["executions"][0]["status"] != "running" else None
 
-    detail = wait_for(recovered, what="beta to close alpha's run")
+    detail = wait_until(recovered, timeout=60, what="beta to close alpha's run")
     closed = detail["executions"][0]
     assert closed["id"] == execution["id"]
     assert closed["status"] == "failed"
@@ -145,7 +145,7 @@ def test_an_abort_sent_to_the_other_host_stops_the_run(two_hosts):
     assert response.json()["requested"] is True
     hosts = {h["id"]: h["name"] for h in get(beta, "/api/hosts")["hosts"]}
     assert hosts[response.json()["hostId"]] == "alpha"
-    wait_for(lambda: "response" in out, what="alpha's run to stop")
+    wait_until(lambda: "response" in out, what="alpha's run to stop")
     body = out["response"].json()
     assert (body["doneReason"], body["status"]) == ("aborted", "todo")
     detail = get(beta, f"/api/board/tasks/{task['id']}")
@@ -168,10 +168,10 @@ def test_a_cap_budget_spent_across_both_hosts_pauses_the_scope_everywhere(two_ho
         (budget,) = get(host, "/api/budgets")["budgets"]
         return budget["spentUsd"]
 
-    wait_for(lambda: spent(beta) == 0.6, what="alpha's spend on the shared budget")
+    wait_until(lambda: spent(beta) == 0.6, what="alpha's spend on the shared budget")
     second = new_task(beta, "!cost 0.6\n!hang", title="second")
     t2, out2 = run_in_thread(beta, second["id"], agent="agent-x")
-    wait_for(lambda: "response" in out1 and "response" in out2, what="both runs to stop")
+    wait_until(lambda: "response" in out1 and "response" in out2, what="both runs to stop")
     for out in (out1, out2):
         body = out["response"].json()
         assert (body["doneReason"], body["status"], body["summary"]) == (

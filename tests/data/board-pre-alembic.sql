@@ -12,7 +12,7 @@ CREATE TABLE agents (
   config_json TEXT,
   created_at TEXT NOT NULL
 );
-INSERT INTO "agents" VALUES('agent-old','Old','codex','9382b45d-a7d3-440b-85b9-455b92133703','leader',NULL,NULL,NULL,'2026-12-03T08:29:22.303Z');
+INSERT INTO "agents" VALUES('agent-old','Old','codex','0c9a3a32-ac3f-4031-850c-8126fbc3dc8b','leader',NULL,NULL,NULL,'2026-12-03T09:06:20.152Z');
 CREATE TABLE budgets (
   id INTEGER PRIMARY KEY,
   scope TEXT NOT NULL DEFAULT 'agent' CHECK (scope IN ('agent', 'team', 'mission')),
@@ -25,7 +25,7 @@ CREATE TABLE budgets (
   updated_at TEXT NOT NULL,
   UNIQUE (scope, scope_id)
 );
-INSERT INTO "budgets" VALUES(1,'team','9382b45d-a7d3-440b-85b9-455b92133703',500,1250000,'cap','active','2026-12-03T08:29:22.304Z','2026-12-03T08:29:22.304Z');
+INSERT INTO "budgets" VALUES(1,'team','0c9a3a32-ac3f-4031-850c-8126fbc3dc8b',500,1250000,'cap','active','2026-12-03T09:06:20.153Z','2026-12-03T09:06:20.153Z');
 CREATE TABLE comments (
   id TEXT PRIMARY KEY,
   task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
@@ -34,8 +34,8 @@ CREATE TABLE comments (
   body TEXT NOT NULL DEFAULT '',
   created_at TEXT NOT NULL
 );
-INSERT INTO "comments" VALUES('573800c1-3df6-4e6a-acd8-f2760667160f','b374c059-5e38-4915-8650-82537d62d266',NULL,'user','first','2026-12-03T08:29:22.304Z');
-INSERT INTO "comments" VALUES('764f0ed8-7660-4376-814f-5cc7fdd3c1ab','b374c059-5e38-4915-8650-82537d62d266',NULL,'user','second','2026-12-03T08:29:22.304Z');
+INSERT INTO "comments" VALUES('2f5c3d57-5dd3-4c89-9aae-63c3c2f05e9a','170c815b-6b0d-491b-baca-57ef8e6a0ecf',NULL,'user','first','2026-12-03T09:06:20.152Z');
+INSERT INTO "comments" VALUES('30e9af57-d1c0-484b-ae3d-b4b5ae9c46b4','170c815b-6b0d-491b-baca-57ef8e6a0ecf',NULL,'user','second','2026-12-03T09:06:20.152Z');
 CREATE TABLE executions (
   id TEXT PRIMARY KEY,
   task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
@@ -56,14 +56,14 @@ CREATE TABLE executions (
   process_groups TEXT,
   recovery_tombstone INTEGER NOT NULL DEFAULT 0
 );
-INSERT INTO "executions" VALUES('3f447c9b-599d-45a8-a338-137cc9256d24','b3daf81d-1129-46fe-b0eb-a28d21631e82',NULL,'codex','running','2026-12-03T08:29:22.304Z',NULL,NULL,NULL,NULL,NULL,NULL,'run',NULL,999999,'gone','[[999998, "stamp"]]',0);
+INSERT INTO "executions" VALUES('8ef2d253-fa97-457a-87a0-ac9ecb8fbb27','d1bb839a-e4ff-4342-92ec-e8788a185ae0',NULL,'codex','running','2026-12-03T09:06:20.152Z',NULL,NULL,NULL,NULL,NULL,NULL,'run',NULL,999999,'gone','[[999998, "stamp"]]',0);
 CREATE TABLE settings (
   key TEXT PRIMARY KEY,
   value TEXT,
   updated_at TEXT NOT NULL
 );
-INSERT INTO "settings" VALUES('leader','agent-old','2026-12-03T08:29:22.303Z');
-INSERT INTO "settings" VALUES('k','v','2026-12-03T08:29:22.305Z');
+INSERT INTO "settings" VALUES('leader','agent-old','2026-12-03T09:06:20.152Z');
+INSERT INTO "settings" VALUES('k','v','2026-12-03T09:06:20.153Z');
 CREATE TABLE tasks (
   id TEXT PRIMARY KEY,
   title TEXT NOT NULL DEFAULT '',
@@ -79,10 +79,11 @@ CREATE TABLE tasks (
   branch_ref TEXT,
   created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL,
-  completed_at TEXT
+  completed_at TEXT,
+  verify_command TEXT
 );
-INSERT INTO "tasks" VALUES('b374c059-5e38-4915-8650-82537d62d266','legacy root','made by the pre-Alembic store','todo',0,'9382b45d-a7d3-440b-85b9-455b92133703',NULL,NULL,NULL,NULL,'/wt','clawboo/t','2026-12-03T08:29:22.303Z','2026-12-03T08:29:22.304Z',NULL);
-INSERT INTO "tasks" VALUES('b3daf81d-1129-46fe-b0eb-a28d21631e82','legacy child','','in_progress',0,NULL,'b374c059-5e38-4915-8650-82537d62d266','agent-old','codex','3f447c9b-599d-45a8-a338-137cc9256d24',NULL,NULL,'2026-12-03T08:29:22.304Z','2026-12-03T08:29:22.304Z',NULL);
+INSERT INTO "tasks" VALUES('170c815b-6b0d-491b-baca-57ef8e6a0ecf','legacy root','made by the pre-Alembic store','todo',0,'0c9a3a32-ac3f-4031-850c-8126fbc3dc8b',NULL,NULL,NULL,NULL,'/wt','clawboo/t','2026-12-03T09:06:20.152Z','2026-12-03T09:06:20.152Z',NULL,'make test');
+INSERT INTO "tasks" VALUES('d1bb839a-e4ff-4342-92ec-e8788a185ae0','legacy child','','in_progress',0,NULL,'170c815b-6b0d-491b-baca-57ef8e6a0ecf','agent-old','codex','8ef2d253-fa97-457a-87a0-ac9ecb8fbb27',NULL,NULL,'2026-12-03T09:06:20.152Z','2026-12-03T09:06:20.152Z',NULL,NULL);
 CREATE TABLE teams (
   id TEXT PRIMARY KEY,
   name TEXT NOT NULL DEFAULT '',
@@ -90,7 +91,7 @@ CREATE TABLE teams (
   created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL
 );
-INSERT INTO "teams" VALUES('9382b45d-a7d3-440b-85b9-455b92133703','Old team','agent-old','2026-12-03T08:29:22.303Z','2026-12-03T08:29:22.303Z');
+INSERT INTO "teams" VALUES('0c9a3a32-ac3f-4031-850c-8126fbc3dc8b','Old team','agent-old','2026-12-03T09:06:20.152Z','2026-12-03T09:06:20.152Z');
 CREATE TABLE workspaces (
   id TEXT PRIMARY KEY,
   task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
@@ -102,7 +103,7 @@ CREATE TABLE workspaces (
   created_at TEXT NOT NULL,
   last_used_at TEXT
 );
-INSERT INTO "workspaces" VALUES('567305e2-b87d-46b5-9372-c0c9c5e9056b','b374c059-5e38-4915-8650-82537d62d266','/repo','clawboo/t','/wt','abc','active','2026-12-03T08:29:22.304Z','2026-12-03T08:29:22.304Z');
+INSERT INTO "workspaces" VALUES('3bff542f-9a2c-484e-b173-c4f05692f411','170c815b-6b0d-491b-baca-57ef8e6a0ecf','/repo','clawboo/t','/wt','abc','active','2026-12-03T09:06:20.152Z','2026-12-03T09:06:20.152Z');
 CREATE INDEX idx_tasks_status ON tasks(status);
 CREATE INDEX idx_tasks_team ON tasks(team_id);
 CREATE INDEX idx_tasks_parent ON tasks(parent_task_id);

@@ -73,6 +73,7 @@ def _tables() -> list[sa.Table]:
             sa.Column("created_at", text, nullable=False),
             sa.Column("updated_at", text, nullable=False),
             sa.Column("completed_at", text),
+            sa.Column("verify_command", text),
             _check("tasks", "status", STATUSES),
         ),
         sa.Table(
