@@ -18,6 +18,7 @@ from .registry import RuntimeRegistry, build_registry
 from .run import Executor
 from .run_tokens import RunTokens
 from .status import StatusService
+from .status_snapshot import StatusSnapshot
 from .vault import Vault
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class Host:
         self.vault = Vault(config.secrets_dir, env=config.env)
         self.keys = KeyResolver(self.vault, env=config.env, home=config.home)
         self.status = StatusService(self.registry, self.keys, config.env)
+        self.status_snapshot = StatusSnapshot(self.status, self.keys, config.env, self._list_json)
         self.credentials = Credentials(self.registry, self.vault, self.keys, self.status)
         self.board = BoardStore(config.database_url)
         self.installer = Installer(self.registry, config.env)
@@ -41,6 +43,13 @@ class Host:
         self.executor = Executor(config, self.registry, self.board, self.keys, self.run_tokens)
         self.onboarding = Onboarding(self.registry, self.board, self.keys, config.env)
         self.lease = HostLease(config, self.board, self.executor)
+
+    def _list_json(self, rows) -> dict:
+        """The ``GET /api/runtimes`` body for these status rows."""
+        return {
+            "runtimes": [row.to_json() for row in rows],
+            "available": [d.public_json() for d in self.registry.public_catalog()],
+        }
 
     async def start(self) -> None:
         self.config.ensure_dirs()
@@ -55,4 +64,5 @@ class Host:
         # Runs kill their process trees and report up before the board closes under them.
         await self.executor.shutdown(timeout=self.SHUTDOWN_GRACE_S)
         await self.lease.release()
+        await self.status_snapshot.aclose()
         self.board.close()

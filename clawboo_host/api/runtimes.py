@@ -40,12 +40,9 @@ def unknown_runtime(request: Request) -> UnknownRuntime | None:
 
 
 @router.get("", response_model=None, responses=c.ok(c.RuntimeList))
-async def list_runtimes(host: Host = Depends(get_host)) -> dict:
-    rows = await host.status.all()
-    return {
-        "runtimes": [row.to_json() for row in rows],
-        "available": [d.public_json() for d in host.registry.public_catalog()],
-    }
+async def list_runtimes(host: Host = Depends(get_host)) -> Response:
+    """From the warm status snapshot (``status_snapshot.py``), already encoded."""
+    return Response(await host.status_snapshot.list_body(), media_type="application/json")
 
 
 @router.post(
@@ -68,9 +65,12 @@ async def list_runtimes(host: Host = Depends(get_host)) -> dict:
 )
 async def install(rid: str = Depends(runtime_id), host: Host = Depends(get_host)) -> EventStream:
     host.installer.reserve(rid)  # 400 built-in / 409 already running, before any stream
-    return EventStream(
-        lambda emit: host.installer.run(rid, emit), on_close=lambda: host.installer.release(rid)
-    )
+
+    def done() -> None:
+        host.installer.release(rid)
+        host.status_snapshot.invalidate()
+
+    return EventStream(lambda emit: host.installer.run(rid, emit), on_close=done)
 
 
 @router.post(
@@ -86,9 +86,12 @@ async def connect(
     request: Request, rid: str = Depends(runtime_id), host: Host = Depends(get_host)
 ) -> dict:
     body = await json_body(request)
-    return await host.credentials.connect(
-        rid, api_key=text_field(body, "apiKey"), provider=text_field(body, "provider")
-    )
+    try:
+        return await host.credentials.connect(
+            rid, api_key=text_field(body, "apiKey"), provider=text_field(body, "provider")
+        )
+    finally:
+        host.status_snapshot.invalidate()
 
 
 @router.post(
@@ -100,7 +103,10 @@ async def connect(
     },
 )
 async def disconnect(rid: str = Depends(runtime_id), host: Host = Depends(get_host)) -> dict:
-    return await host.credentials.disconnect(rid)
+    try:
+        return await host.credentials.disconnect(rid)
+    finally:
+        host.status_snapshot.invalidate()
 
 
 @router.post(
