@@ -15,7 +15,7 @@ from . import __version__
 from .config import HostConfig
 from .errors import ApiError
 from .host import Host
-from .mcp_tasks import build_mcp_tasks
+from .mcp_lazy import LazyMcpTasks
 from .registry import RuntimeRegistry
 
 log = logging.getLogger(__name__)
@@ -31,11 +31,13 @@ def create_app(config: HostConfig, registry: RuntimeRegistry | None = None) -> F
         names = host.registry.key_names(scope.runtime_id, host.config.env)
         return list(host.keys.grants_for_runtime(scope.runtime_id, names).values())
 
-    mcp_tasks = build_mcp_tasks(
-        lambda: host.board,
-        host.run_tokens,
-        max_depth=host.executor.max_depth,
-        run_secrets=run_secrets,
+    mcp_tasks = LazyMcpTasks(  # the MCP SDK is imported after the port is bound
+        lambda module: module.build_mcp_tasks(
+            lambda: host.board,
+            host.run_tokens,
+            max_depth=host.executor.max_depth,
+            run_secrets=run_secrets,
+        )
     )
 
     @asynccontextmanager

@@ -48,6 +48,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from . import __version__
 from .board import states
 from .board.store import BoardStore, UnknownReference, comment_json, task_json
+from .mcp_lazy import MCP_TASKS_PATH
 from .redaction import REDACTED, redact_known
 from .run_tokens import RunScope, RunTokens
 
@@ -63,8 +64,6 @@ __all__ = [
     "mcp_tasks_url",
 ]
 
-#: Where the host serves the tasks server (exact path, no trailing slash).
-MCP_TASKS_PATH = "/api/mcp/tasks"
 
 #: ASGI scope key under which the gate stores the caller's :class:`RunScope`.
 SCOPE_KEY = "clawboo.run_scope"
