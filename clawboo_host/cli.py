@@ -90,6 +90,16 @@ def configure_logging() -> None:
     root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
 
 
+def _prewarm_slow_lookups(env) -> None:
+    """Ask npm for its global prefix (a ~0.1 s subprocess the first runtime list needs for
+    binary lookups; cached per process) in a thread, while the app is being imported."""
+    import threading
+
+    from .plugin_api.binaries import npm_global_bin_dir
+
+    threading.Thread(target=npm_global_bin_dir, args=(env,), daemon=True).start()
+
+
 def serve(args: argparse.Namespace) -> int:
     env = os.environ
     host = args.host or DEFAULT_HOST
@@ -116,6 +126,7 @@ def serve(args: argparse.Namespace) -> int:
             print(f"clawboo-host: --database-url: {exc}", file=sys.stderr)
             return 1
     configure_logging()
+    _prewarm_slow_lookups(env)
     if not make_undumpable():
         log.warning("could not make the server undumpable: same-user processes can read its env")
     config = HostConfig(

@@ -21,8 +21,6 @@ from clawboo_host.plugin_api import (
     hookimpl,
 )
 
-from . import loop
-from .healthcheck import check_key
 from .providers import NO_KEY_MESSAGE, PROVIDER_ENV_VARS, PROVIDERS
 from .seed import plan_team
 
@@ -88,6 +86,8 @@ def clawboo_runtime_connect(request: ConnectRequest) -> ConnectPlan:
 
 @hookimpl
 async def clawboo_runtime_healthcheck(request: HealthcheckRequest) -> HealthcheckResult:
+    from .healthcheck import check_key  # httpx is imported by what needs it, not at start
+
     return await check_key(request)
 
 
@@ -99,5 +99,7 @@ def clawboo_seed_team(request: SeedRequest) -> SeedPlan:
 @hookimpl
 async def clawboo_runtime_run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
     """Run the agent loop in-process (see :mod:`clawboo_native.loop`)."""
+    from . import loop  # the agent loop (and httpx) load with the first run
+
     async for event in loop.run(ctx):
         yield event
