@@ -530,8 +530,12 @@ async def _add_worktree(
     """``git worktree add <args>``, checked, with one full cleanup and retry on failure.
     Call with the repository lock held."""
     why = ""
-    for _attempt in range(2):
-        await _preclean(repo, path, env)
+    for attempt in range(2):
+        # Nothing on disk at the path: try the add straight away (remove + prune are two
+        # git processes, prune the slowest of a run's); a stale registration makes the add
+        # fail, and the retry cleans up fully first.
+        if attempt or os.path.lexists(path):
+            await _preclean(repo, path, env)
         result = await _git(["worktree", "add", "--quiet", *args], cwd=repo, env=env)
         if result.ok and await _is_registered(repo, path, env):
             return
