@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 
-
 def test_building_the_app_does_not_import_the_mcp_sdk():
     code = (
         "import sys\n"
