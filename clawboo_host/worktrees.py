@@ -245,21 +245,31 @@ async def _git_ok(
 
 async def is_git_repo(repo_path: Path, env: Mapping[str, str] | None) -> bool:
     """True when ``repo_path`` is an existing directory inside a git working tree."""
-    if not Path(repo_path).is_dir():
-        return False
-    result = await _git(["rev-parse", "--is-inside-work-tree"], cwd=Path(repo_path), env=env)
-    return result.ok and result.stdout.strip() == "true"
+    return await _repo_facts(Path(repo_path), env) is not None
+
+
+async def _repo_facts(repo: Path, env: Mapping[str, str] | None) -> tuple[str, str] | None:
+    """``(toplevel, lock key)`` of the working tree ``repo`` is in, from one git process;
+    ``None`` when it is not inside one. The lock key is git's common dir (realpath), shared
+    by all of a repository's worktrees."""
+    if not repo.is_dir():
+        return None
+    result = await _git(
+        ["rev-parse", "--is-inside-work-tree", "--show-toplevel", "--git-common-dir"],
+        cwd=repo,
+        env=env,
+    )
+    lines = result.stdout.splitlines()
+    if not result.ok or len(lines) != 3 or lines[0].strip() != "true":
+        return None
+    # --git-common-dir is relative to repo, or absolute
+    return os.path.realpath(lines[1]), os.path.realpath(os.path.join(repo, lines[2]))
 
 
 async def _repo_key(repo: Path, env: Mapping[str, str] | None) -> str:
-    """The repository lock's key: git's common dir, shared by all of a repo's worktrees
-    (the realpath of ``repo`` when git cannot tell)."""
-    if Path(repo).is_dir():
-        result = await _git(["rev-parse", "--git-common-dir"], cwd=Path(repo), env=env)
-        common = result.stdout.strip()
-        if result.ok and common:
-            return os.path.realpath(os.path.join(repo, common))  # relative to repo, or absolute
-    return os.path.realpath(repo)
+    """The repository lock's key (the realpath of ``repo`` when git cannot tell)."""
+    facts = await _repo_facts(Path(repo), env)
+    return facts[1] if facts is not None else os.path.realpath(repo)
 
 
 async def _registered_paths(repo: Path, env: Mapping[str, str] | None) -> set[str]:
@@ -503,11 +513,9 @@ async def _commit_scaffold(
 ) -> str:
     files = _render_scaffold(task_id, title, description, team_name)
     await anyio.to_thread.run_sync(_write_scaffold, path, files)
-    await _git_ok(["add", "-A"], cwd=path, env=env, what="git add (scaffold)")
-    # Forced, so a .gitignore that covers *.md or *.sh cannot keep the baseline incomplete.
-    await _git_ok(
-        ["add", "--force", "--", *files], cwd=path, env=env, what="git add (scaffold files)"
-    )
+    # Everything, forced, so a .gitignore that covers *.md or *.sh cannot keep the baseline
+    # incomplete (a fresh checkout holds no other ignored files to sweep in).
+    await _git_ok(["add", "-A", "--force"], cwd=path, env=env, what="git add (scaffold)")
     # --allow-empty: a repository that already holds identical SoR files (a merged task
     # branch) must still get the scaffold commit that marks the baseline.
     await _git_ok(
@@ -537,7 +545,8 @@ async def _add_worktree(
         if attempt or os.path.lexists(path):
             await _preclean(repo, path, env)
         result = await _git(["worktree", "add", "--quiet", *args], cwd=repo, env=env)
-        if result.ok and await _is_registered(repo, path, env):
+        # a linked worktree's checkout holds a .git *file* pointing at its registration
+        if result.ok and (path / ".git").is_file():
             return
         why = _why(result) if not result.ok else "the new worktree is not registered"
     await _preclean(repo, path, env)
@@ -567,21 +576,17 @@ async def provision(
     """
     validate_task_id(task_id)
     repo_path = Path(repo_path)
-    if not await is_git_repo(repo_path, env):
+    facts = await _repo_facts(repo_path, env)
+    if facts is None:
         raise NotAGitRepository(repo_path)
+    toplevel, repo_key = facts
     path = worktree_path(worktrees_dir, repo_path, task_id)
     branch = branch_name(task_id)
-
-    top = await _git_ok(
-        ["rev-parse", "--show-toplevel"], cwd=repo_path, env=env, what="git rev-parse"
-    )
-    toplevel = os.path.realpath(top.stdout.strip())
     if _is_within(os.path.realpath(path), toplevel):
         raise WorktreeError(
             f"the worktrees directory {worktrees_dir} is inside the repository {toplevel}; "
             "task worktrees must live outside the user's repository"
         )
-    repo_key = await _repo_key(repo_path, env)
 
     async with _locked(_path_locks, _path_key(path)):
         # 1. Reuse a live registered checkout as it is.
@@ -668,6 +673,15 @@ def _porcelain_path(entry: str) -> str:
 async def has_changes(wt: Worktree, env: Mapping[str, str] | None) -> bool:
     """True when anything other than the SoR files differs from ``wt.base_commit``:
     tracked changes (committed after the baseline or not) and untracked files."""
+    status = await _git_ok(
+        ["status", "--porcelain", "--untracked-files=normal"],
+        cwd=wt.path,
+        env={**_git_env(env), "GIT_OPTIONAL_LOCKS": "0"},
+        what="git status",
+    )
+    for line in status.stdout.splitlines():
+        if line.startswith("?? ") and _porcelain_path(line[3:]) not in SOR_FILES:
+            return True  # a new file: no need to diff
     excludes = [f":(exclude){name}" for name in SOR_FILES]
     diff = await _git_ok(
         [
@@ -684,18 +698,7 @@ async def has_changes(wt: Worktree, env: Mapping[str, str] | None) -> bool:
         env=env,
         what="git diff",
     )
-    if diff.stdout.strip():
-        return True
-    status = await _git_ok(
-        ["status", "--porcelain", "--untracked-files=normal"],
-        cwd=wt.path,
-        env={**_git_env(env), "GIT_OPTIONAL_LOCKS": "0"},
-        what="git status",
-    )
-    for line in status.stdout.splitlines():
-        if line.startswith("?? ") and _porcelain_path(line[3:]) not in SOR_FILES:
-            return True
-    return False
+    return bool(diff.stdout.strip())
 
 
 async def commit_changes(
@@ -721,13 +724,16 @@ async def commit_changes(
         commit=True,
         what="git commit",
     )
-    sha = (
-        await _git_ok(["rev-parse", "HEAD"], cwd=wt.path, env=env, what="git rev-parse HEAD")
-    ).stdout.strip()
+    head = await _git_ok(
+        ["rev-parse", "HEAD", "--symbolic-full-name", "HEAD"],
+        cwd=wt.path,
+        env=env,
+        what="git rev-parse HEAD",
+    )
+    sha, current = (head.stdout.splitlines() + ["", ""])[:2]
     # The agent may have switched branches in its checkout: bring the task branch along
     # when that is a fast-forward, so the work is on clawboo/task-<id> either way.
-    current = await _git(["symbolic-ref", "--quiet", "HEAD"], cwd=wt.path, env=env)
-    if current.stdout.strip() != f"refs/heads/{wt.branch}":
+    if current.strip() != f"refs/heads/{wt.branch}":
         ancestor = await _git(
             ["merge-base", "--is-ancestor", f"refs/heads/{wt.branch}", sha], cwd=wt.path, env=env
         )
