@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 from types import ModuleType
 
@@ -37,7 +36,7 @@ import pytest
 from ..plugin_api import HOOK_NAMES, RuntimeDescriptor
 from ..registry import MOCK_RUNTIME_ID
 from .fakes import TranscriptFake, still_running
-from .helpers import connect, create_task, git, run_task, task_detail
+from .helpers import connect, create_task, git, run_task, task_detail, wait_until
 
 ROW_KEYS = [
     "id",
@@ -77,17 +76,6 @@ KIT_FILE = "kit-edit.txt"
 KIT_TEXT = "written by the conformance kit's fake CLI\n"
 #: Bound on waits for a run to reach a state (no timing assertion: it only keeps CI from hanging).
 WAIT_S = 60
-
-
-def _wait_for(predicate, what: str, timeout: float = WAIT_S):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 class RuntimeConformanceTests:
@@ -327,9 +315,11 @@ class RuntimeConformanceTests:
 
         thread = threading.Thread(target=target, daemon=True)
         thread.start()
-        grandchildren = _wait_for(fake.grandchildren, "the fake CLI to start its grandchild")
-        executions = _wait_for(
-            lambda: task_detail(client, task["id"])["executions"], "the execution record"
+        grandchildren = wait_until(
+            fake.grandchildren, WAIT_S, what="the fake CLI to start its grandchild"
+        )
+        executions = wait_until(
+            lambda: task_detail(client, task["id"])["executions"], WAIT_S, what="the execution"
         )
         exec_id = executions[0]["id"]
         response = client.post(f"/api/executions/{exec_id}/abort")

@@ -25,7 +25,7 @@ from conftest import (
 )
 from scripted_model import MCP_ANSWER, MCP_COMMENT, PLAIN_ANSWER
 
-from clawboo_host.testing.helpers import create_task, task_detail
+from clawboo_host.testing.helpers import create_task, task_detail, wait_until
 
 #: Every CLI runtime under contract (the id the host serves it under).
 RUNTIMES = ["claude-code", "codex", "hermes", "gemini-cli"]
@@ -67,17 +67,6 @@ def cli_processes(cli_bin) -> list[psutil.Process]:
     return found
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
 @pytest.fixture(autouse=True)
 def users_files_stay_untouched(user_home, user_files):
     yield
@@ -96,9 +85,7 @@ def connected(client, runtime):
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
-def test_a_plain_answer_is_done_with_exactly_that_summary(
-    client, model, repo, runtime, connected
-):
+def test_a_plain_answer_is_done_with_exactly_that_summary(client, model, repo, runtime, connected):
     task = scenario_task(client, runtime, "plain")
     body = run(client, runtime, task, repo)
     assert (body["doneReason"], body["status"], body["summary"]) == (
@@ -131,9 +118,7 @@ def test_the_model_calls_add_comment_through_the_clis_own_mcp_client(
     # the user's own MCP server was not offered: the run's tools are the host's
     assert not any("my-own-server" in n or "my_own_server" in n for n in offered), offered
     comments = task_detail(client, task["id"])["comments"]
-    assert any(
-        c["body"] == MCP_COMMENT and c["authorType"] == "agent" for c in comments
-    ), comments
+    assert any(c["body"] == MCP_COMMENT and c["authorType"] == "agent" for c in comments), comments
 
 
 def _names(recorded) -> list[str]:
@@ -175,7 +160,7 @@ def test_a_client_hang_up_mid_turn_leaves_no_cli_process(
         + payload
     )
     try:
-        wait_for(model.hung.is_set, RUN_LIMIT_S, f"{runtime} to reach the model mid-turn")
+        wait_until(model.hung.is_set, RUN_LIMIT_S, what=f"{runtime} to reach the model mid-turn")
         assert cli_processes(cli_bin), "no CLI process while the model is mid-turn"
     finally:
         sock.close()
@@ -184,6 +169,6 @@ def test_a_client_hang_up_mid_turn_leaves_no_cli_process(
         detail = task_detail(client, task["id"])
         return detail["task"]["status"] == "todo" and detail
 
-    detail = wait_for(released, 60, "the task to go back to todo")
+    detail = wait_until(released, 60, what="the task to go back to todo")
     assert [e["status"] for e in detail["executions"]] == ["cancelled"]
-    wait_for(lambda: not cli_processes(cli_bin), 30, f"every {runtime} process to be gone")
+    wait_until(lambda: not cli_processes(cli_bin), 30, what=f"every {runtime} process to be gone")
