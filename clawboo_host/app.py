@@ -16,7 +16,7 @@ from .config import HostConfig
 from .errors import ApiError
 from .host import Host
 from .mcp_lazy import LazyMcpTasks
-from .registry import RuntimeRegistry
+from .registry import PluginFailure, RuntimeRegistry
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(exc.body, status_code=exc.status_code)
+
+    @app.exception_handler(PluginFailure)
+    async def plugin_failure(_request: Request, exc: PluginFailure) -> JSONResponse:
+        # Already logged (redacted) where it was caught; the client learns only which plugin.
+        return JSONResponse({"error": exc.public_message}, status_code=502)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

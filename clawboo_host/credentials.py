@@ -60,8 +60,9 @@ class Credentials:
     async def connect(self, runtime_id: str, api_key: str, provider: str) -> dict:
         descriptor = self.registry.descriptors[runtime_id]
         request = ConnectRequest(provider=provider, has_api_key=bool(api_key), env=self.status.env)
+        # A failing hook raises PluginFailure (502): a key is never stored in a guessed slot.
         plan = await self.registry.call(runtime_id, "clawboo_runtime_connect", request=request)
-        if plan is NOT_IMPLEMENTED or not isinstance(plan, ConnectPlan):
+        if plan is NOT_IMPLEMENTED:
             plan = default_connect_plan(descriptor)
         if plan.error:
             raise ApiError(400, plan.error)
@@ -121,7 +122,7 @@ class Credentials:
         result = await self.registry.call(
             runtime_id, "clawboo_runtime_healthcheck", request=request
         )
-        if result is NOT_IMPLEMENTED or not isinstance(result, HealthcheckResult):
+        if result is NOT_IMPLEMENTED:
             return HealthcheckResult(
                 ok=False,
                 error="healthcheck is only supported for the native runtime",

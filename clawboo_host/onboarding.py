@@ -52,9 +52,8 @@ class Onboarding:
             has_key=lambda name: self.keys.has_for_runtime(runtime_id, name),
             env=self.env,
         )
-        plan = await self.registry.call(runtime_id, SEED_HOOK, request=request, offload=True)
-        if not isinstance(plan, SeedPlan):
-            raise ApiError(500, f"{runtime_id} returned no team plan")
+        # A failing hook raises PluginFailure (502); the registry checked the plan's type.
+        plan: SeedPlan = await self.registry.call(runtime_id, SEED_HOOK, request=request)
         if plan.error:
             raise ApiError(400, plan.error)
         agents = [

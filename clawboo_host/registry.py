@@ -3,24 +3,42 @@
 Discovery loads each entry point on its own, so one broken plugin is reported and skipped
 while the rest keep working. Dispatch calls a hook on exactly the plugin registered under
 the requested id; there is no "first plugin that answers" and no id check in the routes.
+
+This is the plugin boundary: every hook call goes through :meth:`RuntimeRegistry.call`
+(or :meth:`~RuntimeRegistry.call_sync`, :meth:`~RuntimeRegistry.stream`), which applies the
+hook's time limit (a sync hook runs in a thread of its own and is abandoned, not awaited, past
+its deadline), checks the returned type, and turns an exception, a timeout or a wrong value
+into one :class:`PluginFailure`. Callers decide only what a failure means for them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import re
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 import pluggy
 
 from . import CORE_DISTRIBUTION, __version__
 from .plugin_api import hookspecs
-from .plugin_api.types import PluginContractError, RuntimeDescriptor
+from .plugin_api.types import (
+    AuthState,
+    ConnectPlan,
+    Health,
+    HealthcheckResult,
+    PluginContractError,
+    RuntimeDescriptor,
+    SeedPlan,
+)
 from .plugin_api.version import unsupported_plugin_api
 
 log = logging.getLogger(__name__)
@@ -45,6 +63,107 @@ class NotImplementedHook:
 
 
 NOT_IMPLEMENTED = NotImplementedHook()
+
+
+class PluginFailure(Exception):
+    """A runtime plugin's hook raised, overran its time limit or returned the wrong type.
+
+    ``reason`` says which, without the plugin's own exception text (that is logged, redacted,
+    and never sent): ``timed out``, ``raised ValueError``, ``returned str, not Health``.
+    """
+
+    def __init__(self, runtime_id: str, hook: str, reason: str) -> None:
+        super().__init__(f"runtime plugin '{runtime_id}' failed: {hook} {reason}")
+        self.runtime_id = runtime_id
+        self.hook = hook
+        self.reason = reason
+
+    @property
+    def public_message(self) -> str:
+        """What a client is told."""
+        return f"runtime plugin '{self.runtime_id}' failed"
+
+
+def _is_name_list(value: object) -> bool:
+    return isinstance(value, list | tuple | set | frozenset) and all(
+        isinstance(item, str) for item in value
+    )
+
+
+@dataclass(frozen=True)
+class HookPolicy:
+    """How long one hook may take and what it must return."""
+
+    limit_s: float
+    returns: type | None = None
+    check: Callable[[object], bool] | None = None
+    expected: str = ""
+
+    def accepts(self, value: object) -> bool:
+        if self.returns is not None:
+            return isinstance(value, self.returns)
+        return self.check(value) if self.check is not None else True
+
+    @property
+    def expected_name(self) -> str:
+        return self.returns.__name__ if self.returns is not None else self.expected
+
+
+#: Every request/response hook's limit and result type (install and run are streams,
+#: bounded by the installer's and the executor's own limits).
+HOOK_POLICIES: dict[str, HookPolicy] = {
+    "clawboo_runtime_health": HookPolicy(2.0, Health),
+    "clawboo_runtime_auth_state": HookPolicy(8.0, AuthState),
+    "clawboo_runtime_key_names": HookPolicy(2.0, check=_is_name_list, expected="a list of names"),
+    "clawboo_runtime_connect": HookPolicy(10.0, ConnectPlan),
+    "clawboo_runtime_healthcheck": HookPolicy(60.0, HealthcheckResult),
+    "clawboo_seed_team": HookPolicy(10.0, SeedPlan),
+}
+
+
+class _Outcome:
+    """Where a hook's thread leaves its result (or exception) for whoever still waits."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: object = None
+        self.error: BaseException | None = None
+
+
+def _start_in_thread(
+    fn: Callable[[], object], name: str, notify: Callable[[], None] | None = None
+) -> _Outcome:
+    """Run ``fn`` in a daemon thread of its own: a hook that never returns keeps only that
+    thread, never a request, a pooled worker or the process's exit. ``notify`` is called
+    (from that thread) once it has finished."""
+    outcome = _Outcome()
+
+    def target() -> None:
+        try:
+            outcome.value = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiter
+            outcome.error = exc
+        finally:
+            outcome.done.set()
+            if notify is not None:
+                with contextlib.suppress(Exception):  # the waiter's loop may be gone
+                    notify()
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    return outcome
+
+
+async def _in_own_thread(fn: Callable[[], object], name: str) -> object:
+    """Await ``fn`` run in its own thread; cancelling the wait abandons the thread."""
+    finished = anyio.Event()
+    token = anyio.lowlevel.current_token()
+    outcome = _start_in_thread(
+        fn, name, lambda: anyio.from_thread.run_sync(finished.set, token=token)
+    )
+    await finished.wait()
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.value
 
 
 @dataclass(frozen=True)
@@ -114,46 +233,110 @@ class RuntimeRegistry:
                 return impl
         return None
 
-    async def call(self, runtime_id: str, hook_name: str, *, offload: bool = False, **kwargs):
-        """Call one plugin's hook with the arguments it asks for; await it if needed.
+    def _args(self, impl, kwargs: Mapping[str, object]) -> dict:
+        return {name: kwargs[name] for name in impl.argnames}
 
-        ``offload`` runs a synchronous hook in a worker thread (for probes that may block).
-        Returns :data:`NOT_IMPLEMENTED` when that plugin does not implement the hook.
+    def _failure(self, runtime_id: str, hook_name: str, exc: BaseException | None, reason: str):
+        short = hook_name.removeprefix("clawboo_runtime_").removeprefix("clawboo_")
+        failure = PluginFailure(runtime_id, short, reason)
+        # The plugin's own text may carry a secret: the host's log filter redacts it.
+        log.warning("%s", failure, exc_info=exc)
+        return failure
+
+    def _checked(self, runtime_id: str, hook_name: str, value: object) -> object:
+        policy = HOOK_POLICIES.get(hook_name)
+        if policy is not None and not policy.accepts(value):
+            raise self._failure(
+                runtime_id,
+                hook_name,
+                None,
+                f"returned {type(value).__name__}, not {policy.expected_name}",
+            )
+        return value
+
+    async def call(self, runtime_id: str, hook_name: str, **kwargs):
+        """Call one plugin's hook within its time limit and check what it returns.
+
+        A sync hook runs in a thread of its own, awaited until its deadline and abandoned
+        after it. Returns :data:`NOT_IMPLEMENTED` when that plugin does not implement the
+        hook; raises :class:`PluginFailure` for an exception, a timeout or a wrong value.
         """
         impl = self._impl(runtime_id, hook_name)
         if impl is None:
             return NOT_IMPLEMENTED
-        args = {name: kwargs[name] for name in impl.argnames}
-        if offload and not inspect.iscoroutinefunction(impl.function):
-            return await anyio.to_thread.run_sync(lambda: impl.function(**args))
-        result = impl.function(**args)
-        if inspect.isawaitable(result):
-            result = await result
-        return result
+        args = self._args(impl, kwargs)
+        policy = HOOK_POLICIES.get(hook_name)
+        limit = policy.limit_s if policy is not None else None
+        try:
+            with anyio.fail_after(limit):
+                if inspect.iscoroutinefunction(impl.function):
+                    value = await impl.function(**args)
+                else:
+                    value = await _in_own_thread(
+                        lambda: impl.function(**args), f"{runtime_id}:{hook_name}"
+                    )
+                    if inspect.isawaitable(value):
+                        value = await value
+        except TimeoutError as exc:
+            raise self._failure(runtime_id, hook_name, exc, "timed out") from None
+        except Exception as exc:
+            raise self._failure(
+                runtime_id, hook_name, exc, f"raised {type(exc).__name__}"
+            ) from None
+        return self._checked(runtime_id, hook_name, value)
+
+    def call_sync(self, runtime_id: str, hook_name: str, **kwargs):
+        """:meth:`call` for a synchronous caller (already off the event loop): a sync hook
+        only, run in its own thread and abandoned past its limit."""
+        impl = self._impl(runtime_id, hook_name)
+        if impl is None:
+            return NOT_IMPLEMENTED
+        args = self._args(impl, kwargs)
+        policy = HOOK_POLICIES.get(hook_name)
+        if inspect.iscoroutinefunction(impl.function):
+            raise self._failure(runtime_id, hook_name, None, "must be a plain function")
+        outcome = _start_in_thread(lambda: impl.function(**args), f"{runtime_id}:{hook_name}")
+        if not outcome.done.wait(policy.limit_s if policy is not None else None):
+            raise self._failure(runtime_id, hook_name, None, "timed out")
+        if outcome.error is not None:
+            error = outcome.error
+            raise self._failure(runtime_id, hook_name, error, f"raised {type(error).__name__}")
+        return self._checked(runtime_id, hook_name, outcome.value)
 
     def key_names(self, runtime_id: str, env: Mapping[str, str]) -> tuple[str, ...]:
         """Every vault slot the runtime draws on now: its descriptor's, then the names its
         ``clawboo_runtime_key_names`` hook adds (a name that is not an env-var name, or a
         hook that fails, adds nothing). Synchronous: call it off the event loop."""
         names = list(self.descriptors[runtime_id].env_vars)
-        impl = self._impl(runtime_id, "clawboo_runtime_key_names")
-        if impl is not None:
-            try:
-                extra = impl.function(**{name: {"env": env}[name] for name in impl.argnames})
-            except Exception as exc:
-                log.warning("key_names hook of %s failed: %s", runtime_id, type(exc).__name__)
-                extra = ()
-            if isinstance(extra, str) or not isinstance(extra, Iterable):
-                extra = ()
-            names += [n for n in extra if isinstance(n, str) and _ENV_NAME.match(n)]
+        try:
+            extra = self.call_sync(runtime_id, "clawboo_runtime_key_names", env=env)
+        except PluginFailure:
+            extra = ()
+        if extra is not NOT_IMPLEMENTED:
+            names += [n for n in extra if _ENV_NAME.match(n)]
         return tuple(dict.fromkeys(names))
 
     def stream(self, runtime_id: str, hook_name: str, **kwargs):
-        """Call a generator hook (install, run); returns its async iterator or ``None``."""
+        """Call a generator hook (install, run); returns its async iterator or ``None``.
+
+        Raises :class:`PluginFailure` when the hook raises or returns no async iterator."""
         impl = self._impl(runtime_id, hook_name)
         if impl is None:
             return None
-        return impl.function(**{name: kwargs[name] for name in impl.argnames})
+        try:
+            events = impl.function(**self._args(impl, kwargs))
+        except Exception as exc:
+            raise self._failure(
+                runtime_id, hook_name, exc, f"raised {type(exc).__name__}"
+            ) from None
+        if not hasattr(events, "__aiter__"):
+            raise self._failure(
+                runtime_id,
+                hook_name,
+                None,
+                f"returned {type(events).__name__}, not an async generator",
+            )
+        return events
 
 
 # ---------------------------------------------------------------------- building

@@ -7,7 +7,6 @@ up on the next request; plugins cache their own slow probes (e.g. ``codex login 
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import anyio
@@ -15,13 +14,8 @@ import anyio
 from .keys import KeyResolver
 from .plugin_api.binaries import resolve_binary
 from .plugin_api.types import AuthState, Health, RuntimeDescriptor, StatusProbe
-from .registry import NOT_IMPLEMENTED, RuntimeRegistry
+from .registry import NOT_IMPLEMENTED, PluginFailure, RuntimeRegistry
 from .vault import UNREADABLE_FLAGS_MESSAGE
-
-log = logging.getLogger(__name__)
-
-HEALTH_TIMEOUT_S = 2.0
-AUTH_TIMEOUT_S = 8.0
 
 
 def derive_connection_state(
@@ -117,33 +111,27 @@ class StatusService:
 
     async def _health(self, descriptor: RuntimeDescriptor, probe: StatusProbe) -> Health:
         try:
-            with anyio.fail_after(HEALTH_TIMEOUT_S):
-                result = await self.registry.call(
-                    descriptor.id, "clawboo_runtime_health", probe=probe, offload=True
-                )
-        except TimeoutError:
-            return Health(ok=False, message="health check timed out")
-        except Exception as exc:
-            log.warning("health hook of %s failed: %s", descriptor.id, exc)
-            return Health(ok=False, message=str(exc) or type(exc).__name__)
+            result = await self.registry.call(descriptor.id, "clawboo_runtime_health", probe=probe)
+        except PluginFailure as failure:
+            if failure.reason == "timed out":
+                return Health(ok=False, message="health check timed out")
+            return Health(ok=False, message=f"health check {failure.reason}")
         if result is NOT_IMPLEMENTED:
             if descriptor.built_in or probe.bin_path:
                 return Health(ok=True)
             return Health(
                 ok=False, message=f"{descriptor.cli_binary} not found on PATH or user-install dirs"
             )
-        return result if isinstance(result, Health) else Health(ok=False, message="bad health")
+        return result
 
     async def _auth(self, descriptor: RuntimeDescriptor, probe: StatusProbe) -> AuthState:
         try:
-            with anyio.fail_after(AUTH_TIMEOUT_S):
-                result = await self.registry.call(
-                    descriptor.id, "clawboo_runtime_auth_state", probe=probe, offload=True
-                )
-        except Exception as exc:  # a broken probe means "no extra credential", never a 500
-            log.warning("auth hook of %s failed: %s", descriptor.id, exc)
+            result = await self.registry.call(
+                descriptor.id, "clawboo_runtime_auth_state", probe=probe
+            )
+        except PluginFailure:  # a broken probe means "no extra credential", never a 500
             return AuthState()
-        return result if isinstance(result, AuthState) else AuthState()
+        return AuthState() if result is NOT_IMPLEMENTED else result
 
     async def status(
         self, runtime_id: str, *, probe_auth: bool = True, fresh: bool = False

@@ -29,6 +29,7 @@ from ..plugin_api.types import (
     TextDelta,
 )
 from ..redaction import redact_json
+from ..registry import PluginFailure
 from ..run_tokens import RunScope
 from .accounting import account
 from .model import EventSink, PreparedRun, RunTally
@@ -158,8 +159,8 @@ async def run_execution(
     watchdog = _Watchdog(run, svc.seconds("CLAWBOO_RUN_SILENT_TIMEOUT_S", SILENT_TIMEOUT_S))
     try:
         events = svc.registry.stream(run.descriptor.id, "clawboo_runtime_run", ctx=prepared.ctx)
-    except Exception as exc:  # a hook that raises before streaming: a failed run too
-        crash = exc
+    except PluginFailure as failure:  # raised, or no async generator: a failed run too
+        crash = failure
     if events is not None:
         try:
             async with anyio.create_task_group() as tg:
@@ -215,6 +216,8 @@ def _outcome(
     streamed: bool,
 ) -> Done:
     """The one place a failed execution becomes a result."""
+    if isinstance(crash, PluginFailure):  # logged by the registry
+        return Done("error", summary=str(crash))
     if crash is not None:
         log.error("runtime %s crashed", run.descriptor.id, exc_info=crash)
         return Done("error", summary=f"runtime error: {crash}")
