@@ -16,7 +16,9 @@ from .config import HostConfig
 from .errors import ApiError
 from .host import Host
 from .mcp_lazy import LazyMcpTasks
+from .redaction import LIVE_SECRETS
 from .registry import PluginFailure, RuntimeRegistry
+from .run.secrets import run_secrets
 
 log = logging.getLogger(__name__)
 
@@ -25,18 +27,20 @@ def create_app(config: HostConfig, registry: RuntimeRegistry | None = None) -> F
     """Build the app. ``registry`` lets tests choose exactly which plugins are loaded."""
     host = Host(config, registry)
 
-    def run_secrets(scope) -> list[str]:
-        if scope.runtime_id not in host.registry.descriptors:
-            return []
-        names = host.registry.key_names(scope.runtime_id, host.config.env)
-        return list(host.keys.grants_for_runtime(scope.runtime_id, names).values())
+    def secrets_of(scope) -> tuple[str, ...]:
+        """The live run's secrets as it worked them out; for a token outliving its run,
+        worked out the same way now."""
+        live = LIVE_SECRETS.of(scope.run_id)
+        if live or scope.runtime_id not in host.registry.descriptors:
+            return live
+        return run_secrets(host.registry, host.keys, scope.runtime_id, host.config.env).values
 
     mcp_tasks = LazyMcpTasks(  # the MCP SDK is imported after the port is bound
         lambda module: module.build_mcp_tasks(
             lambda: host.board,
             host.run_tokens,
             max_depth=host.executor.max_depth,
-            run_secrets=run_secrets,
+            run_secrets=secrets_of,
         )
     )
 

@@ -79,11 +79,11 @@ def port_number(raw: str) -> int:
 
 
 def configure_logging() -> None:
-    from .redaction import RedactingFilter
+    from .redaction import LIVE_SECRETS, RedactingFilter
 
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
+    handler.addFilter(RedactingFilter(LIVE_SECRETS.all))  # + every live run's key values
     root = logging.getLogger()
     root.handlers[:] = [handler]
     level = os.environ.get("CLAWBOO_LOG_LEVEL", "INFO").upper()

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterable
 
 __all__ = [
     "MAX_SUMMARY_CHARS",
     "MIN_KNOWN_SECRET_LEN",
     "REDACTED",
+    "LIVE_SECRETS",
+    "LiveSecrets",
     "RedactingFilter",
     "redact",
     "redact_known",
@@ -145,6 +148,34 @@ def redact_json(value: object, secrets: Iterable[str] = ()) -> object:
     if isinstance(value, list | tuple):
         return [redact_json(item, secrets) for item in value]
     return value
+
+
+class LiveSecrets:
+    """The secret values of the runs live in this process, by run id: what the log filter
+    and the MCP tools redact besides the shapes. One per process, like logging itself."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_run: dict[str, tuple[str, ...]] = {}
+
+    def hold(self, run_id: str, values: Iterable[str]) -> None:
+        with self._lock:
+            self._by_run[run_id] = tuple(values)
+
+    def drop(self, run_id: str) -> None:
+        with self._lock:
+            self._by_run.pop(run_id, None)
+
+    def of(self, run_id: str) -> tuple[str, ...]:
+        with self._lock:
+            return self._by_run.get(run_id, ())
+
+    def all(self) -> list[str]:
+        with self._lock:
+            return [value for values in self._by_run.values() for value in values]
+
+
+LIVE_SECRETS = LiveSecrets()
 
 
 class RedactingFilter(logging.Filter):

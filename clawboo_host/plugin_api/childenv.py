@@ -11,7 +11,9 @@ transcript, a commit or a prompt-injected ``curl``. We therefore drop (api-contr
   the operator's shell never leaks into, say, a Claude Code run.
 
 Matching is on the upper-cased name, so ``github_token`` is dropped like ``GITHUB_TOKEN``.
-``grant`` is merged last and always wins, even over a scrubbed name. Everything else (PATH,
+``grant`` is merged last and always wins, even over a scrubbed name. ``secret_names`` adds
+names to drop: the host passes every key name any registered runtime declares, so a
+third-party runtime's ``ACME_API_KEY`` is as secret as a built-in one. Everything else (PATH,
 HOME, proxies, locale, ``AWS_REGION``) passes through untouched.
 
 This module is part of the plugin API and imports nothing else from ``clawboo_host``.
@@ -20,7 +22,7 @@ This module is part of the plugin API and imports nothing else from ``clawboo_ho
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 __all__ = [
     "AWS_CREDENTIAL_NAMES",
@@ -147,10 +149,13 @@ def bedrock_enabled(env: Mapping[str, str]) -> bool:
     return value not in ("", "0", "false")
 
 
-def is_scrubbed(name: str, *, bedrock: bool = False) -> bool:
-    """Whether ``name`` is withheld from an inherited child environment."""
+def is_scrubbed(
+    name: str, *, bedrock: bool = False, secret_names: frozenset[str] = frozenset()
+) -> bool:
+    """Whether ``name`` is withheld from an inherited child environment (``secret_names``:
+    extra names to withhold, upper-cased)."""
     upper = name.upper()
-    if upper in SCRUBBED_NAMES or upper in PROVIDER_KEY_NAMES:
+    if upper in SCRUBBED_NAMES or upper in PROVIDER_KEY_NAMES or upper in secret_names:
         return True
     if upper.startswith(SCRUBBED_PREFIXES):
         return True
@@ -160,13 +165,19 @@ def is_scrubbed(name: str, *, bedrock: bool = False) -> bool:
 def build_child_env(
     base: Mapping[str, str] | None = None,
     grant: Mapping[str, str] | None = None,
+    *,
+    secret_names: Iterable[str] = (),
 ) -> dict[str, str]:
-    """A fresh env dict for a child process: ``base`` (default ``os.environ``) scrubbed,
-    then ``grant`` merged last (a grant always wins, even for a scrubbed name).
+    """A fresh env dict for a child process: ``base`` (default ``os.environ``) scrubbed (also
+    of ``secret_names``), then ``grant`` merged last (a grant always wins, even for a
+    scrubbed name).
     """
     source = os.environ if base is None else base
     bedrock = bedrock_enabled(source)
-    env = {k: v for k, v in source.items() if not is_scrubbed(k, bedrock=bedrock)}
+    extra = frozenset(name.upper() for name in secret_names)
+    env = {
+        k: v for k, v in source.items() if not is_scrubbed(k, bedrock=bedrock, secret_names=extra)
+    }
     if grant:
         env.update(grant)
     return env

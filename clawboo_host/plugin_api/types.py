@@ -382,6 +382,10 @@ class RunContext:
       (e.g. an MCP config file); deleted after the run.
     - ``resume_session_id``: the runtime's own session id from its last run of this task.
     - ``abort``: set when the run must stop; kill your processes and finish ``aborted``.
+    - ``bin_path``: the runtime's CLI as the host resolved it before claiming the task
+      (``None`` for a built-in runtime); spawn this, never the bare name.
+    - ``secrets``: every secret value this run must never show (its granted keys and any
+      other runtime's keys the host holds); :meth:`scrub` hides them.
     """
 
     run_id: str
@@ -398,17 +402,19 @@ class RunContext:
     mcp_token: str | None = None
     resume_session_id: str | None = None
     title: str = ""
+    bin_path: str | None = None
+    secrets: tuple[str, ...] = ()
 
     def scrub(self, text: str) -> str:
-        """``text`` with this run's secrets (the MCP token, every granted provider key)
-        replaced by ``[REDACTED]``.
+        """``text`` with this run's secrets (the MCP token, ``secrets``, every provider key
+        in ``env``) replaced by ``[REDACTED]``.
 
         The host redacts everything you yield anyway; use this for text you build yourself
         (a summary made of a CLI's stderr) so it is clean where you produce it too.
         """
         from .childenv import PROVIDER_KEY_NAMES
 
-        values = {self.mcp_token or ""}
+        values = {self.mcp_token or "", *self.secrets}
         values |= {v for k, v in self.env.items() if k.upper() in PROVIDER_KEY_NAMES}
         for secret in sorted((v for v in values if len(v) >= 6), key=len, reverse=True):
             text = text.replace(secret, "[REDACTED]")

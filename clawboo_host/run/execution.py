@@ -28,12 +28,13 @@ from ..plugin_api.types import (
     RuntimeEvent,
     TextDelta,
 )
-from ..redaction import redact_json
+from ..redaction import LIVE_SECRETS, redact_json
 from ..registry import PluginFailure
 from ..run_tokens import RunScope
 from .accounting import account
 from .model import EventSink, PreparedRun, RunTally
 from .prompt import build_prompt
+from .secrets import run_secrets
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ class Prepared:
 
     ctx: RunContext
     secrets: list[str]
+    #: every registered runtime's key names, withheld from this run's other children too
+    secret_names: frozenset[str] = frozenset()
 
 
 @asynccontextmanager
@@ -61,11 +64,10 @@ async def execution_context(
     scratch = svc.config.data_dir / "runs" / run.exec_id
     token: str | None = None
     try:
-        names = await anyio.to_thread.run_sync(
-            svc.registry.key_names, descriptor.id, svc.config.env
+        secrets = await anyio.to_thread.run_sync(
+            run_secrets, svc.registry, svc.keys, descriptor.id, svc.config.env
         )
-        grants = await svc.db(svc.keys.grants_for_runtime, descriptor.id, names)
-        env = build_child_env(svc.config.env, grants)
+        env = build_child_env(svc.config.env, secrets.grants, secret_names=secrets.names)
         if home is not None:
             home.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chmod(home, 0o700)
@@ -93,6 +95,8 @@ async def execution_context(
         ):
             resume_id = handoff.native_session_id
         prompt = await build_prompt(svc, run, handoff, mcp_url is not None, prompt_sections)
+        values = secrets.values + ((token,) if token else ())
+        LIVE_SECRETS.hold(run.exec_id, values)
         ctx = RunContext(
             run_id=run.exec_id,
             task_id=run.task["id"],
@@ -108,9 +112,12 @@ async def execution_context(
             mcp_token=token,
             resume_session_id=resume_id,
             title=run.task["title"],
+            bin_path=run.bin_path,
+            secrets=secrets.values,
         )
-        yield Prepared(ctx, list(grants.values()) + ([token] if token else []))
+        yield Prepared(ctx, list(values), secrets.names)
     finally:
+        LIVE_SECRETS.drop(run.exec_id)
         if token:
             svc.tokens.revoke(token)
         # A runtime's scratch can hold a whole private HOME: delete it off the event loop.

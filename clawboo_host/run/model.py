@@ -53,6 +53,8 @@ class PreparedRun:
     workspace_id: str | None = None
     degradations: list[str] = field(default_factory=list)
     exec_ids: list[str] = field(default_factory=list)
+    #: the runtime's CLI, resolved once before the claim (``None``: built in)
+    bin_path: str | None = None
 
     def __post_init__(self) -> None:
         if not self.exec_ids:

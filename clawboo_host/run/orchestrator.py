@@ -201,7 +201,13 @@ class Executor:
             if outcome.status is not None:
                 return self._result(run, chain, outcome)
             verdict = await verification.run_verify(
-                svc, run, command, len(chain.verdicts) + 1, prepared.secrets, on_event
+                svc,
+                run,
+                command,
+                len(chain.verdicts) + 1,
+                prepared.secrets,
+                on_event,
+                prepared.secret_names,
             )
             chain.verdicts.append(verdict)
             with anyio.CancelScope(shield=True):

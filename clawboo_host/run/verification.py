@@ -118,12 +118,14 @@ async def run_verify(
     attempt: int,
     secrets: list[str],
     on_event: EventSink | None,
+    secret_names: frozenset[str] = frozenset(),
 ) -> Verdict:
     """Run the command once in the worktree; the verdict carries the redacted output tail."""
     await _emit(
         on_event, {"type": "verification", "phase": "start", "attempt": attempt, "command": command}
     )
-    env = build_child_env(svc.config.env)  # no grants: no provider key, no run token
+    # no grants: no runtime's key, no run token
+    env = build_child_env(svc.config.env, secret_names=secret_names)
     limit = svc.seconds("CLAWBOO_VERIFY_TIMEOUT_S", DEFAULT_TIMEOUT_S)
     output = _Output()
     exit_code: int | None = None
