@@ -39,9 +39,13 @@ class RunRefusal(BaseModel):
         "conflict",
         "too_deep",
         "connected_substrate",
+        "not_installed",
         "budget_paused",
         "workspace_unavailable",
     ]
+    error: str | None = Field(
+        default=None, description="With `not_installed`: which binary was not found."
+    )
 
 
 ERROR_MEANINGS = {

@@ -166,8 +166,8 @@ async def healthcheck(
         409: {"model": c.RunRefusal, "description": "The task could not be claimed."},
         422: {
             "model": c.RunRefusal,
-            "description": "Refused: too deep, a connected substrate, a paused budget, or no "
-            "workspace.",
+            "description": "Refused: too deep, a connected substrate, a missing CLI "
+            "(`not_installed`), a paused budget, or no workspace.",
         },
     },
     openapi_extra=c.request_body(c.RunBody, required=True),

@@ -366,9 +366,12 @@ class AbortSignal:
         await self._event.wait()
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunContext:
     """Everything one run of a runtime gets. The plugin never sees the board or the vault.
+
+    Frozen: what the host worked out for the run (``bin_path``, ``secrets``) stays as it was;
+    ``env`` is your own copy to read (start children from ``dict(ctx.env)``).
 
     - ``cwd``: the task's git worktree (``None`` for research/review kinds).
     - ``prompt``: the full prompt (task, prior handoff, MCP note) to send as-is.

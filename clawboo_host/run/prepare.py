@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 from .. import worktrees
-from ..plugin_api.types import AbortSignal
+from ..plugin_api.binaries import aresolve_binary
+from ..plugin_api.types import AbortSignal, RuntimeDescriptor
 from .model import PreparedRun, RunRefused, RunRequest
 from .services import Services
 
@@ -56,6 +57,7 @@ async def refuse_or_claim(
         raise RunRefused(422, {"ok": False, "reason": "too_deep"})
     if caps.runtime_class == "connected-substrate":
         raise RunRefused(422, {"ok": False, "reason": "connected_substrate"})
+    bin_path = await _resolve_cli(svc, descriptor)
     mission_id = ancestors[-1]["id"] if ancestors else task["id"]
     scopes = [("agent", request.agent_id), ("mission", mission_id), ("team", task["team_id"])]
     if await svc.db(svc.board.paused_cap_budget, scopes):
@@ -85,8 +87,27 @@ async def refuse_or_claim(
         abort=abort,
         mission_id=mission_id,
         degradations=[note for attr, note in DEGRADATIONS if not getattr(caps, attr)],
+        bin_path=bin_path,
     )
     return run, needs_worktree
+
+
+async def _resolve_cli(svc: Services, descriptor: RuntimeDescriptor) -> str | None:
+    """The runtime's CLI, resolved once for the whole run; a missing one is refused here,
+    before the claim, so the board is untouched."""
+    if descriptor.built_in or not descriptor.cli_binary:
+        return None
+    found = await aresolve_binary(descriptor.cli_binary, svc.config.env)
+    if found is None:
+        raise RunRefused(
+            422,
+            {
+                "ok": False,
+                "reason": "not_installed",
+                "error": f"{descriptor.cli_binary} not found on PATH or user-install dirs",
+            },
+        )
+    return found
 
 
 async def _check_repo(svc: Services, repo_path: str) -> None:

@@ -341,7 +341,7 @@ class RuntimeConformanceTests:
         assert (body["doneReason"], body["status"]) == ("max_turns", "todo"), body
         assert body["summary"], body
 
-    def test_kit_without_the_cli_the_run_fails_cleanly(self, live, git_repo):
+    def test_kit_without_the_cli_the_run_is_refused_before_the_claim(self, live, git_repo):
         server, client, fake = live
         fake.fakes.remove(fake.cli)
         task = create_task(client, "Say hi", "hi")
@@ -349,14 +349,16 @@ class RuntimeConformanceTests:
             f"/api/runtimes/{self.runtime_id}/run",
             json={"taskId": task["id"], "repoPath": str(git_repo)},
         )
-        body = response.json()
-        if response.status_code == 422:  # refused before the claim
-            assert body["reason"] == "not_installed", body
-        else:
-            assert response.status_code == 200, response.text
-            assert (body["doneReason"], body["status"]) == ("error", "todo"), body
-            assert "not found" in body["summary"], body
-        assert task_detail(client, task["id"])["task"]["status"] == "todo"
+        binary = self.descriptor.cli_binary
+        assert response.status_code == 422, response.text
+        assert response.json() == {
+            "ok": False,
+            "reason": "not_installed",
+            "error": f"{binary} not found on PATH or user-install dirs",
+        }
+        detail = task_detail(client, task["id"])  # the board is untouched
+        assert detail["task"]["status"] == "todo" and detail["executions"] == []
+        assert detail["workspace"] is None
         assert fake.calls() == []
 
     def test_kit_install_with_a_fake_package_manager(self, live, fake_executables):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -503,8 +504,11 @@ async def test_an_unreachable_board_is_reported_and_the_run_goes_on(
     tmp_path, provider, anthropic_env, wire
 ):
     provider.respond("POST", "/v1/messages", 200, wire.anthropic("done without the board"))
-    ctx = make_ctx(tmp_path, anthropic_env)
-    ctx.mcp_url, ctx.mcp_token = "http://127.0.0.1:9/api/mcp/tasks", "run-token-secret-0001"
+    ctx = dataclasses.replace(
+        make_ctx(tmp_path, anthropic_env),
+        mcp_url="http://127.0.0.1:9/api/mcp/tasks",
+        mcp_token="run-token-secret-0001",
+    )
     events = await collect(ctx)
     assert isinstance(events[0], ErrorEvent) and events[0].code == "mcp_unavailable"
     assert not events[0].fatal and "run-token-secret" not in events[0].message
