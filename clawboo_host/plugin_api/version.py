@@ -16,8 +16,10 @@ from __future__ import annotations
 #: The plugin contract this host implements (SPEC §7.3 names it version 2).
 PLUGIN_API_VERSION = 2
 
-#: Versions whose plugins this host can load. Only the current one until a host keeps a shim.
-SUPPORTED_PLUGIN_API_VERSIONS: tuple[int, ...] = (PLUGIN_API_VERSION,)
+#: Versions whose plugins this host can load. Version 2 only added to version 1 (the plugin
+#: boundary, ``RunContext.bin_path`` and ``secrets``, the building blocks), so a version-1
+#: plugin keeps working unchanged: the compatibility promise (tests/test_plugin_api_v1.py).
+SUPPORTED_PLUGIN_API_VERSIONS: tuple[int, ...] = (1, PLUGIN_API_VERSION)
 
 #: The module attribute a plugin sets to the plugin-API version it targets.
 PLUGIN_API_ATTRIBUTE = "CLAWBOO_PLUGIN_API"
