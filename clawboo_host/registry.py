@@ -28,7 +28,6 @@ import anyio.from_thread
 import anyio.lowlevel
 import pluggy
 
-from . import CORE_DISTRIBUTION, __version__
 from .plugin_api import hookspecs
 from .plugin_api.types import (
     AuthState,
@@ -428,6 +427,27 @@ def discover_entry_points() -> list[tuple[metadata.EntryPoint, str | None, str |
     return found
 
 
+def mock_enabled(env: Mapping[str, str]) -> bool:
+    """``CLAWBOO_ENABLE_MOCK_RUNTIME=1`` (exactly ``1``) enables the fault-injection runtime."""
+    return env.get("CLAWBOO_ENABLE_MOCK_RUNTIME") == "1"
+
+
+def _load_and_register(
+    registry: RuntimeRegistry, ep: metadata.EntryPoint, dist: str | None, version: str | None
+) -> None:
+    if ep.name in RESERVED_IDS:
+        _register(registry, ep.name, None, dist, version)
+        return
+    try:
+        plugin = ep.load()
+    except Exception as exc:
+        message = f"import failed: {type(exc).__name__}: {exc}"
+        log.warning("runtime plugin %r (%s) skipped: %s", ep.name, dist, message)
+        registry.records.append(PluginRecord(ep.name, dist, version, "error", message))
+        return
+    _register(registry, ep.name, plugin, dist, version)
+
+
 def build_registry(
     *,
     env: Mapping[str, str],
@@ -435,43 +455,34 @@ def build_registry(
 ) -> RuntimeRegistry:
     """Load runtimes: from entry points by default, or exactly ``plugins`` (id, module) in tests.
 
-    ``CLAWBOO_ENABLE_MOCK_RUNTIME=1`` (exactly ``1``) adds the fault-injection runtime.
+    The fault-injection runtime ``clawboo-mock`` is an entry point like any other (the core
+    distribution's), skipped unless :func:`mock_enabled`; with ``plugins`` it is added from
+    that entry point when enabled and not given.
     """
     registry = RuntimeRegistry(new_plugin_manager())
+    candidates = discover_entry_points()
+    if not mock_enabled(env):
+        candidates = [c for c in candidates if c[0].name != MOCK_RUNTIME_ID]
     if plugins is not None:
         for runtime_id, plugin in plugins:
             _register(registry, runtime_id, plugin, None, None)
-    else:
-        candidates = discover_entry_points()
-        providers: dict[str, list[str]] = {}
-        for ep, dist, _version in candidates:
-            providers.setdefault(ep.name, []).append(dist or "?")
-        for ep, dist, version in candidates:
-            dists = providers[ep.name]
-            if len(dists) > 1:
-                message = (
-                    f"runtime id '{ep.name}' is provided by more than one distribution: "
-                    + ", ".join(sorted(dists))
-                )
-                log.error(message)
-                registry.records.append(PluginRecord(ep.name, dist, version, "error", message))
-                continue
-            if ep.name in RESERVED_IDS:
-                _register(registry, ep.name, None, dist, version)
-                continue
-            try:
-                plugin = ep.load()
-            except Exception as exc:
-                message = f"import failed: {type(exc).__name__}: {exc}"
-                log.warning("runtime plugin %r (%s) skipped: %s", ep.name, dist, message)
-                registry.records.append(PluginRecord(ep.name, dist, version, "error", message))
-                continue
-            _register(registry, ep.name, plugin, dist, version)
-    if (
-        env.get("CLAWBOO_ENABLE_MOCK_RUNTIME") == "1"
-        and MOCK_RUNTIME_ID not in registry.descriptors
-    ):
-        from .testing import mock_runtime
-
-        _register(registry, MOCK_RUNTIME_ID, mock_runtime, CORE_DISTRIBUTION, __version__)
+        candidates = [
+            c
+            for c in candidates
+            if c[0].name == MOCK_RUNTIME_ID and MOCK_RUNTIME_ID not in registry.descriptors
+        ]
+    providers: dict[str, list[str]] = {}
+    for ep, dist, _version in candidates:
+        providers.setdefault(ep.name, []).append(dist or "?")
+    for ep, dist, version in candidates:
+        dists = providers[ep.name]
+        if len(dists) > 1:
+            message = (
+                f"runtime id '{ep.name}' is provided by more than one distribution: "
+                + ", ".join(sorted(dists))
+            )
+            log.error(message)
+            registry.records.append(PluginRecord(ep.name, dist, version, "error", message))
+            continue
+        _load_and_register(registry, ep, dist, version)
     return registry

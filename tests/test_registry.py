@@ -188,6 +188,19 @@ def test_the_mock_runtime_needs_exactly_1(value, enabled):
     assert MOCK_RUNTIME_ID not in [d.id for d in registry.public_catalog()]
 
 
+def test_the_mock_runtime_is_an_ordinary_entry_point_of_the_core():
+    from clawboo_host.registry import discover_entry_points
+
+    [(ep, dist, _)] = [c for c in discover_entry_points() if c[0].name == MOCK_RUNTIME_ID]
+    assert (ep.value, dist) == ("clawboo_host.testing.mock_runtime", "clawboo-host-core")
+    off = build_registry(env={})
+    assert MOCK_RUNTIME_ID not in off.descriptors
+    assert MOCK_RUNTIME_ID not in [r.id for r in off.records]  # disabled: not even listed
+    on = build_registry(env={"CLAWBOO_ENABLE_MOCK_RUNTIME": "1"})
+    [record] = [r for r in on.records if r.id == MOCK_RUNTIME_ID]
+    assert (record.status, record.distribution) == ("ok", "clawboo-host-core")
+
+
 def test_builtins_come_first_in_reference_order_and_the_mock_last():
     registry = build_registry(env={"CLAWBOO_ENABLE_MOCK_RUNTIME": "1"})
     ids = registry.ids()
