@@ -13,11 +13,10 @@ from starlette.routing import Match
 
 from . import __version__
 from .config import HostConfig
-from .errors import ApiError
 from .host import Host
 from .mcp_lazy import LazyMcpTasks
 from .redaction import LIVE_SECRETS
-from .registry import PluginFailure, RuntimeRegistry
+from .registry import RuntimeRegistry
 from .run.secrets import run_secrets
 
 log = logging.getLogger(__name__)
@@ -103,23 +102,21 @@ def allowed_methods(request: Request) -> str:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
+    from .api.errors import HANDLED, error_response
     from .api.runtimes import unknown_runtime
 
-    @app.exception_handler(ApiError)
-    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(exc.body, status_code=exc.status_code)
+    async def known_error(_request: Request, exc: Exception) -> JSONResponse:
+        return error_response(exc)
 
-    @app.exception_handler(PluginFailure)
-    async def plugin_failure(_request: Request, exc: PluginFailure) -> JSONResponse:
-        # Already logged (redacted) where it was caught; the client learns only which plugin.
-        return JSONResponse({"error": exc.public_message}, status_code=502)
+    for kind in HANDLED:
+        app.add_exception_handler(kind, known_error)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code in (404, 405):
             unknown = unknown_runtime(request)
             if unknown is not None:
-                return JSONResponse(unknown.body, status_code=unknown.status_code)
+                return error_response(unknown)
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # Starlette names only the first route's methods
             headers["Allow"] = allowed_methods(request)

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import anyio
 
-from .errors import ApiError
+from .errors import InvalidRequest, StorageBroken
 from .keys import KeyResolver
 from .plugin_api.types import (
     ConnectPlan,
@@ -38,11 +38,11 @@ T = TypeVar("T")
 
 
 async def _vault_call(fn: Callable[..., T], *args) -> T:
-    """Run a vault write off the loop; a broken vault is a 500 that names no file path."""
+    """Run a vault write off the loop; a broken vault's message names no file path."""
     try:
         return await anyio.to_thread.run_sync(fn, *args)
     except VaultError as exc:
-        raise ApiError(500, str(exc)) from None
+        raise StorageBroken(str(exc)) from None
 
 
 class Credentials:
@@ -65,7 +65,7 @@ class Credentials:
         if plan is NOT_IMPLEMENTED:
             plan = default_connect_plan(descriptor)
         if plan.error:
-            raise ApiError(400, plan.error)
+            raise InvalidRequest(plan.error)
 
         if plan.login_command:
             async with self._lock:
@@ -87,10 +87,10 @@ class Credentials:
                     and await anyio.to_thread.run_sync(self.keys.resolve, plan.slot)
                 ):
                     if provider:
-                        raise ApiError(
-                            400, f"no existing key found for {provider} — paste one to connect"
+                        raise InvalidRequest(
+                            f"no existing key found for {provider} — paste one to connect"
                         )
-                    raise ApiError(400, "apiKey is required")
+                    raise InvalidRequest("apiKey is required")
             await self._clear_flag(runtime_id)
         state = await self.status.status(runtime_id, probe_auth=False)
         return {"ok": True, "connectionState": state.connection_state}

@@ -1,17 +1,33 @@
-"""Domain errors that routes raise; one handler turns each into a JSON ``{"error": ...}``."""
+"""Domain errors: what the host's core raises when it refuses a request. None of them knows
+HTTP; ``api/errors.py`` holds the one table that maps each kind to a status."""
 
 from __future__ import annotations
 
 
-class ApiError(Exception):
-    """An error with an HTTP status and a JSON body (``{"error": message}`` by default)."""
+class HostError(Exception):
+    """A refusal the client should read: ``body`` is its JSON (``{"error": message}``)."""
 
-    def __init__(self, status_code: int, message: str, body: dict | None = None) -> None:
+    def __init__(self, message: str, body: dict | None = None) -> None:
         super().__init__(message)
-        self.status_code = status_code
         self.body = body if body is not None else {"error": message}
 
 
-class UnknownRuntime(ApiError):
+class InvalidRequest(HostError):
+    """The request cannot be done as asked (a bad field, no key, nothing to install)."""
+
+
+class NotFound(HostError):
+    """What the request names does not exist."""
+
+
+class UnknownRuntime(NotFound):
     def __init__(self, runtime_id: str) -> None:
-        super().__init__(404, f"unknown runtime '{runtime_id}'")
+        super().__init__(f"unknown runtime '{runtime_id}'")
+
+
+class Conflict(HostError):
+    """The current state forbids it (an install already running, a finished execution)."""
+
+
+class StorageBroken(HostError):
+    """The host's own storage (the vault) failed; the message names no file path."""

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import anyio
 
 from .api.sse import Emit
-from .errors import ApiError
+from .errors import Conflict, InvalidRequest
 from .plugin_api.binaries import resolve_binary
 from .plugin_api.install import npm_install, pip_install
 from .plugin_api.settings import positive_float
@@ -56,9 +56,9 @@ class Installer:
         """Refuse before any stream opens: built-in runtimes and a second concurrent install."""
         descriptor = self.registry.descriptors[runtime_id]
         if descriptor.built_in:
-            raise ApiError(400, f"{descriptor.name} is built in — nothing to install")
+            raise InvalidRequest(f"{descriptor.name} is built in — nothing to install")
         if runtime_id in self._running:
-            raise ApiError(409, f"an install of '{runtime_id}' is already running")
+            raise Conflict(f"an install of '{runtime_id}' is already running")
         self._running.add(runtime_id)
 
     def release(self, runtime_id: str) -> None:

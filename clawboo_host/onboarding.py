@@ -7,7 +7,7 @@ import json
 import anyio
 
 from .board.store import BoardStore
-from .errors import ApiError
+from .errors import InvalidRequest, NotFound
 from .keys import KeyResolver
 from .plugin_api.types import SeedPlan, SeedRequest
 from .registry import RuntimeRegistry
@@ -42,7 +42,7 @@ class Onboarding:
     async def seed_team(self, provider: str, model: str) -> dict:
         seeders = self.registry.ids_implementing(SEED_HOOK)
         if not seeders:
-            raise ApiError(404, "no installed runtime can seed a team")
+            raise NotFound("no installed runtime can seed a team")
         runtime_id = seeders[0]
         recorded = await anyio.to_thread.run_sync(self.board.get_setting, LEADER_PICK_SETTING)
         request = SeedRequest(
@@ -55,7 +55,7 @@ class Onboarding:
         # A failing hook raises PluginFailure (502); the registry checked the plan's type.
         plan: SeedPlan = await self.registry.call(runtime_id, SEED_HOOK, request=request)
         if plan.error:
-            raise ApiError(400, plan.error)
+            raise InvalidRequest(plan.error)
         agents = [
             {
                 "id": a.id,

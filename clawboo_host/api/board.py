@@ -25,9 +25,9 @@ from ..board.store import (
     team_json,
     workspace_json,
 )
-from ..errors import ApiError
 from . import contract as c
 from .deps import get_host, json_body
+from .errors import ApiError
 
 router = APIRouter()
 

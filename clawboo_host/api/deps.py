@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import Request
 
-from ..errors import ApiError
 from ..host import Host
 from ..plugin_api.types import AbortSignal
 from ..run import ASSIGNEE_PATTERN, RunRequest
+from .errors import ApiError
 
 
 def get_host(request: Request) -> Host:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import anyio
 from fastapi import APIRouter, Depends
 
-from ..errors import ApiError
 from ..host import Host
 from . import contract as c
 from .deps import get_host
+from .errors import ApiError
 
 router = APIRouter(prefix="/api/executions")
 

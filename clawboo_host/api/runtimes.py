@@ -11,6 +11,7 @@ from ..plugin_api.types import AbortSignal
 from ..run import RunRefused
 from . import contract as c
 from .deps import abort_on_disconnect, get_host, json_body, parse_run_request, text_field
+from .errors import error_response
 from .sse import EventStream
 
 router = APIRouter(prefix="/api/runtimes")
@@ -183,7 +184,7 @@ async def run(
         try:
             prepared = await host.executor.prepare(rid, run_request, abort)
         except RunRefused as refusal:
-            return JSONResponse(refusal.body, status_code=refusal.status_code)
+            return error_response(refusal)
         if not wants_stream:
             return JSONResponse(await host.executor.execute(prepared))
 

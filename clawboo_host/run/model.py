@@ -16,12 +16,16 @@ EventSink = Callable[[dict], Awaitable[None]]
 
 
 class RunRefused(Exception):
-    """A run that must not start. ``body`` is the JSON reply, ``status_code`` its status."""
+    """A run that must not start. ``body`` is the JSON reply; its ``reason`` (or, for a bad
+    request, its ``error``) says why — ``api/errors.py`` maps that to a status."""
 
-    def __init__(self, status_code: int, body: dict) -> None:
+    def __init__(self, body: dict) -> None:
         super().__init__(body.get("reason") or body.get("error"))
-        self.status_code = status_code
         self.body = body
+
+    @property
+    def reason(self) -> str | None:
+        return self.body.get("reason")
 
 
 @dataclass(frozen=True)

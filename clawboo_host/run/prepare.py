@@ -51,17 +51,17 @@ async def refuse_or_claim(
     caps = descriptor.capabilities
     task = await svc.db(svc.board.get_task, request.task_id)
     if task is None:
-        raise RunRefused(404, {"ok": False, "reason": "not_found"})
+        raise RunRefused({"ok": False, "reason": "not_found"})
     ancestors = await svc.db(svc.board.ancestors, task["id"])
     if len(ancestors) > max_depth(svc):
-        raise RunRefused(422, {"ok": False, "reason": "too_deep"})
+        raise RunRefused({"ok": False, "reason": "too_deep"})
     if caps.runtime_class == "connected-substrate":
-        raise RunRefused(422, {"ok": False, "reason": "connected_substrate"})
+        raise RunRefused({"ok": False, "reason": "connected_substrate"})
     bin_path = await _resolve_cli(svc, descriptor)
     mission_id = ancestors[-1]["id"] if ancestors else task["id"]
     scopes = [("agent", request.agent_id), ("mission", mission_id), ("team", task["team_id"])]
     if await svc.db(svc.board.paused_cap_budget, scopes):
-        raise RunRefused(422, {"ok": False, "reason": "budget_paused"})
+        raise RunRefused({"ok": False, "reason": "budget_paused"})
     needs_worktree = caps.worktrees and request.kind not in NO_ISOLATION_KINDS
     if request.repo_path and needs_worktree:
         await _check_repo(svc, request.repo_path)
@@ -78,7 +78,7 @@ async def refuse_or_claim(
             host_id=svc.host_id,
         )
     if execution is None:
-        raise RunRefused(409, {"ok": False, "reason": "conflict"})
+        raise RunRefused({"ok": False, "reason": "conflict"})
     run = PreparedRun(
         descriptor=descriptor,
         request=request,
@@ -100,7 +100,6 @@ async def _resolve_cli(svc: Services, descriptor: RuntimeDescriptor) -> str | No
     found = await aresolve_binary(descriptor.cli_binary, svc.config.env)
     if found is None:
         raise RunRefused(
-            422,
             {
                 "ok": False,
                 "reason": "not_installed",
@@ -112,9 +111,9 @@ async def _resolve_cli(svc: Services, descriptor: RuntimeDescriptor) -> str | No
 
 async def _check_repo(svc: Services, repo_path: str) -> None:
     if not os.path.isabs(repo_path):
-        raise RunRefused(400, {"error": f"repoPath must be an absolute path: {repo_path}"})
+        raise RunRefused({"error": f"repoPath must be an absolute path: {repo_path}"})
     if not await worktrees.is_git_repo(Path(repo_path), svc.config.env):
-        raise RunRefused(400, {"error": f"not a git repository: {repo_path}"})
+        raise RunRefused({"error": f"not a git repository: {repo_path}"})
 
 
 async def acquire_workspace(svc: Services, run: PreparedRun, needs_worktree: bool) -> None:
@@ -140,7 +139,7 @@ async def acquire_workspace(svc: Services, run: PreparedRun, needs_worktree: boo
     if not repo:
         await svc.comment(task_id, NO_ISOLATION_COMMENT)
         await _undo_claim(svc, run, "workspace_unavailable: no repository path was provided")
-        raise RunRefused(422, {"ok": False, "reason": "workspace_unavailable"})
+        raise RunRefused({"ok": False, "reason": "workspace_unavailable"})
     try:
         wt = await worktrees.provision(
             Path(repo),
@@ -152,10 +151,10 @@ async def acquire_workspace(svc: Services, run: PreparedRun, needs_worktree: boo
         )
     except worktrees.NotAGitRepository as exc:
         await _undo_claim(svc, run, str(exc))
-        raise RunRefused(400, {"error": str(exc)}) from None
+        raise RunRefused({"error": str(exc)}) from None
     except worktrees.WorktreeError as exc:
         await _undo_claim(svc, run, str(exc))
-        raise RunRefused(422, {"ok": False, "reason": "workspace_unavailable"}) from None
+        raise RunRefused({"ok": False, "reason": "workspace_unavailable"}) from None
     if elsewhere and wt.cut_from_head:
         await svc.comment(
             task_id,
