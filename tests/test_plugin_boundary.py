@@ -197,3 +197,13 @@ def _codex():
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
+
+
+def test_every_refusal_reason_the_contract_names_has_a_status():
+    from typing import get_args
+
+    from clawboo_host.api.contract import RunRefusal
+    from clawboo_host.api.errors import REFUSAL_STATUS
+
+    reasons = set(get_args(RunRefusal.model_fields["reason"].annotation))
+    assert reasons == set(REFUSAL_STATUS)
