@@ -14,7 +14,7 @@ from importlib import resources
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from ..errors import ApiError
+from .errors import ApiError
 
 router = APIRouter()
 
