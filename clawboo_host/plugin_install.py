@@ -9,13 +9,14 @@ change.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
 
 from . import CORE_DISTRIBUTION, META_DISTRIBUTION, __version__
 from .plugin_api.version import PLUGIN_API_VERSION
-from .registry import discover_entry_points, normalized_name
+from .registry import discover_entry_points, mock_enabled, normalized_name
 
 RESTART_HINT = (
     "A running `clawboo-host serve` loads plugins when it starts: restart it to pick this up. "
@@ -66,7 +67,8 @@ def version_report() -> str:
     its version here (``clawboo-host plugins`` says whether it loads).
     """
     lines = [f"clawboo-host {__version__}", f"plugin API {PLUGIN_API_VERSION}"]
-    plugins = sorted(discover_entry_points(), key=lambda found: found[0].name)
+    found = discover_entry_points(include_mock=mock_enabled(os.environ))
+    plugins = sorted(found, key=lambda entry: entry[0].name)
     lines.append("runtime plugins:" if plugins else "runtime plugins: none")
     for ep, distribution, version in plugins:
         lines.append(f"  {ep.name:<16} {distribution or '?'} {version or '?'}")

@@ -405,8 +405,11 @@ def normalized_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def discover_entry_points() -> list[tuple[metadata.EntryPoint, str | None, str | None]]:
-    """Every ``clawboo.runtimes`` entry point with its distribution's name and version.
+def discover_entry_points(
+    *, include_mock: bool = False
+) -> list[tuple[metadata.EntryPoint, str | None, str | None]]:
+    """Every ``clawboo.runtimes`` entry point with its distribution's name and version; the
+    fault-injection runtime's only with ``include_mock``.
 
     Reads installed metadata only; nothing is imported.
     """
@@ -422,7 +425,7 @@ def discover_entry_points() -> list[tuple[metadata.EntryPoint, str | None, str |
                 continue
             seen.add(key)
         for ep in dist.entry_points:
-            if ep.group == ENTRY_POINT_GROUP:
+            if ep.group == ENTRY_POINT_GROUP and (include_mock or ep.name != MOCK_RUNTIME_ID):
                 found.append((ep, dist.metadata["Name"], dist.version))
     return found
 
@@ -460,9 +463,7 @@ def build_registry(
     that entry point when enabled and not given.
     """
     registry = RuntimeRegistry(new_plugin_manager())
-    candidates = discover_entry_points()
-    if not mock_enabled(env):
-        candidates = [c for c in candidates if c[0].name != MOCK_RUNTIME_ID]
+    candidates = discover_entry_points(include_mock=mock_enabled(env))
     if plugins is not None:
         for runtime_id, plugin in plugins:
             _register(registry, runtime_id, plugin, None, None)

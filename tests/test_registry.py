@@ -191,7 +191,9 @@ def test_the_mock_runtime_needs_exactly_1(value, enabled):
 def test_the_mock_runtime_is_an_ordinary_entry_point_of_the_core():
     from clawboo_host.registry import discover_entry_points
 
-    [(ep, dist, _)] = [c for c in discover_entry_points() if c[0].name == MOCK_RUNTIME_ID]
+    assert MOCK_RUNTIME_ID not in [ep.name for ep, _, _ in discover_entry_points()]
+    found = discover_entry_points(include_mock=True)
+    [(ep, dist, _)] = [c for c in found if c[0].name == MOCK_RUNTIME_ID]
     assert (ep.value, dist) == ("clawboo_host.testing.mock_runtime", "clawboo-host-core")
     off = build_registry(env={})
     assert MOCK_RUNTIME_ID not in off.descriptors
