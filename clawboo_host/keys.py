@@ -16,12 +16,10 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from .reference_compat import OPENCLAW_STATE_DIR_NAMES, OPENCLAW_STATE_DIR_OVERRIDES
 from .vault import Vault
 
 __all__ = ["KeyResolver", "openclaw_state_dir", "read_dotenv_var"]
-
-_STATE_DIR_OVERRIDES = ("OPENCLAW_STATE_DIR", "MOLTBOT_STATE_DIR", "CLAWDBOT_STATE_DIR")
-_STATE_DIR_NAMES = (".openclaw", ".clawdbot", ".moltbot")
 
 
 def _expand_user(raw: str, home: Path) -> Path:
@@ -38,18 +36,18 @@ def openclaw_state_dir(env: Mapping[str, str], home: Path) -> Path:
     Without an override and with none of ``~/.openclaw``, ``~/.clawdbot``, ``~/.moltbot``
     present, it is ``~/.openclaw`` (which then simply has no ``.env``).
     """
-    for name in _STATE_DIR_OVERRIDES:
+    for name in OPENCLAW_STATE_DIR_OVERRIDES:
         value = (env.get(name) or "").strip()
         if value:
             return _expand_user(value, home)
-    for dirname in _STATE_DIR_NAMES:
+    for dirname in OPENCLAW_STATE_DIR_NAMES:
         candidate = home / dirname
         try:
             if candidate.exists():
                 return candidate
         except OSError:
             continue
-    return home / _STATE_DIR_NAMES[0]
+    return home / OPENCLAW_STATE_DIR_NAMES[0]
 
 
 def read_dotenv_var(path: Path, name: str) -> str | None:

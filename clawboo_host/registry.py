@@ -39,16 +39,14 @@ from .plugin_api.types import (
     SeedPlan,
 )
 from .plugin_api.version import unsupported_plugin_api
+from .reference_compat import PREFERRED_ORDER, RESERVED_IDS
 
 log = logging.getLogger(__name__)
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 ENTRY_POINT_GROUP = "clawboo.runtimes"
-RESERVED_IDS = frozenset({"openclaw"})
 MOCK_RUNTIME_ID = "clawboo-mock"
-#: Built-in runtimes are listed first, in this order; others follow by id; the mock is last.
-PREFERRED_ORDER = ("claude-code", "codex", "hermes", "clawboo-native")
 
 
 class NotImplementedHook:
