@@ -207,3 +207,25 @@ def test_every_refusal_reason_the_contract_names_has_a_status():
 
     reasons = set(get_args(RunRefusal.model_fields["reason"].annotation))
     assert reasons == set(REFUSAL_STATUS)
+
+
+class CrashesMidStream(Broken):
+    @hookimpl
+    async def clawboo_runtime_run(self, ctx):
+        from clawboo_host.plugin_api import TextDelta
+
+        yield TextDelta("starting")
+        raise RuntimeError(f"mid-stream with {SECRET_TEXT}")
+
+
+def test_a_run_that_crashes_mid_stream_is_the_same_one_failure(clawboo_host_factory):
+    server = clawboo_host_factory(plugins=[("broken-agent", CrashesMidStream("broken-agent"))])
+    with server.client() as client:
+        task = create_task(client, "Try it")
+        body = client.post(
+            "/api/runtimes/broken-agent/run", json={"taskId": task["id"], "kind": "research"}
+        ).json()
+        comments = client.get(f"/api/board/tasks/{task['id']}").json()["comments"]
+    assert (body["doneReason"], body["status"]) == ("error", "todo")
+    assert body["summary"] == "runtime plugin 'broken-agent' failed: run raised RuntimeError"
+    assert "mid-stream" not in json.dumps(comments)

@@ -223,11 +223,13 @@ def _outcome(
     streamed: bool,
 ) -> Done:
     """The one place a failed execution becomes a result."""
-    if isinstance(crash, PluginFailure):  # logged by the registry
+    if crash is not None and not isinstance(crash, PluginFailure):  # raised mid-stream
+        reason = f"raised {type(crash).__name__}"
+        # The plugin's own text goes to the log (redacted), never to the board.
+        log.error("runtime plugin '%s' failed: run %s", run.descriptor.id, reason, exc_info=crash)
+        crash = PluginFailure(run.descriptor.id, "run", reason)
+    if crash is not None:  # one failure, however the plugin failed
         return Done("error", summary=str(crash))
-    if crash is not None:
-        log.error("runtime %s crashed", run.descriptor.id, exc_info=crash)
-        return Done("error", summary=f"runtime error: {crash}")
     if not streamed:
         return Done("error", summary=f"{run.descriptor.name} cannot run tasks yet")
     if watchdog.silent:
