@@ -133,7 +133,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 class JsonServerErrors:
-    """An unexpected exception becomes ``500 {"error": ...}`` and the connection stays open.
+    """An unexpected exception becomes ``500 {"error": "internal error"}`` and the connection
+    stays open. The exception's text (which may hold a path, or a value from the request) is
+    only logged, never sent.
 
     Pure ASGI, outside the guards: Starlette's own ``Exception`` handler answers and then
     re-raises, which makes uvicorn drop the keep-alive connection. A response that had
@@ -161,5 +163,5 @@ class JsonServerErrors:
             if started:
                 raise
             log.exception("unhandled error")
-            response = JSONResponse({"error": str(exc) or type(exc).__name__}, status_code=500)
+            response = JSONResponse({"error": "internal error"}, status_code=500)
             await response(scope, receive, send)
