@@ -159,7 +159,7 @@ class JsonServerErrors:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception as exc:
+        except Exception:
             if started:
                 raise
             log.exception("unhandled error")

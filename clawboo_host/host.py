@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 
-import anyio
-
+from .board.calls import board_call
 from .board.store import BoardStore
 from .config import HostConfig
 from .credentials import Credentials
@@ -53,7 +52,7 @@ class Host:
 
     async def start(self) -> None:
         self.config.ensure_dirs()
-        await anyio.to_thread.run_sync(self.board.open)
+        await board_call(self.board.open)
         self.executor.sandbox = await detect_sandbox(self.config)
         # The lease first: the sweep then knows which runs are this host's own.
         await self.lease.start()

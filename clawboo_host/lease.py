@@ -25,6 +25,7 @@ from pathlib import Path
 import anyio
 import psutil
 
+from .board.calls import board_call
 from .board.store import BoardStore
 from .config import HostConfig
 from .run import Executor
@@ -111,7 +112,7 @@ class HostLease:
 
     async def release(self) -> None:
         try:
-            await anyio.to_thread.run_sync(self.board.stop_host, self.id)
+            await board_call(self.board.stop_host, self.id)
         except Exception:
             log.exception("could not mark this host stopped")
 
@@ -158,7 +159,7 @@ class HostLease:
             if not self.executor.live:
                 continue
             try:
-                requests = await anyio.to_thread.run_sync(self.board.requested_aborts, self.id)
+                requests = await board_call(self.board.requested_aborts, self.id)
             except Exception:
                 log.exception("polling abort requests failed")
                 continue

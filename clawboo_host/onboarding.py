@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-import anyio
-
+from .board.calls import board_call
 from .board.store import BoardStore
 from .errors import InvalidRequest, NotFound
 from .keys import KeyResolver
@@ -44,7 +43,7 @@ class Onboarding:
         if not seeders:
             raise NotFound("no installed runtime can seed a team")
         runtime_id = seeders[0]
-        recorded = await anyio.to_thread.run_sync(self.board.get_setting, LEADER_PICK_SETTING)
+        recorded = await board_call(self.board.get_setting, LEADER_PICK_SETTING)
         request = SeedRequest(
             provider=provider,
             model=model,
@@ -68,8 +67,8 @@ class Onboarding:
             }
             for a in plan.agents
         ]
-        created = await anyio.to_thread.run_sync(
-            lambda: self.board.seed_team(plan.team_name, agents, dict(plan.settings))
+        created = await board_call(
+            self.board.seed_team, plan.team_name, agents, dict(plan.settings)
         )
         ids = created["agent_ids"]
         specialist = next((a.id for a in plan.agents if a.role == "specialist"), None)

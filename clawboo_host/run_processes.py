@@ -20,8 +20,7 @@ from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-import anyio
-
+from .board.calls import board_call
 from .board.store import BoardStore
 from .isolation import Sandbox
 from .plugin_api.process import LaunchPolicy, kill_orphaned_groups, launch_policy
@@ -40,7 +39,7 @@ def track(
     ``sandbox``, runs inside it (``own_dirs``: the run's private dirs it must still see)."""
 
     async def started(pgid: int, stamp: str | None) -> None:
-        await anyio.to_thread.run_sync(board.add_process_group, exec_id, pgid, stamp)
+        await board_call(board.add_process_group, exec_id, pgid, stamp)
 
     wrap = sandbox.wrapper([d for d in own_dirs if d is not None]) if sandbox else None
     return launch_policy(LaunchPolicy(wrap=wrap, started=started))

@@ -6,13 +6,12 @@ nothing), calls one store method in a worker thread, and renders camelCase JSON.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
-import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request
 
 from ..board import states
+from ..board.calls import board_call
 from ..board.schema import AUTHOR_TYPES, BUDGET_MODES, BUDGET_SCOPES
 from ..board.store import (
     UNCHANGED,
@@ -37,7 +36,7 @@ _MISSING = object()
 
 async def _call(request: Request, method: str, *args: Any, **kwargs: Any) -> Any:
     store = get_host(request).board
-    return await anyio.to_thread.run_sync(partial(getattr(store, method), *args, **kwargs))
+    return await board_call(getattr(store, method), *args, **kwargs)
 
 
 def _one_of(values: tuple[str, ...] | list[str]) -> str:

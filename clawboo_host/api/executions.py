@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import anyio
 from fastapi import APIRouter, Depends
 
+from ..board.calls import board_call
 from ..host import Host
 from . import contract as c
 from .deps import get_host
@@ -30,7 +30,7 @@ ABORT_REASON = "aborted by request"
 async def abort(exec_id: str, host: Host = Depends(get_host)) -> dict:
     if host.executor.abort(exec_id, ABORT_REASON):
         return {"ok": True, "execId": exec_id}
-    execution = await anyio.to_thread.run_sync(host.board.get_execution, exec_id)
+    execution = await board_call(host.board.get_execution, exec_id)
     if execution is None:
         raise ApiError(404, f"unknown execution '{exec_id}'")
     if execution["status"] != "running":
@@ -39,6 +39,6 @@ async def abort(exec_id: str, host: Host = Depends(get_host)) -> dict:
     if owner is None or owner == host.lease.id:
         raise ApiError(409, f"execution '{exec_id}' is not running in this host")
     # Another host runs it: leave the request on its row; that host polls and stops it.
-    if not await anyio.to_thread.run_sync(host.board.request_abort, exec_id, ABORT_REASON):
+    if not await board_call(host.board.request_abort, exec_id, ABORT_REASON):
         raise ApiError(409, f"execution '{exec_id}' already finished")
     return {"ok": True, "execId": exec_id, "hostId": owner, "requested": True}

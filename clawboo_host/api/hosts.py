@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import anyio
 from fastapi import APIRouter, Depends
 
+from ..board.calls import board_call
 from ..board.store import host_json
 from ..host import Host
 from . import contract as c
@@ -15,5 +15,5 @@ router = APIRouter(prefix="/api/hosts")
 
 @router.get("", response_model=None, responses=c.ok(c.HostList))
 async def list_hosts(host: Host = Depends(get_host)) -> dict:
-    rows = await anyio.to_thread.run_sync(host.board.list_hosts)
+    rows = await board_call(host.board.list_hosts)
     return {"hosts": [dict(host_json(r), self=r["id"] == host.lease.id) for r in rows]}

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
-import anyio
-
+from ..board.calls import board_call
 from ..board.store import BoardStore
 from ..config import HostConfig
 from ..isolation import Sandbox
@@ -31,7 +29,7 @@ class Services:
 
     async def db(self, fn, *args, **kwargs):
         """A board call, off the event loop (SQLite blocks)."""
-        return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
+        return await board_call(fn, *args, **kwargs)
 
     async def comment(self, task_id: str, body: str) -> None:
         await self.db(self.board.add_comment, task_id, body, author_type="system")
