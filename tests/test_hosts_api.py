@@ -9,7 +9,13 @@ import threading
 import httpx
 import pytest
 
-from clawboo_host.testing.helpers import create_task, git, task_detail, wait_until
+from clawboo_host.testing.helpers import (
+    create_task,
+    git,
+    run_in_background,
+    task_detail,
+    wait_until,
+)
 from clawboo_host.testing.server import serve_process
 
 MOCK = "clawboo-mock"
@@ -166,16 +172,7 @@ def _kill_a_mid_run(a, b) -> dict:
     task = httpx.post(
         f"{a.url}/api/board/tasks", json={"title": "t", "description": "!hang"}
     ).json()["task"]
-    threading.Thread(
-        target=lambda: _swallow(
-            lambda: httpx.post(
-                f"{a.url}/api/runtimes/{MOCK}/run",
-                json={"taskId": task["id"], "kind": "research"},
-                timeout=60,
-            )
-        ),
-        daemon=True,
-    ).start()
+    run_in_background(a.url, MOCK, task["id"], kind="research")
     with httpx.Client(base_url=b.url, timeout=30) as from_b:
         execution = _running(from_b, task["id"])
 
@@ -199,13 +196,6 @@ def _kill_a_mid_run(a, b) -> dict:
         detail = wait_until(closed, timeout=60, what="b to close a's run")
         assert detail["executions"][0]["id"] == execution["id"]
         return detail
-
-
-def _swallow(fn) -> None:
-    try:
-        fn()
-    except httpx.HTTPError:
-        pass
 
 
 ELSEWHERE = "/elsewhere/clawboo-data/worktrees/abc/task"  # another host's disk

@@ -17,6 +17,7 @@ from clawboo_host.testing.fakes import still_running
 from clawboo_host.testing.helpers import (
     create_task,
     git,
+    run_in_background,
     run_streaming,
     task_detail,
     wait_until,
@@ -434,16 +435,7 @@ def test_a_host_killed_mid_run_leaves_no_task_stuck(tmp_path, env):
         task = httpx.post(
             f"{base}/api/board/tasks", json={"title": "t", "description": "!hang"}
         ).json()["task"]
-        threading.Thread(
-            target=lambda: _swallow(
-                lambda: httpx.post(
-                    f"{base}/api/runtimes/{MOCK}/run",
-                    json={"taskId": task["id"], "kind": "research"},
-                    timeout=60,
-                )
-            ),
-            daemon=True,
-        ).start()
+        run_in_background(base, MOCK, task["id"], kind="research")
         wait_until(
             lambda: (
                 httpx.get(f"{base}/api/board/tasks/{task['id']}").json()["task"]["status"]

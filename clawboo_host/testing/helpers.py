@@ -94,3 +94,24 @@ def wait_until(condition, timeout: float = 20.0, what: str = "the condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def run_in_background(base_url: str, runtime_id: str, task_id: str, **body):
+    """``POST /api/runtimes/<id>/run`` from a daemon thread, for a test that kills or aborts
+    the run (or its server) meanwhile: the request's outcome, an error included, is ignored.
+    Returns the thread."""
+    import threading
+
+    def post() -> None:
+        try:
+            httpx.post(
+                f"{base_url}/api/runtimes/{runtime_id}/run",
+                json={"taskId": task_id, **body},
+                timeout=60,
+            )
+        except httpx.HTTPError:
+            pass  # the server went away: that is what the test is about
+
+    thread = threading.Thread(target=post, daemon=True)
+    thread.start()
+    return thread

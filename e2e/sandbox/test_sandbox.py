@@ -9,7 +9,6 @@ from __future__ import annotations
 import secrets as pysecrets
 import shutil
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import psutil
 import pytest
 
 from clawboo_host.testing.fakes import still_running
-from clawboo_host.testing.helpers import git
+from clawboo_host.testing.helpers import git, run_in_background
 from clawboo_host.testing.server import server_process, serving_pid
 
 MOCK = "clawboo-mock"
@@ -82,16 +81,7 @@ def test_a_host_killed_mid_run_takes_its_sandboxed_processes_with_it(env):
         task = httpx.post(
             f"{base}/api/board/tasks", json={"title": "t", "description": sleeper}
         ).json()["task"]
-        threading.Thread(
-            target=lambda: _swallow(
-                lambda: httpx.post(
-                    f"{base}/api/runtimes/{MOCK}/run",
-                    json={"taskId": task["id"], "kind": "research"},
-                    timeout=60,
-                )
-            ),
-            daemon=True,
-        ).start()
+        run_in_background(base, MOCK, task["id"], kind="research")
         pids = _wait_for_processes(marker)
         server = psutil.Process(serving_pid(port))
         server.kill()
@@ -117,10 +107,3 @@ def _wait_for_processes(marker: str) -> list[int]:
             return found
         time.sleep(0.05)
     raise AssertionError("the run's process never started")
-
-
-def _swallow(fn):
-    try:
-        fn()
-    except Exception:
-        pass
