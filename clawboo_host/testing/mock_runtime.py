@@ -139,6 +139,31 @@ grandchild.wait()
 """
 
 
+class _Child:
+    """A directive's child process (``!spawn``, ``!exec``): its stdout lines, then whether it
+    was aborted or failed (``error``: it could not start, or exited non-zero)."""
+
+    def __init__(self, argv: list[str], *, cannot_start: str, name: str) -> None:
+        self.argv = argv
+        self.cannot_start = cannot_start  # "<this>: <OS error>" when it cannot start
+        self.name = name  # "<this> exited with code N"
+        self.aborted = False
+        self.error: str | None = None
+
+    async def stdout(self, ctx: RunContext):
+        try:
+            async with spawn(self.argv, cwd=ctx.cwd, env=ctx.env, abort=ctx.abort) as proc:
+                async for line in proc.stdout_lines():
+                    yield line
+                code = await proc.wait()
+        except OSError as exc:
+            self.error = f"{self.cannot_start}: {exc}"
+            return
+        self.aborted = proc.aborted or ctx.abort.is_set
+        if code != 0 and not self.aborted:
+            self.error = f"{self.name} exited with code {code}"
+
+
 def parse_directives(prompt: str) -> list[tuple[str, str]]:
     """``(word, rest-of-line)`` for every line of ``prompt`` that is a known directive.
 
@@ -400,22 +425,19 @@ async def clawboo_runtime_run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
                 yield ErrorEvent(f"!spawn needs seconds, got {args!r}")
                 continue
             script = _SPAWN_SCRIPT.format(seconds=seconds)
-            try:
-                async with spawn(
-                    [sys.executable, "-c", script], cwd=ctx.cwd, env=ctx.env, abort=ctx.abort
-                ) as proc:
-                    async for stream, line in proc.lines():
-                        if stream == "stdout" and line.startswith(PIDS_PREFIX):
-                            yield text(line)
-                    code = await proc.wait()
-            except OSError as exc:
-                yield ErrorEvent(f"!spawn could not start the child: {exc}")
-                continue
-            if proc.aborted or ctx.abort.is_set:
+            child = _Child(
+                [sys.executable, "-c", script],
+                cannot_start="!spawn could not start the child",
+                name="!spawn child",
+            )
+            async for line in child.stdout(ctx):
+                if line.startswith(PIDS_PREFIX):
+                    yield text(line)
+            if child.aborted:
                 yield aborted()
                 return
-            if code != 0:
-                yield ErrorEvent(f"!spawn child exited with code {code}")
+            if child.error:
+                yield ErrorEvent(child.error)
             continue
 
         if word == "exec":
@@ -427,19 +449,16 @@ async def clawboo_runtime_run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
             if not argv:
                 yield ErrorEvent("!exec needs a command")
                 continue
-            try:
-                async with spawn(argv, cwd=ctx.cwd, env=ctx.env, abort=ctx.abort) as proc:
-                    async for line in proc.stdout_lines():
-                        yield text(line)
-                    code = await proc.wait()
-            except OSError as exc:
-                yield ErrorEvent(f"!exec could not start {argv[0]!r}: {exc}")
-                continue
-            if proc.aborted or ctx.abort.is_set:
+            child = _Child(
+                argv, cannot_start=f"!exec could not start {argv[0]!r}", name=f"!exec {argv[0]}"
+            )
+            async for line in child.stdout(ctx):
+                yield text(line)
+            if child.aborted:
                 yield aborted()
                 return
-            if code != 0:
-                yield ErrorEvent(f"!exec {argv[0]} exited with code {code}")
+            if child.error:
+                yield ErrorEvent(child.error)
             continue
 
     if ctx.abort.is_set:
