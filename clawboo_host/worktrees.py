@@ -10,6 +10,13 @@ gets the five system-of-record (SoR) files and a scaffold commit, ``clawboo: sca
 tree, index and ``HEAD`` are never touched: everything happens in the new checkout or in
 git's worktree metadata.
 
+Git processes are what a run waits on, so each question is asked once: the repository's top
+level and common dir are remembered per repository; refs are read from their files and the
+scaffold commit is written straight into the object store (:mod:`clawboo_host.git_objects`,
+which falls back to git for any repository shape it does not know), so a new task's checkout
+is one ``git worktree add`` of its scaffold commit, and reporting a change is ``add``,
+``diff`` and ``commit``.
+
 Every git call goes through :func:`~clawboo_host.plugin_api.process.run_capture` (argv only,
 own process group, 60 s timeout, ``GIT_TERMINAL_PROMPT=0``) with ``core.hooksPath=/dev/null``
 and the scrubbed child environment (:func:`~clawboo_host.plugin_api.childenv.build_child_env`):
@@ -32,6 +39,7 @@ import os
 import re
 import shutil
 import weakref
+import zlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -39,6 +47,7 @@ from pathlib import Path
 
 import anyio
 
+from . import git_objects
 from .plugin_api.childenv import build_child_env
 from .plugin_api.process import CompletedCapture, run_capture
 
@@ -80,14 +89,19 @@ SCAFFOLD_FILES = SOR_FILES[:5]
 #: would run as the host, on every checkout and commit).
 NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
 
-#: ``-c`` options for every commit the host makes: its own identity, no signing.
+HOST_NAME, HOST_EMAIL = "clawboo", "clawboo@localhost"
+
+#: ``-c`` options for every commit the host makes: its own identity, no signing, and no
+#: ``git maintenance --auto`` child after each commit (the user's own commands still run it).
 HOST_GIT_IDENTITY = (
     "-c",
-    "user.name=clawboo",
+    f"user.name={HOST_NAME}",
     "-c",
-    "user.email=clawboo@localhost",
+    f"user.email={HOST_EMAIL}",
     "-c",
     "commit.gpgsign=false",
+    "-c",
+    "maintenance.auto=false",
 )
 
 _TASK_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -248,12 +262,26 @@ async def is_git_repo(repo_path: Path, env: Mapping[str, str] | None) -> bool:
     return await _repo_facts(Path(repo_path), env) is not None
 
 
+#: ``realpath(repo) -> (toplevel, common dir)``: what git said, kept while both still exist.
+_facts_cache: dict[str, tuple[str, str]] = {}
+_FACTS_CACHE_SIZE = 256
+
+
 async def _repo_facts(repo: Path, env: Mapping[str, str] | None) -> tuple[str, str] | None:
-    """``(toplevel, lock key)`` of the working tree ``repo`` is in, from one git process;
-    ``None`` when it is not inside one. The lock key is git's common dir (realpath), shared
-    by all of a repository's worktrees."""
+    """``(toplevel, lock key)`` of the working tree ``repo`` is in; ``None`` when it is not
+    inside one. The lock key is git's common dir (realpath), shared by all of a repository's
+    worktrees. Asked of git once per repository (then remembered while the top level's
+    ``.git`` and the common dir exist): runs in one repository need no process for it."""
     if not repo.is_dir():
         return None
+    key = os.path.realpath(repo)
+    known = _facts_cache.get(key)
+    if (
+        known is not None
+        and os.path.lexists(os.path.join(known[0], ".git"))
+        and os.path.isdir(known[1])
+    ):
+        return known
     result = await _git(
         ["rev-parse", "--is-inside-work-tree", "--show-toplevel", "--git-common-dir"],
         cwd=repo,
@@ -261,9 +289,14 @@ async def _repo_facts(repo: Path, env: Mapping[str, str] | None) -> tuple[str, s
     )
     lines = result.stdout.splitlines()
     if not result.ok or len(lines) != 3 or lines[0].strip() != "true":
+        _facts_cache.pop(key, None)
         return None
     # --git-common-dir is relative to repo, or absolute
-    return os.path.realpath(lines[1]), os.path.realpath(os.path.join(repo, lines[2]))
+    facts = os.path.realpath(lines[1]), os.path.realpath(os.path.join(repo, lines[2]))
+    if len(_facts_cache) >= _FACTS_CACHE_SIZE:
+        _facts_cache.pop(next(iter(_facts_cache)))
+    _facts_cache[key] = facts
+    return facts
 
 
 async def _repo_key(repo: Path, env: Mapping[str, str] | None) -> str:
@@ -288,9 +321,17 @@ async def _is_registered(repo: Path, path: Path, env: Mapping[str, str] | None) 
     return path.is_dir() and os.path.realpath(path) in await _registered_paths(repo, env)
 
 
-async def _branch_sha(repo: Path, branch: str, env: Mapping[str, str] | None) -> str | None:
+async def _commit_of(
+    repo: Path, toplevel: str, ref: str, env: Mapping[str, str] | None
+) -> str | None:
+    """The commit ``ref`` (``HEAD``, ``refs/heads/…``) of ``repo``'s checkout points to, or
+    ``None``: read from the ref files, or asked of git when they are not plain ones."""
+    try:
+        return git_objects.read_ref(*git_objects.git_dirs(Path(toplevel)), ref)
+    except (git_objects.Unsupported, OSError, UnicodeDecodeError):
+        pass
     result = await _git(
-        ["rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}"], cwd=repo, env=env
+        ["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=repo, env=env
     )
     sha = result.stdout.strip()
     return sha if result.ok and sha else None
@@ -502,16 +543,8 @@ def _write_scaffold(path: Path, files: Mapping[str, str]) -> None:
     (path / "init.sh").chmod(0o755)
 
 
-async def _commit_scaffold(
-    path: Path,
-    task_id: str,
-    *,
-    env: Mapping[str, str] | None,
-    title: str,
-    description: str,
-    team_name: str | None,
-) -> str:
-    files = _render_scaffold(task_id, title, description, team_name)
+async def _commit_scaffold(path: Path, task_id: str, files: Mapping[str, str], env) -> str:
+    """Write the scaffold into the checkout at ``path`` and commit it with git."""
     await anyio.to_thread.run_sync(_write_scaffold, path, files)
     # Everything, forced, so a .gitignore that covers *.md or *.sh cannot keep the baseline
     # incomplete (a fresh checkout holds no other ignored files to sweep in).
@@ -525,8 +558,42 @@ async def _commit_scaffold(
         commit=True,
         what="git commit (scaffold)",
     )
-    result = await _git_ok(["rev-parse", "HEAD"], cwd=path, env=env, what="git rev-parse HEAD")
-    return result.stdout.strip()
+    sha, _ = await _checkout_head(path, env)
+    return sha
+
+
+def _scaffold_objects(
+    toplevel: str, parent: str, task_id: str, files: Mapping[str, str]
+) -> str | None:
+    """The scaffold commit on top of ``parent``, written straight into the object store (no
+    checkout, no git process); ``None`` when this repository needs git to do it."""
+    try:
+        _, common = git_objects.git_dirs(Path(toplevel))
+        with git_objects.ObjectStore(common) as store:
+            tree = git_objects.tree_with_files(
+                store,
+                parent,
+                {
+                    name: (0o100755 if name == "init.sh" else 0o100644, text.encode("utf-8"))
+                    for name, text in files.items()
+                },
+            )
+            return git_objects.write_commit(
+                store, tree, [parent], scaffold_message(task_id), f"{HOST_NAME} <{HOST_EMAIL}>"
+            )
+    except (git_objects.Unsupported, OSError, ValueError, zlib.error):
+        return None
+
+
+def _matches_scaffold(path: Path, files: Mapping[str, str]) -> bool:
+    """Whether the checkout holds the scaffold as rendered (a ``.gitattributes`` or
+    ``core.autocrlf`` may have converted it on checkout)."""
+    try:
+        return all(
+            (path / name).read_bytes() == text.encode("utf-8") for name, text in files.items()
+        )
+    except OSError:
+        return False
 
 
 # --------------------------------------------------------------------------- provision
@@ -602,10 +669,11 @@ async def provision(
             return Worktree(path, branch, repo_path, base, reused=True)
 
         await anyio.to_thread.run_sync(lambda: path.parent.mkdir(parents=True, exist_ok=True))
+        files = _render_scaffold(task_id, task_title, task_description, team_name)
 
         # 2. Rebuild from the retained branch. A failure is an error, not a reason to cut
         #    a new branch: re-cutting would reset the branch and lose the retained work.
-        if await _branch_sha(repo_path, branch, env) is not None:
+        if await _commit_of(repo_path, toplevel, f"refs/heads/{branch}", env) is not None:
             async with _locked(_repo_locks, repo_key):
                 try:
                     await _add_worktree(repo_path, path, [os.fspath(path), branch], env)
@@ -615,29 +683,23 @@ async def provision(
                     ) from exc
             base = await _find_scaffold(path, task_id, branch, env)
             if base is None:  # a branch of that name without our scaffold: add it
-                base = await _commit_scaffold(
-                    path,
-                    task_id,
-                    env=env,
-                    title=task_title,
-                    description=task_description,
-                    team_name=team_name,
-                )
+                base = await _commit_scaffold(path, task_id, files, env)
             return Worktree(path, branch, repo_path, base, reused=False)
 
-        # 3. Cut a new branch from HEAD.
-        head = await _git(
-            ["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], cwd=repo_path, env=env
-        )
-        sha = head.stdout.strip()
-        if not head.ok or not sha:
+        # 3. Cut a new branch from HEAD, on the scaffold commit made in-process when the
+        #    repository allows (then one git process checks it all out), else by git.
+        sha = await _commit_of(repo_path, toplevel, "HEAD", env)
+        if sha is None:
             raise WorktreeError(
                 f"the repository {repo_path} has no commits yet; commit something first so "
                 "a task branch can be cut from HEAD"
             )
+        scaffold = await anyio.to_thread.run_sync(_scaffold_objects, toplevel, sha, task_id, files)
         async with _locked(_repo_locks, repo_key):
-            existing = await _branch_sha(repo_path, branch, env)
-            if existing == sha:
+            existing = await _commit_of(repo_path, toplevel, f"refs/heads/{branch}", env)
+            if scaffold is not None:
+                args = ["-B" if existing else "-b", branch, os.fspath(path), scaffold]
+            elif existing == sha:
                 args = [os.fspath(path), branch]
             elif existing is not None:
                 args = ["-B", branch, os.fspath(path), sha]
@@ -645,14 +707,12 @@ async def provision(
                 args = ["-b", branch, os.fspath(path), sha]
             await _add_worktree(repo_path, path, args, env)
         try:
-            base = await _commit_scaffold(
-                path,
-                task_id,
-                env=env,
-                title=task_title,
-                description=task_description,
-                team_name=team_name,
-            )
+            if scaffold is None:
+                base = await _commit_scaffold(path, task_id, files, env)
+            else:
+                base = scaffold
+                if not await anyio.to_thread.run_sync(_matches_scaffold, path, files):
+                    await anyio.to_thread.run_sync(_write_scaffold, path, files)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 async with _locked(_repo_locks, repo_key):
@@ -664,36 +724,14 @@ async def provision(
 # --------------------------------------------------------------------------- after the run
 
 
-def _porcelain_path(entry: str) -> str:
-    if len(entry) >= 2 and entry.startswith('"') and entry.endswith('"'):
-        return entry[1:-1]
-    return entry
-
-
 async def has_changes(wt: Worktree, env: Mapping[str, str] | None) -> bool:
-    """True when anything other than the SoR files differs from ``wt.base_commit``:
-    tracked changes (committed after the baseline or not) and untracked files."""
-    status = await _git_ok(
-        ["status", "--porcelain", "--untracked-files=normal"],
-        cwd=wt.path,
-        env={**_git_env(env), "GIT_OPTIONAL_LOCKS": "0"},
-        what="git status",
-    )
-    for line in status.stdout.splitlines():
-        if line.startswith("?? ") and _porcelain_path(line[3:]) not in SOR_FILES:
-            return True  # a new file: no need to diff
+    """Stage everything (``git add -A``), then tell whether anything other than the SoR files
+    differs from ``wt.base_commit``: tracked changes (committed after the baseline or not)
+    and untracked files. The index is left staged for :func:`commit_changes`."""
+    await _git_ok(["add", "-A"], cwd=wt.path, env=env, what="git add")
     excludes = [f":(exclude){name}" for name in SOR_FILES]
     diff = await _git_ok(
-        [
-            "diff",
-            "--no-ext-diff",
-            "--no-textconv",
-            "--numstat",
-            wt.base_commit,
-            "--",
-            ".",
-            *excludes,
-        ],
+        ["diff", "--cached", "--no-renames", "--name-only", wt.base_commit, "--", ".", *excludes],
         cwd=wt.path,
         env=env,
         what="git diff",
@@ -706,34 +744,31 @@ async def commit_changes(
     message: str,
     env: Mapping[str, str] | None,
     paths: Sequence[str] = (),
+    *,
+    staged: bool = False,
 ) -> str | None:
-    """Stage everything in the worktree (only ``paths``, when given) and commit it on the task
-    branch with the host's identity. Returns the new commit's sha, or ``None`` when there was
-    nothing to commit."""
+    """Stage everything in the worktree (only ``paths``, when given; nothing when the caller
+    has just ``staged`` it all) and commit it on the task branch with the host's identity.
+    Returns the new commit's sha, or ``None`` when there was nothing to commit."""
     only = ["--", *paths] if paths else []
-    await _git_ok(["add", "-A", *only], cwd=wt.path, env=env, what="git add")
-    staged = await _git(["diff", "--cached", "--quiet"], cwd=wt.path, env=env)
-    if staged.returncode == 0:
-        return None
-    if staged.returncode != 1:
-        raise WorktreeError(f"git diff --cached failed: {_why(staged)}")
-    await _git_ok(
+    if not staged:
+        await _git_ok(["add", "-A", *only], cwd=wt.path, env=env, what="git add")
+    committed = await _git(
         ["commit", "--no-verify", "-q", "-m", message or "clawboo: task changes", *only],
         cwd=wt.path,
         env=env,
         commit=True,
-        what="git commit",
     )
-    head = await _git_ok(
-        ["rev-parse", "HEAD", "--symbolic-full-name", "HEAD"],
-        cwd=wt.path,
-        env=env,
-        what="git rev-parse HEAD",
-    )
-    sha, current = (head.stdout.splitlines() + ["", ""])[:2]
+    if not committed.ok:
+        # "nothing to commit" is exit code 1 with an index equal to HEAD; anything else fails
+        unchanged = await _git(["diff", "--cached", "--quiet", "HEAD", *only], cwd=wt.path, env=env)
+        if committed.returncode == 1 and unchanged.returncode == 0:
+            return None
+        raise WorktreeError(f"git commit failed: {_why(committed)}")
+    sha, current = await _checkout_head(wt.path, env)
     # The agent may have switched branches in its checkout: bring the task branch along
     # when that is a fast-forward, so the work is on clawboo/task-<id> either way.
-    if current.strip() != f"refs/heads/{wt.branch}":
+    if current != f"refs/heads/{wt.branch}":
         ancestor = await _git(
             ["merge-base", "--is-ancestor", f"refs/heads/{wt.branch}", sha], cwd=wt.path, env=env
         )
@@ -749,6 +784,24 @@ async def commit_changes(
             what=f"git update-ref {wt.branch}",
         )
     return sha
+
+
+async def _checkout_head(path: Path, env: Mapping[str, str] | None) -> tuple[str, str]:
+    """``(commit, symbolic ref or "HEAD" when detached)`` of the checkout at ``path``."""
+    try:
+        sha, ref = git_objects.head(*git_objects.git_dirs(path))
+        if sha:
+            return sha, ref or "HEAD"
+    except (git_objects.Unsupported, OSError, UnicodeDecodeError):
+        pass
+    head = await _git_ok(
+        ["rev-parse", "HEAD", "--symbolic-full-name", "HEAD"],
+        cwd=path,
+        env=env,
+        what="git rev-parse HEAD",
+    )
+    sha, current = (head.stdout.splitlines() + ["", ""])[:2]
+    return sha.strip(), current.strip()
 
 
 async def remove(wt: Worktree, env: Mapping[str, str] | None, *, delete_branch: bool) -> None:

@@ -630,3 +630,97 @@ async def test_repo_hooks_never_run_and_git_children_get_the_scrubbed_env(
     for run in runs:
         assert "CLAWBOO_ACCESS_TOKEN" not in run["env"]
         assert "OPENAI_API_KEY" not in run["env"]
+
+
+# --------------------------------------------------------------------------- git processes
+
+
+@pytest.fixture
+def git_log(tmp_path: Path, git_env: dict[str, str]) -> Path:
+    """A ``git`` first on PATH that records each command line, then runs the real git."""
+    bin_dir = tmp_path / "git-recorder"
+    bin_dir.mkdir()
+    log = tmp_path / "git-commands.log"
+    real = shutil.which("git")
+    (bin_dir / "git").write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    (bin_dir / "git").chmod(0o755)
+    git_env["PATH"] = f"{bin_dir}{os.pathsep}{git_env.get('PATH', os.defpath)}"
+    log.write_text("")
+    return log
+
+
+def commands(log: Path) -> list[str]:
+    """The git subcommands run since the last call (the ``-c``/``-C`` options left out)."""
+    lines = log.read_text().splitlines()
+    log.write_text("")
+    out = []
+    for line in lines:
+        words = line.split()
+        while words and words[0] in ("-c", "-C"):
+            words = words[2:]
+        out.append(" ".join(words[:2]))
+    return out
+
+
+@pytest.mark.anyio
+async def test_a_run_in_a_known_repository_needs_three_git_processes_after_the_first(
+    repo: Path, wt_dir: Path, git_env: dict[str, str], git_log: Path
+) -> None:
+    """Refs are read from their files and the scaffold commit is written in-process, so a
+    new task costs one ``worktree add``; reporting it costs ``add``, ``diff``, ``commit``."""
+    git(repo, "gc", "-q", env=git_env)  # packed objects and packed refs
+    commands(git_log)
+    assert await is_git_repo(repo, git_env)
+    first = await make(repo, "first", wt_dir, git_env)
+    assert commands(git_log) == ["rev-parse --is-inside-work-tree", "worktree add"]
+    assert git(first.path, "status", "--porcelain", env=git_env) == ""
+    commands(git_log)
+
+    second = await make(repo, "second", wt_dir, git_env)
+    assert commands(git_log) == ["worktree add"]
+    (second.path / "feature.py").write_text("print('hi')\n")
+    assert await has_changes(second, git_env) is True
+    sha = await commit_changes(second, "clawboo: task second", git_env, staged=True)
+    assert commands(git_log) == ["add -A", "diff --cached", "commit --no-verify"]
+    assert sha == git(second.path, "rev-parse", "clawboo/task-second", env=git_env)
+    assert git(second.path, "show", "--name-only", "--format=", sha, env=git_env) == "feature.py"
+
+
+@pytest.mark.anyio
+async def test_a_sha256_repository_gets_its_scaffold_from_git(
+    tmp_path: Path, wt_dir: Path, git_env: dict[str, str], git_log: Path
+) -> None:
+    repo = tmp_path / "repo256"
+    repo.mkdir()
+    git(repo, "init", "-q", "--object-format=sha256", "-b", "main", env=git_env)
+    (repo / "README.md").write_text("hello\n")
+    git(repo, "add", "-A", env=git_env)
+    git(repo, "-c", "user.name=U", "-c", "user.email=u@x", "commit", "-qm", "init", env=git_env)
+    commands(git_log)
+    wt = await make(repo, "t256", wt_dir, git_env)
+    assert "commit --no-verify" in commands(git_log)  # the fallback: git made the scaffold
+    assert len(wt.base_commit) == 64
+    assert git(wt.path, "log", "-1", "--format=%s", env=git_env) == "clawboo: scaffold task t256"
+    assert git(wt.path, "status", "--porcelain", env=git_env) == ""
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [("config", "core.autocrlf", "true"), (".gitattributes", "* text eol=crlf\n")],
+    ids=["autocrlf", "gitattributes"],
+)
+@pytest.mark.anyio
+async def test_a_checkout_that_converts_line_endings_still_gets_a_runnable_scaffold(
+    repo: Path, wt_dir: Path, git_env: dict[str, str], setup: tuple[str, ...]
+) -> None:
+    if setup[0] == "config":
+        git(repo, *setup, env=git_env)
+    else:
+        (repo / setup[0]).write_text(setup[1])
+        git(repo, "add", "-A", env=git_env)
+        git(repo, "commit", "-qm", "attributes", env=git_env)
+    wt = await make(repo, "crlf", wt_dir, git_env)
+    assert b"\r" not in (wt.path / "init.sh").read_bytes()
+    done = await anyio.run_process(["bash", str(wt.path / "init.sh")], env=git_env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert git(wt.path, "log", "-1", "--format=%s", env=git_env) == "clawboo: scaffold task crlf"

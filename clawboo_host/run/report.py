@@ -191,7 +191,7 @@ async def land_success(svc: Services, run: PreparedRun, reported: str, done: Don
     try:
         if await worktrees.has_changes(wt, env):
             await worktrees.commit_changes(
-                wt, f"clawboo: task {task_id} — {run.task['title']}", env
+                wt, f"clawboo: task {task_id} — {run.task['title']}", env, staged=True
             )
             return None
     except worktrees.WorktreeError as exc:
