@@ -79,7 +79,5 @@ class LazyMcpTasks:
     def mount(self, app: Any) -> None:
         """An exact route (GET/POST/DELETE): no trailing-slash redirect."""
         app.router.routes.append(
-            Route(
-                MCP_TASKS_PATH, self, methods=["GET", "POST", "DELETE"], include_in_schema=False
-            )
+            Route(MCP_TASKS_PATH, self, methods=["GET", "POST", "DELETE"], include_in_schema=False)
         )

@@ -162,4 +162,3 @@ class StatusSnapshot:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-

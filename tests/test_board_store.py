@@ -918,3 +918,71 @@ def test_verify_command_is_stored_redacted_and_blank_means_none(store):
     assert task["verify_command"] == "TOKEN=[REDACTED] make test"
     assert store.patch_task(task["id"], title="t2").task["verify_command"] is not None
     assert store.patch_task(task["id"], verify_command="  ").task["verify_command"] is None
+
+
+def test_run_start_reads_the_task_its_ancestors_and_a_paused_budget_together(store):
+    root = store.create_task("mission")
+    child = store.create_task("child", parent_task_id=root["id"])
+    start = store.run_start(child["id"], "a1")
+    assert start.task["id"] == child["id"]
+    assert [a["id"] for a in start.ancestors] == [root["id"]]
+    assert start.mission_id == root["id"] and start.paused_budget is None
+    store.put_budget("mission", root["id"], 1.0, mode="cap")
+    store.record_spend("mission", root["id"], 2.0)
+    assert store.run_start(child["id"], "a1").paused_budget == ("mission", root["id"])
+    assert store.run_start(root["id"], "a1").mission_id == root["id"]
+    assert store.run_start("missing", "a1") == type(start)(None, [], None, None)
+
+
+def test_claim_run_returns_the_workspace_and_the_previous_execution(store):
+    task = store.create_task("t")
+    first = store.claim_run(
+        task["id"], "a1", "rt", run_reason="run", owner_pid=7, owner_boot="x", host_id=None
+    )
+    assert first.execution["status"] == "running" and first.execution["owner_pid"] == 7
+    assert first.workspace is None and first.previous is None
+    ws = store.attach_workspace(first.execution["id"], task["id"], "/r", "b", "/w", "c0ffee")
+    assert store.get_execution(first.execution["id"])["workspace_id"] == ws["id"]
+    assert store.get_task(task["id"])["worktree_ref"] == "/w"
+    lost = store.claim_run(
+        task["id"], "a2", "rt", run_reason="run", owner_pid=7, owner_boot="x", host_id=None
+    )
+    assert lost is None and len(store.list_executions(task["id"])) == 1
+
+    assert store.close_execution(first.execution["id"], "failed", error="boom")
+    assert store.release(task["id"])
+    second = store.claim_run(
+        task["id"], "a1", "rt", run_reason="run", owner_pid=7, owner_boot="x", host_id=None
+    )
+    assert second.previous["id"] == first.execution["id"]
+    assert second.workspace["id"] == ws["id"]
+
+
+def test_report_run_comments_and_tells_whether_the_claim_is_still_held(store):
+    task = store.create_task("t")
+    execution = store.claim_for_run(task["id"], "a1", "rt")
+    assert store.report_run(task["id"], execution["id"], "did it", "a1") is True
+    assert store.update_status(task["id"], "todo").ok  # a person took it back
+    assert store.report_run(task["id"], execution["id"], "late", "a1") is False
+    bodies = [(c["author_type"], c["body"]) for c in store.list_comments(task["id"])]
+    assert bodies == [("agent", "did it"), ("agent", "late")]
+
+
+def test_settle_run_moves_and_closes_in_one_transaction(store):
+    task = store.create_task("t")
+    execution = store.claim_for_run(task["id"], "a1", "rt")
+    change = store.settle_run(
+        task["id"], execution["id"], "in_review", "succeeded", summary="ok", cost_usd=0.5
+    )
+    assert change.ok and change.task["status"] == "in_review"
+    closed = store.get_execution(execution["id"])
+    assert (closed["status"], closed["summary"], closed["cost_usd"]) == ("succeeded", "ok", 0.5)
+
+    other = store.create_task("u")
+    held = store.claim_for_run(other["id"], "a1", "rt")
+    assert store.update_status(other["id"], "todo").ok
+    lost = store.settle_run(other["id"], held["id"], "in_review", "succeeded")
+    assert (lost.ok, lost.reason, lost.task["status"]) == (False, "claim_lost", "todo")
+    assert store.get_execution(held["id"])["status"] == "succeeded"  # closed either way
+    with pytest.raises(ValueError):
+        store.settle_run(other["id"], held["id"], "done", "running")

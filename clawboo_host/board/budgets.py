@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from sqlalchemy import BigInteger, ColumnElement, Connection, Text, case, literal, select, update
 
 from .common import Part, now_iso
-from .database import first
+from .database import first, rows
 from .schema import BUDGET_MODES, BUDGET_SCOPES, budgets
 
 MICRO_PER_CENT = 10_000
@@ -103,6 +103,12 @@ class BudgetStore(Part):
     def paused_cap_budget(self, scopes: Sequence[tuple[str, str | None]]) -> tuple[str, str] | None:
         """The first ``(scope, scope_id)``, in the given order, whose budget is paused in
         ``cap`` mode; scopes with a None id or no budget row are skipped."""
+        return self.db.read(lambda conn: self._paused_cap_budget(conn, scopes))
+
+    @staticmethod
+    def _paused_cap_budget(
+        conn: Connection, scopes: Sequence[tuple[str, str | None]]
+    ) -> tuple[str, str] | None:
         wanted = [(s, i) for s, i in scopes if i is not None]
         if not wanted:
             return None
@@ -112,10 +118,11 @@ class BudgetStore(Part):
             condition = clause if condition is None else condition | clause
         paused = {
             (r["scope"], r["scope_id"])
-            for r in self.db.all(
+            for r in rows(
+                conn,
                 select(budgets.c.scope, budgets.c.scope_id).where(
                     condition, budgets.c.status == "paused", budgets.c.mode == "cap"
-                )
+                ),
             )
         }
         return next((s for s in wanted if s in paused), None)

@@ -22,24 +22,33 @@ class CommentStore(Part):
         """Append a comment. None when the task does not exist."""
         if author_type not in AUTHOR_TYPES:
             raise ValueError(f"unknown authorType '{author_type}'")
+        return self.db.write(
+            lambda conn: self._insert_comment(conn, task_id, body, author_type, author_agent_id)
+        )
+
+    @staticmethod
+    def _insert_comment(
+        conn: Connection,
+        task_id: str,
+        body: str,
+        author_type: str,
+        author_agent_id: str | None,
+    ) -> dict | None:
+        """:meth:`add_comment` inside the caller's write transaction."""
+        if not task_exists(conn, task_id):
+            return None
         comment_id = new_id()
-
-        def write(conn: Connection) -> dict | None:
-            if not task_exists(conn, task_id):
-                return None
-            conn.execute(
-                insert(comments).values(
-                    id=comment_id,
-                    task_id=task_id,
-                    author_agent_id=author_agent_id,
-                    author_type=author_type,
-                    body=redact(body),
-                    created_at=now_iso(),
-                )
+        conn.execute(
+            insert(comments).values(
+                id=comment_id,
+                task_id=task_id,
+                author_agent_id=author_agent_id,
+                author_type=author_type,
+                body=redact(body),
+                created_at=now_iso(),
             )
-            return first(conn, select(comments).where(comments.c.id == comment_id))
-
-        return self.db.write(write)
+        )
+        return first(conn, select(comments).where(comments.c.id == comment_id))
 
     def comments_query(self, task_id: str):
         return (

@@ -97,24 +97,23 @@ class ExecutionStore(Part):
         A crash can then never leave a claimed task without the execution that recovery
         uses to release it. Returns the execution, or None when the claim is lost.
         """
-        exec_id = new_id()
+        fields = dict(
+            run_reason=run_reason, owner_pid=owner_pid, owner_boot=owner_boot, host_id=host_id
+        )
+        return self.db.write(
+            lambda conn: self._claim(conn, new_id(), task_id, agent_id, runtime_id, **fields)
+        )
 
-        def write(conn: Connection) -> dict | None:
-            claimed = conn.execute(claim_statement(task_id, agent_id, runtime_id, exec_id))
-            if claimed.rowcount != 1:
-                return None
-            return self._insert_execution(
-                conn,
-                exec_id,
-                task_id=task_id,
-                runtime_id=runtime_id,
-                run_reason=run_reason,
-                owner_pid=owner_pid,
-                owner_boot=owner_boot,
-                host_id=host_id,
-            )
-
-        return self.db.write(write)
+    def _claim(
+        self, conn: Connection, exec_id: str, task_id: str, agent_id: str, runtime_id: str, **fields
+    ) -> dict | None:
+        """:meth:`claim_for_run` inside the caller's write transaction."""
+        claimed = conn.execute(claim_statement(task_id, agent_id, runtime_id, exec_id))
+        if claimed.rowcount != 1:
+            return None
+        return self._insert_execution(
+            conn, exec_id, task_id=task_id, runtime_id=runtime_id, **fields
+        )
 
     @staticmethod
     def _insert_execution(conn: Connection, exec_id: str, **fields) -> dict:

@@ -3,7 +3,8 @@ agents, settings and hosts — on SQLite (the default, one file in the data dir)
 (several hosts sharing one board).
 
 Each table's methods live in their own module (:mod:`.tasks`, :mod:`.comments`,
-:mod:`.executions`, :mod:`.workspaces`, :mod:`.budgets`, :mod:`.teams`, :mod:`.hosts`);
+:mod:`.executions`, :mod:`.workspaces`, :mod:`.budgets`, :mod:`.teams`, :mod:`.hosts`; a
+run's bundled calls in :mod:`.runs`);
 :class:`BoardStore` puts them together over one :class:`~.database.Database`. Every method is
 synchronous and safe to call from any thread, so the host calls the store from worker threads
 (``anyio.to_thread.run_sync``) and never blocks the event loop.
@@ -40,6 +41,7 @@ from .records import (
     team_json,
     workspace_json,
 )
+from .runs import Claim, RunStart, RunStore
 from .tasks import UNCHANGED, TaskStore, task_row
 from .teams import TeamStore
 from .workspaces import WorkspaceStore
@@ -51,6 +53,8 @@ __all__ = [
     "SOFT_CAP_PERCENT",
     "BoardError",
     "BoardStore",
+    "Claim",
+    "RunStart",
     "StatusChange",
     "StoreClosed",
     "UNCHANGED",
@@ -77,7 +81,14 @@ def board_url(target: Path | str) -> str:
 
 
 class BoardStore(
-    TaskStore, CommentStore, ExecutionStore, WorkspaceStore, BudgetStore, TeamStore, HostStore
+    TaskStore,
+    CommentStore,
+    ExecutionStore,
+    WorkspaceStore,
+    BudgetStore,
+    TeamStore,
+    HostStore,
+    RunStore,
 ):
     """The board in the database at ``target``: a SQLite file path or a database URL
     (``sqlite:///…``, ``postgresql://…``). :meth:`open` creates or migrates its schema."""

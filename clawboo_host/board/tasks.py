@@ -156,36 +156,58 @@ class TaskStore(Part):
         change applies only while that execution still holds the task's claim
         (``claim_lost`` otherwise).
         """
+        return self.db.write(
+            lambda conn: self._patch(
+                conn,
+                task_id,
+                status=status,
+                title=title,
+                description=description,
+                priority=priority,
+                claim_exec_id=claim_exec_id,
+                verify_command=verify_command,
+            )
+        )
 
-        def write(conn: Connection) -> StatusChange:
-            row = task_row(conn, task_id, lock=True)
-            if row is None:
-                return StatusChange(False, "not_found", None)
-            previous = row["status"]
-            if claim_exec_id is not None and row["claim_exec_id"] != claim_exec_id:
-                return StatusChange(False, "claim_lost", row, previous)
-            sets: dict[str, Any] = {}
-            if status is not None and status != previous:
-                if not states.can_transition(previous, status):
-                    return StatusChange(False, "illegal_transition", row, previous)
-                sets.update(self._status_sets(status))
-            if title is not None:
-                sets["title"] = redact(title)
-            if description is not None:
-                sets["description"] = redact(description)
-            if priority is not None:
-                sets["priority"] = int(priority)
-            if verify_command is not UNCHANGED:
-                sets["verify_command"] = _verify_command(verify_command)
-            if not sets:
-                return StatusChange(True, None, row, previous)
-            sets["updated_at"] = now_iso()
-            if "completed_at" in sets:
-                sets["completed_at"] = sets["updated_at"]
-            conn.execute(update(tasks).where(tasks.c.id == task_id).values(**sets))
-            return StatusChange(True, None, task_row(conn, task_id), previous)
-
-        return self.db.write(write)
+    def _patch(
+        self,
+        conn: Connection,
+        task_id: str,
+        *,
+        status: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        priority: int | None = None,
+        claim_exec_id: str | None = None,
+        verify_command: str | None | object = UNCHANGED,
+    ) -> StatusChange:
+        """:meth:`patch_task` inside the caller's write transaction."""
+        row = task_row(conn, task_id, lock=True)
+        if row is None:
+            return StatusChange(False, "not_found", None)
+        previous = row["status"]
+        if claim_exec_id is not None and row["claim_exec_id"] != claim_exec_id:
+            return StatusChange(False, "claim_lost", row, previous)
+        sets: dict[str, Any] = {}
+        if status is not None and status != previous:
+            if not states.can_transition(previous, status):
+                return StatusChange(False, "illegal_transition", row, previous)
+            sets.update(self._status_sets(status))
+        if title is not None:
+            sets["title"] = redact(title)
+        if description is not None:
+            sets["description"] = redact(description)
+        if priority is not None:
+            sets["priority"] = int(priority)
+        if verify_command is not UNCHANGED:
+            sets["verify_command"] = _verify_command(verify_command)
+        if not sets:
+            return StatusChange(True, None, row, previous)
+        sets["updated_at"] = now_iso()
+        if "completed_at" in sets:
+            sets["completed_at"] = sets["updated_at"]
+        conn.execute(update(tasks).where(tasks.c.id == task_id).values(**sets))
+        return StatusChange(True, None, task_row(conn, task_id), previous)
 
     @staticmethod
     def _status_sets(to: str) -> dict[str, Any]:
@@ -208,26 +230,27 @@ class TaskStore(Part):
 
     def ancestors(self, task_id: str) -> list[dict]:
         """The task's ancestor chain, nearest (parent) first; cycle-safe; [] for a root."""
+        return self.db.read(lambda conn: self._task_with_ancestors(conn, task_id))[1]
 
-        def read(conn: Connection) -> tuple[list[dict], dict | None]:
-            chain = rows(
-                conn,
-                text(
+    @staticmethod
+    def _task_with_ancestors(conn: Connection, task_id: str) -> tuple[dict | None, list[dict]]:
+        """The task (None when missing) and its ancestor chain, nearest first, cycle-safe."""
+        chain = rows(
+            conn,
+            text(
+                """
+                    WITH RECURSIVE chain(id) AS (
+                        SELECT parent_task_id FROM tasks
+                         WHERE id = :id AND parent_task_id IS NOT NULL
+                        UNION
+                        SELECT t.parent_task_id FROM tasks t JOIN chain c ON t.id = c.id
+                         WHERE t.parent_task_id IS NOT NULL
+                    )
+                    SELECT t.* FROM tasks t JOIN chain c ON t.id = c.id
                     """
-                        WITH RECURSIVE chain(id) AS (
-                            SELECT parent_task_id FROM tasks
-                             WHERE id = :id AND parent_task_id IS NOT NULL
-                            UNION
-                            SELECT t.parent_task_id FROM tasks t JOIN chain c ON t.id = c.id
-                             WHERE t.parent_task_id IS NOT NULL
-                        )
-                        SELECT t.* FROM tasks t JOIN chain c ON t.id = c.id
-                        """
-                ).bindparams(id=task_id),
-            )
-            return chain, task_row(conn, task_id)
-
-        chain, start = self.db.read(read)
+            ).bindparams(id=task_id),
+        )
+        start = task_row(conn, task_id)
         by_id = {r["id"]: r for r in chain}
         out: list[dict] = []
         seen = {task_id}
@@ -236,7 +259,7 @@ class TaskStore(Part):
             seen.add(cursor)
             out.append(by_id[cursor])
             cursor = by_id[cursor]["parent_task_id"]
-        return out
+        return start, out
 
     def depth(self, task_id: str) -> int:
         """Number of ancestors: a root is 0."""

@@ -35,36 +35,48 @@ class WorkspaceStore(Part):
         """Record the task's worktree: update its current row (or insert one), mark it
         ``active``, and point the task's ``worktree_ref``/``branch_ref`` at it.
         None when the task does not exist."""
-
-        def write(conn: Connection) -> dict | None:
-            if not task_exists(conn, task_id):
-                return None
-            ts = now_iso()
-            current = first(conn, self.current_workspace_query(task_id))
-            fields = dict(
-                repo_path=repo_path,
-                branch=branch,
-                worktree_path=worktree_path,
-                base_commit=base_commit,
-                status="active",
-                last_used_at=ts,
+        return self.db.write(
+            lambda conn: self._save_workspace(
+                conn, task_id, repo_path, branch, worktree_path, base_commit
             )
-            if current is not None:
-                ws_id = current["id"]
-                conn.execute(update(workspaces).where(workspaces.c.id == ws_id).values(**fields))
-            else:
-                ws_id = new_id()
-                conn.execute(
-                    insert(workspaces).values(id=ws_id, task_id=task_id, created_at=ts, **fields)
-                )
+        )
+
+    def _save_workspace(
+        self,
+        conn: Connection,
+        task_id: str,
+        repo_path: str,
+        branch: str,
+        worktree_path: str,
+        base_commit: str | None,
+    ) -> dict | None:
+        """:meth:`save_workspace` inside the caller's write transaction."""
+        if not task_exists(conn, task_id):
+            return None
+        ts = now_iso()
+        current = first(conn, self.current_workspace_query(task_id))
+        fields = dict(
+            repo_path=repo_path,
+            branch=branch,
+            worktree_path=worktree_path,
+            base_commit=base_commit,
+            status="active",
+            last_used_at=ts,
+        )
+        if current is not None:
+            ws_id = current["id"]
+            conn.execute(update(workspaces).where(workspaces.c.id == ws_id).values(**fields))
+        else:
+            ws_id = new_id()
             conn.execute(
-                update(tasks)
-                .where(tasks.c.id == task_id)
-                .values(worktree_ref=worktree_path, branch_ref=branch, updated_at=ts)
+                insert(workspaces).values(id=ws_id, task_id=task_id, created_at=ts, **fields)
             )
-            return first(conn, select(workspaces).where(workspaces.c.id == ws_id))
-
-        return self.db.write(write)
+        conn.execute(
+            update(tasks)
+            .where(tasks.c.id == task_id)
+            .values(worktree_ref=worktree_path, branch_ref=branch, updated_at=ts)
+        )
+        return first(conn, select(workspaces).where(workspaces.c.id == ws_id))
 
     def set_workspace_status(self, workspace_id: str, status: str) -> bool:
         if status not in WORKSPACE_STATUSES:

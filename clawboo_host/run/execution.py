@@ -94,7 +94,7 @@ async def execution_context(
             and handoff.native_session_id
         ):
             resume_id = handoff.native_session_id
-        prompt = await build_prompt(svc, run, handoff, mcp_url is not None, prompt_sections)
+        prompt = build_prompt(run, handoff, mcp_url is not None, prompt_sections)
         values = secrets.values + ((token,) if token else ())
         LIVE_SECRETS.hold(run.exec_id, values)
         ctx = RunContext(

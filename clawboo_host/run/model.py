@@ -59,6 +59,10 @@ class PreparedRun:
     exec_ids: list[str] = field(default_factory=list)
     #: the runtime's CLI, resolved once before the claim (``None``: built in)
     bin_path: str | None = None
+    #: the task's workspace row as the claim found it, and its newest finished execution
+    #: before this run (a recovery tombstone there: the previous attempt was cut short)
+    claimed_workspace: dict | None = None
+    previous_execution: dict | None = None
 
     def __post_init__(self) -> None:
         if not self.exec_ids:

@@ -49,26 +49,24 @@ async def refuse_or_claim(
     """
     descriptor = svc.registry.descriptors[runtime_id]
     caps = descriptor.capabilities
-    task = await svc.db(svc.board.get_task, request.task_id)
+    start = await svc.db(svc.board.run_start, request.task_id, request.agent_id)
+    task = start.task
     if task is None:
         raise RunRefused({"ok": False, "reason": "not_found"})
-    ancestors = await svc.db(svc.board.ancestors, task["id"])
-    if len(ancestors) > max_depth(svc):
+    if len(start.ancestors) > max_depth(svc):
         raise RunRefused({"ok": False, "reason": "too_deep"})
     if caps.runtime_class == "connected-substrate":
         raise RunRefused({"ok": False, "reason": "connected_substrate"})
     bin_path = await _resolve_cli(svc, descriptor)
-    mission_id = ancestors[-1]["id"] if ancestors else task["id"]
-    scopes = [("agent", request.agent_id), ("mission", mission_id), ("team", task["team_id"])]
-    if await svc.db(svc.board.paused_cap_budget, scopes):
+    if start.paused_budget:
         raise RunRefused({"ok": False, "reason": "budget_paused"})
     needs_worktree = caps.worktrees and request.kind not in NO_ISOLATION_KINDS
     if request.repo_path and needs_worktree:
         await _check_repo(svc, request.repo_path)
-    execution = None
+    claim = None
     if not abort.is_set:
-        execution = await svc.db(
-            svc.board.claim_for_run,
+        claim = await svc.db(
+            svc.board.claim_run,
             task["id"],
             request.agent_id,
             runtime_id,
@@ -77,17 +75,19 @@ async def refuse_or_claim(
             owner_boot=owner_boot,
             host_id=svc.host_id,
         )
-    if execution is None:
+    if claim is None:
         raise RunRefused({"ok": False, "reason": "conflict"})
     run = PreparedRun(
         descriptor=descriptor,
         request=request,
         task=task,
-        exec_id=execution["id"],
+        exec_id=claim.execution["id"],
         abort=abort,
-        mission_id=mission_id,
+        mission_id=start.mission_id,
         degradations=[note for attr, note in DEGRADATIONS if not getattr(caps, attr)],
         bin_path=bin_path,
+        claimed_workspace=claim.workspace,
+        previous_execution=claim.previous,
     )
     return run, needs_worktree
 
@@ -122,7 +122,7 @@ async def acquire_workspace(svc: Services, run: PreparedRun, needs_worktree: boo
     A refusal here comes after the claim, so it also closes the execution and releases the task.
     """
     task_id = run.task["id"]
-    existing = await svc.db(svc.board.get_workspace, task_id)
+    existing = run.claimed_workspace
     repo = run.request.repo_path
     # A worktree the board records but this disk lacks: made by another host (or deleted).
     elsewhere = None
@@ -162,7 +162,8 @@ async def acquire_workspace(svc: Services, run: PreparedRun, needs_worktree: boo
             f"and {wt.repo_path} has no branch {wt.branch}: this run starts from HEAD.",
         )
     workspace = await svc.db(
-        svc.board.save_workspace,
+        svc.board.attach_workspace,
+        run.exec_id,
         task_id,
         str(wt.repo_path),
         wt.branch,
@@ -171,7 +172,6 @@ async def acquire_workspace(svc: Services, run: PreparedRun, needs_worktree: boo
     )
     run.worktree = wt
     run.workspace_id = workspace["id"] if workspace else None
-    await svc.db(svc.board.set_execution_workspace, run.exec_id, run.workspace_id)
 
 
 async def _undo_claim(svc: Services, run: PreparedRun, error: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from ..handoff import Handoff, resume_block
 from .model import PreparedRun
-from .services import Services
 
 MAX_PROMPT_BYTES = 120_000  # under Linux's 128 KiB limit on one argv element
 MCP_NOTE = (
@@ -16,8 +15,7 @@ MCP_NOTE = (
 )
 
 
-async def build_prompt(
-    svc: Services,
+def build_prompt(
     run: PreparedRun,
     handoff: Handoff | None,
     has_mcp: bool,
@@ -29,7 +27,7 @@ async def build_prompt(
     context.append(MCP_NOTE if has_mcp else "Report a concise summary when done.")
     if run.degradations:
         context.append(f"Degradations applied: {'; '.join(run.degradations)}.")
-    context.append(await interrupted_note(svc, run))
+    context.append(interrupted_note(run))
     rest = "\n\n".join(part for part in context if part)
     description = task["description"] or ""
     # CLIs take the prompt as one argv element, which Linux caps at 128 KiB.
@@ -43,20 +41,14 @@ async def build_prompt(
     return f"{task_block}\n\n{rest}" if rest else task_block
 
 
-async def last_crash(svc: Services, run: PreparedRun) -> dict | None:
+def last_crash(run: PreparedRun) -> dict | None:
     """The previous attempt, when it was cut short by a host crash (a recovery tombstone)."""
-    previous = [
-        e
-        for e in await svc.db(svc.board.list_executions, run.task["id"])
-        if e["id"] not in run.exec_ids and e["status"] != "running"
-    ]
-    if previous and previous[-1]["recovery_tombstone"]:
-        return previous[-1]
-    return None
+    previous = run.previous_execution
+    return previous if previous and previous["recovery_tombstone"] else None
 
 
-async def interrupted_note(svc: Services, run: PreparedRun) -> str:
-    crash = await last_crash(svc, run)
+def interrupted_note(run: PreparedRun) -> str:
+    crash = last_crash(run)
     if crash is None:
         return ""
     reason = crash["error"] or "no reason recorded"

@@ -48,8 +48,10 @@ async def execution(
         outcome.reason, outcome.summary = "aborted", "auto-paused (budget)"
         outcome.status = await budget_stop(svc, run, tally, done, reported)
     elif done.reason == "success":
-        await agent_report(svc, run, reported)
-        outcome.status = await land_success(svc, run, reported, done)
+        holds = await svc.db(
+            svc.board.report_run, run.task["id"], run.exec_id, reported, run.request.agent_id
+        )
+        outcome.status = await land_success(svc, run, reported, done, holds)
         if outcome.status is not None:
             await close(svc, run, "succeeded", tally, done, summary=reported)
     else:
@@ -65,9 +67,21 @@ async def land(
     if to == "claim_lost":
         current = await svc.db(svc.board.get_task, run.task["id"])
         outcome.status = await late_result(svc, run, current, to, outcome.reported)
-    else:
-        outcome.status = await move(svc, run, to, outcome.reported)
-    await close(svc, run, "succeeded", tally, done, summary=outcome.reported)
+        await close(svc, run, "succeeded", tally, done, summary=outcome.reported)
+        return
+    change = await svc.db(
+        svc.board.settle_run,
+        run.task["id"],
+        run.exec_id,
+        to,
+        "succeeded",
+        **_close_fields(tally, done, summary=outcome.reported),
+    )
+    outcome.status = (
+        to
+        if change.ok
+        else await late_result(svc, run, change.task, change.reason, outcome.reported)
+    )
 
 
 async def stop(
@@ -103,6 +117,14 @@ async def close(
         svc.board.close_execution,
         run.exec_id,
         status,
+        **_close_fields(tally, done, summary=summary, error=error),
+    )
+
+
+def _close_fields(
+    tally: RunTally, done: Done | None, summary: str | None = None, error: str | None = None
+) -> dict:
+    return dict(
         summary=summary,
         error=error,
         cost_usd=tally.cost_usd,
@@ -148,20 +170,13 @@ async def failure(
     return "todo"
 
 
-async def agent_report(svc: Services, run: PreparedRun, reported: str) -> None:
-    await svc.db(
-        svc.board.add_comment,
-        run.task["id"],
-        reported,
-        author_type="agent",
-        author_agent_id=run.request.agent_id,
-    )
-
-
-async def land_success(svc: Services, run: PreparedRun, reported: str, done: Done) -> str | None:
-    """After a successful execution: the handoff, then ``todo`` (kept for resume), a late
-    result, ``done`` (nothing changed, the worktree removed) — or ``None`` when the changes
-    were committed on the task branch and the task awaits its gate (verify / review)."""
+async def land_success(
+    svc: Services, run: PreparedRun, reported: str, done: Done, holds: bool
+) -> str | None:
+    """After a successful execution (reported up; ``holds``: this run still holds the claim):
+    the handoff, then ``todo`` (kept for resume), a late result, ``done`` (nothing changed, the
+    worktree removed) — or ``None`` when the changes were committed on the task branch and the
+    task awaits its gate (verify / review)."""
     wt = run.worktree
     if wt is None:
         return await move(svc, run, "done", reported)
@@ -182,7 +197,7 @@ async def land_success(svc: Services, run: PreparedRun, reported: str, done: Don
     if keep:
         await svc.release(run)
         return "todo"
-    if not await holds_claim(svc, run):
+    if not holds:
         # Someone moved the task and another run may own it (and this worktree) now.
         current = await svc.db(svc.board.get_task, run.task["id"])
         return await late_result(svc, run, current, "claim_lost", reported)
@@ -208,11 +223,6 @@ async def land_success(svc: Services, run: PreparedRun, reported: str, done: Don
     return status
 
 
-async def holds_claim(svc: Services, run: PreparedRun) -> bool:
-    current = await svc.db(svc.board.get_task, run.task["id"])
-    return current is not None and current["claim_exec_id"] == run.exec_id
-
-
 async def move(svc: Services, run: PreparedRun, to: str, reported: str) -> str:
     """Move the task while this run holds its claim; else a late-result comment."""
     task_id = run.task["id"]
@@ -236,7 +246,7 @@ async def late_result(
 async def _broken_items(svc: Services, run: PreparedRun) -> list[str]:
     """What the next run must double-check: an interrupted attempt, prior open items."""
     items: list[str] = []
-    crash = await last_crash(svc, run)
+    crash = last_crash(run)
     if crash is not None:
         items.append(
             f"A previous attempt was interrupted ({crash['error'] or 'no reason recorded'}) "
