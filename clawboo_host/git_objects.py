@@ -33,6 +33,7 @@ from pathlib import Path
 __all__ = [
     "ObjectStore",
     "Unsupported",
+    "create_ref",
     "git_dirs",
     "head",
     "read_ref",
@@ -123,6 +124,43 @@ def _packed_ref(common: Path, name: str) -> str | None:
                 raise Unsupported(f"packed ref {name} holds {sha[:12]!r}")
             return sha
     return None
+
+
+def create_ref(common: Path, name: str, sha: str) -> bool:
+    """Create the new branch ref ``name`` at ``sha`` the way git does (``<ref>.lock`` taken
+    exclusively, then renamed into place). False, with nothing written, when the ref or a
+    ref it would clash with (``a/b`` against ``a``) exists, or git holds the lock."""
+    if not _is_sha1(sha) or not name.startswith("refs/heads/"):
+        raise Unsupported(f"cannot create {name} at {sha[:12]!r}")
+    target = common / name
+    try:
+        packed = (common / "packed-refs").read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        packed = []
+    for line in packed:
+        other = line.partition(" ")[2]
+        if other and (
+            other == name or other.startswith(name + "/") or name.startswith(other + "/")
+        ):
+            return False
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(f"{target}.lock", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except (FileExistsError, NotADirectoryError, FileNotFoundError):
+        return False
+    lock = f"{target}.lock"
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(sha.encode("ascii") + b"\n")
+        if os.path.lexists(target):
+            os.unlink(lock)
+            return False
+        os.rename(lock, target)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(lock)
+        raise
+    return True
 
 
 def head(gitdir: Path, common: Path) -> tuple[str | None, str | None]:

@@ -142,7 +142,8 @@ class WorktreeError(Exception):
 class Worktree:
     """A task's checkout. ``base_commit`` is the scaffold commit (the diff baseline);
     ``reused`` is true when an existing registered checkout was taken as it was;
-    ``cut_from_head`` when the branch was (re)cut from the repository's ``HEAD``."""
+    ``cut_from_head`` when the branch was (re)cut from the repository's ``HEAD``; while the
+    checkout's index still has ``index_stamp`` it holds exactly the baseline."""
 
     path: Path
     branch: str
@@ -150,6 +151,8 @@ class Worktree:
     base_commit: str
     reused: bool = False
     cut_from_head: bool = False
+    #: the checkout's index file as the cut left it (see :func:`has_changes`)
+    index_stamp: tuple[int, int, int] | None = None
 
 
 # --------------------------------------------------------------------------- naming
@@ -585,6 +588,26 @@ def _scaffold_objects(
         return None
 
 
+def _create_branch(toplevel: str, branch: str, sha: str) -> bool:
+    """Create ``refs/heads/<branch>`` at ``sha`` in-process; False: let git do it."""
+    try:
+        return git_objects.create_ref(
+            git_objects.git_dirs(Path(toplevel))[1], f"refs/heads/{branch}", sha
+        )
+    except (git_objects.Unsupported, OSError, UnicodeDecodeError):
+        return False
+
+
+def _index_stamp(path: Path) -> tuple[int, int, int] | None:
+    """Identity of the checkout's index file: git replaces it (new inode, time, size) on
+    every write, so an equal stamp means an untouched index."""
+    try:
+        info = os.stat(git_objects.git_dirs(path)[0] / "index")
+    except (git_objects.Unsupported, OSError, UnicodeDecodeError):
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size
+
+
 def _matches_scaffold(path: Path, files: Mapping[str, str]) -> bool:
     """Whether the checkout holds the scaffold as rendered (a ``.gitattributes`` or
     ``core.autocrlf`` may have converted it on checkout)."""
@@ -697,7 +720,13 @@ async def provision(
         scaffold = await anyio.to_thread.run_sync(_scaffold_objects, toplevel, sha, task_id, files)
         async with _locked(_repo_locks, repo_key):
             existing = await _commit_of(repo_path, toplevel, f"refs/heads/{branch}", env)
-            if scaffold is not None:
+            if (
+                scaffold is not None
+                and existing is None
+                and _create_branch(toplevel, branch, scaffold)
+            ):
+                args = [os.fspath(path), branch]  # the branch is there: no `git branch` child
+            elif scaffold is not None:
                 args = ["-B" if existing else "-b", branch, os.fspath(path), scaffold]
             elif existing == sha:
                 args = [os.fspath(path), branch]
@@ -711,14 +740,22 @@ async def provision(
                 base = await _commit_scaffold(path, task_id, files, env)
             else:
                 base = scaffold
-                if not await anyio.to_thread.run_sync(_matches_scaffold, path, files):
+                if not _matches_scaffold(path, files):
                     await anyio.to_thread.run_sync(_write_scaffold, path, files)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 async with _locked(_repo_locks, repo_key):
                     await _preclean(repo_path, path, env)
             raise
-        return Worktree(path, branch, repo_path, base, reused=False, cut_from_head=True)
+        return Worktree(
+            path,
+            branch,
+            repo_path,
+            base,
+            reused=False,
+            cut_from_head=True,
+            index_stamp=_index_stamp(path),
+        )
 
 
 # --------------------------------------------------------------------------- after the run
@@ -727,8 +764,19 @@ async def provision(
 async def has_changes(wt: Worktree, env: Mapping[str, str] | None) -> bool:
     """Stage everything (``git add -A``), then tell whether anything other than the SoR files
     differs from ``wt.base_commit``: tracked changes (committed after the baseline or not)
-    and untracked files. The index is left staged for :func:`commit_changes`."""
-    await _git_ok(["add", "-A"], cwd=wt.path, env=env, what="git add")
+    and untracked files. The index is left staged for :func:`commit_changes`.
+
+    While the checkout is on the baseline with the index the cut wrote (nobody staged,
+    committed or refreshed since), what ``git add --verbose`` stages is the whole change,
+    and the ``diff`` is not needed."""
+    untouched = (
+        wt.index_stamp is not None
+        and _index_stamp(wt.path) == wt.index_stamp
+        and (await _checkout_head(wt.path, env))[0] == wt.base_commit
+    )
+    added = await _git_ok(["add", "-A", "--verbose"], cwd=wt.path, env=env, what="git add")
+    if untouched:
+        return any(_staged_path(line) not in SOR_FILES for line in added.stdout.splitlines())
     excludes = [f":(exclude){name}" for name in SOR_FILES]
     diff = await _git_ok(
         ["diff", "--cached", "--no-renames", "--name-only", wt.base_commit, "--", ".", *excludes],
@@ -737,6 +785,14 @@ async def has_changes(wt: Worktree, env: Mapping[str, str] | None) -> bool:
         what="git diff",
     )
     return bool(diff.stdout.strip())
+
+
+def _staged_path(line: str) -> str | None:
+    """The path of an ``add 'x'`` / ``remove 'x'`` line of ``git add --verbose``."""
+    for verb in ("add '", "remove '"):
+        if line.startswith(verb) and line.endswith("'"):
+            return line[len(verb) : -1]
+    return None
 
 
 async def commit_changes(

@@ -920,40 +920,51 @@ def test_verify_command_is_stored_redacted_and_blank_means_none(store):
     assert store.patch_task(task["id"], verify_command="  ").task["verify_command"] is None
 
 
-def test_run_start_reads_the_task_its_ancestors_and_a_paused_budget_together(store):
+RUN = dict(run_reason="run", owner_pid=7, owner_boot="x", host_id=None)
+
+
+def test_claim_run_judges_on_the_task_its_ancestors_and_budgets_then_claims(store):
     root = store.create_task("mission")
     child = store.create_task("child", parent_task_id=root["id"])
-    start = store.run_start(child["id"], "a1")
-    assert start.task["id"] == child["id"]
+    seen = []
+    claim = store.claim_run(child["id"], "a1", "rt", check=seen.append, **RUN)
+    (start,) = seen
+    assert claim.start == start and start.task["id"] == child["id"]
     assert [a["id"] for a in start.ancestors] == [root["id"]]
     assert start.mission_id == root["id"] and start.paused_budget is None
+    assert claim.execution["status"] == "running" and claim.execution["owner_pid"] == 7
+    assert claim.workspace is None and claim.previous is None
+    assert store.get_task(child["id"])["claim_exec_id"] == claim.execution["id"]
+
     store.put_budget("mission", root["id"], 1.0, mode="cap")
     store.record_spend("mission", root["id"], 2.0)
-    assert store.run_start(child["id"], "a1").paused_budget == ("mission", root["id"])
-    assert store.run_start(root["id"], "a1").mission_id == root["id"]
-    assert store.run_start("missing", "a1") == type(start)(None, [], None, None)
+    other = store.create_task("sibling", parent_task_id=root["id"])
+
+    def refuse(start):
+        assert start.paused_budget == ("mission", root["id"])
+        raise LookupError("refused")
+
+    with pytest.raises(LookupError):
+        store.claim_run(other["id"], "a1", "rt", check=refuse, **RUN)
+    assert store.get_task(other["id"])["status"] == "todo"  # a refusal writes nothing
+    assert store.list_executions(other["id"]) == []
+    missing = []
+    assert store.claim_run("missing", "a1", "rt", check=missing.append, **RUN) is None
+    assert missing[0].task is None and missing[0].ancestors == []
 
 
 def test_claim_run_returns_the_workspace_and_the_previous_execution(store):
     task = store.create_task("t")
-    first = store.claim_run(
-        task["id"], "a1", "rt", run_reason="run", owner_pid=7, owner_boot="x", host_id=None
-    )
-    assert first.execution["status"] == "running" and first.execution["owner_pid"] == 7
-    assert first.workspace is None and first.previous is None
+    first = store.claim_run(task["id"], "a1", "rt", check=lambda s: None, **RUN)
     ws = store.attach_workspace(first.execution["id"], task["id"], "/r", "b", "/w", "c0ffee")
     assert store.get_execution(first.execution["id"])["workspace_id"] == ws["id"]
     assert store.get_task(task["id"])["worktree_ref"] == "/w"
-    lost = store.claim_run(
-        task["id"], "a2", "rt", run_reason="run", owner_pid=7, owner_boot="x", host_id=None
-    )
-    assert lost is None and len(store.list_executions(task["id"])) == 1
+    assert store.claim_run(task["id"], "a2", "rt", check=lambda s: None, **RUN) is None
+    assert len(store.list_executions(task["id"])) == 1
 
     assert store.close_execution(first.execution["id"], "failed", error="boom")
     assert store.release(task["id"])
-    second = store.claim_run(
-        task["id"], "a1", "rt", run_reason="run", owner_pid=7, owner_boot="x", host_id=None
-    )
+    second = store.claim_run(task["id"], "a1", "rt", check=lambda s: None, **RUN)
     assert second.previous["id"] == first.execution["id"]
     assert second.workspace["id"] == ws["id"]
 

@@ -10,6 +10,7 @@ import pytest
 from clawboo_host.git_objects import (
     ObjectStore,
     Unsupported,
+    create_ref,
     git_dirs,
     head,
     read_ref,
@@ -165,3 +166,22 @@ def test_a_commit_written_here_is_one_git_accepts(tmp_path: Path) -> None:
     assert names == sorted({*expected, "init.sh", "a-"}, key=lambda n: n + "/" if n == "src" else n)
     assert git(repo, "show", f"{commit}:TASK.md") == "# Task"
     assert git(repo, "diff", "--stat", parent, commit, "--", "src", "README.md") == ""
+
+
+def test_create_ref_writes_a_branch_git_sees_and_never_clobbers(tmp_path: Path) -> None:
+    repo = make_git_repo(tmp_path / "repo")
+    sha = git(repo, "rev-parse", "HEAD")
+    common = repo / ".git"
+    assert create_ref(common, "refs/heads/clawboo/task-1", sha) is True
+    assert git(repo, "rev-parse", "clawboo/task-1") == sha
+    assert create_ref(common, "refs/heads/clawboo/task-1", sha) is False  # exists
+    git(repo, "branch", "packed/x")
+    git(repo, "pack-refs", "--all")
+    assert create_ref(common, "refs/heads/packed/x", sha) is False  # exists, packed
+    assert create_ref(common, "refs/heads/packed/x/y", sha) is False  # clashes with packed/x
+    assert create_ref(common, "refs/heads/packed", sha) is False  # clashes with packed/x
+    assert create_ref(common, "refs/heads/main/sub", sha) is False  # main is a file
+    (common / "refs" / "heads" / "held.lock").write_text("")
+    assert create_ref(common, "refs/heads/held", sha) is False  # git holds the lock
+    assert git(repo, "branch", "--list", "held") == ""
+    git(repo, "fsck", "--strict", "--no-dangling")

@@ -666,8 +666,8 @@ def commands(log: Path) -> list[str]:
 async def test_a_run_in_a_known_repository_needs_three_git_processes_after_the_first(
     repo: Path, wt_dir: Path, git_env: dict[str, str], git_log: Path
 ) -> None:
-    """Refs are read from their files and the scaffold commit is written in-process, so a
-    new task costs one ``worktree add``; reporting it costs ``add``, ``diff``, ``commit``."""
+    """Refs are read and written as files and the scaffold commit is written in-process, so
+    a new task costs one ``worktree add``; reporting its change ``add`` and ``commit``."""
     git(repo, "gc", "-q", env=git_env)  # packed objects and packed refs
     commands(git_log)
     assert await is_git_repo(repo, git_env)
@@ -681,9 +681,24 @@ async def test_a_run_in_a_known_repository_needs_three_git_processes_after_the_f
     (second.path / "feature.py").write_text("print('hi')\n")
     assert await has_changes(second, git_env) is True
     sha = await commit_changes(second, "clawboo: task second", git_env, staged=True)
-    assert commands(git_log) == ["add -A", "diff --cached", "commit --no-verify"]
+    assert commands(git_log) == ["add -A", "commit --no-verify"]
     assert sha == git(second.path, "rev-parse", "clawboo/task-second", env=git_env)
     assert git(second.path, "show", "--name-only", "--format=", sha, env=git_env) == "feature.py"
+    assert git(second.path, "rev-parse", "HEAD~1", env=git_env) == second.base_commit
+
+
+@pytest.mark.anyio
+async def test_changes_the_agent_staged_itself_are_still_seen(
+    repo: Path, wt_dir: Path, git_env: dict[str, str], git_log: Path
+) -> None:
+    """An index the agent wrote to (``git add``) no longer holds the baseline: the changes
+    are then measured with a diff against it."""
+    wt = await make(repo, "staged", wt_dir, git_env)
+    (wt.path / "feature.py").write_text("print('hi')\n")
+    git(wt.path, "add", "feature.py", env=git_env)
+    commands(git_log)
+    assert await has_changes(wt, git_env) is True
+    assert commands(git_log) == ["add -A", "diff --cached"]
 
 
 @pytest.mark.anyio

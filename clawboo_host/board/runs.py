@@ -8,6 +8,7 @@ is taken on; the task's move and its execution's close) commits together.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -33,40 +34,37 @@ class RunStart:
 
 @dataclass(frozen=True)
 class Claim:
-    """A claim taken: the execution that holds it, the task's current workspace row, and the
-    task's newest finished execution before this claim (None: none yet)."""
+    """A claim taken: what it was judged on, the execution that holds it, the task's current
+    workspace row, and the task's newest finished execution before this claim (None: none)."""
 
+    start: RunStart
     execution: dict
     workspace: dict | None
     previous: dict | None
 
 
 class RunStore(Part):
-    def run_start(self, task_id: str, agent_id: str) -> RunStart:
-        def read(conn) -> RunStart:
-            task, ancestors = self._task_with_ancestors(conn, task_id)
-            if task is None:
-                return RunStart(None, [], None, None)
-            mission_id = ancestors[-1]["id"] if ancestors else task["id"]
-            scopes = [("agent", agent_id), ("mission", mission_id), ("team", task["team_id"])]
-            return RunStart(task, ancestors, mission_id, self._paused_cap_budget(conn, scopes))
-
-        return self.db.read(read)
-
     def claim_run(
         self,
         task_id: str,
         agent_id: str,
         runtime_id: str,
         *,
+        check: Callable[[RunStart], None],
         run_reason: str,
         owner_pid: int | None,
         owner_boot: str | None,
         host_id: str | None,
     ) -> Claim | None:
-        """:meth:`claim_for_run`, plus what the run reads next; None when the claim is lost."""
+        """Read the task, its ancestors and budgets; let ``check`` refuse the run (it raises,
+        and nothing is written); else :meth:`claim_for_run` and read what the run needs next.
+        None when the claim is lost (the task is not free)."""
 
         def write(conn) -> Claim | None:
+            start = self._run_start(conn, task_id, agent_id)
+            check(start)
+            if start.task is None:
+                return None
             previous = first(
                 conn,
                 select(executions)
@@ -89,9 +87,18 @@ class RunStore(Part):
             )
             if execution is None:
                 return None
-            return Claim(execution, first(conn, self.current_workspace_query(task_id)), previous)
+            workspace = first(conn, self.current_workspace_query(task_id))
+            return Claim(start, execution, workspace, previous)
 
         return self.db.write(write)
+
+    def _run_start(self, conn, task_id: str, agent_id: str) -> RunStart:
+        task, ancestors = self._task_with_ancestors(conn, task_id)
+        if task is None:
+            return RunStart(None, [], None, None)
+        mission_id = ancestors[-1]["id"] if ancestors else task["id"]
+        scopes = [("agent", agent_id), ("mission", mission_id), ("team", task["team_id"])]
+        return RunStart(task, ancestors, mission_id, self._paused_cap_budget(conn, scopes))
 
     def attach_workspace(
         self,

@@ -4,13 +4,18 @@ atomic claim (with its execution row), and the workspace."""
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import TypeVar
 
 from .. import worktrees
+from ..board.runs import RunStart
 from ..plugin_api.binaries import aresolve_binary
 from ..plugin_api.types import AbortSignal, RuntimeDescriptor
 from .model import PreparedRun, RunRefused, RunRequest
 from .services import Services
+
+T = TypeVar("T")
 
 NO_ISOLATION_KINDS = frozenset({"research", "review"})
 DEFAULT_MAX_DEPTH = 2
@@ -49,47 +54,68 @@ async def refuse_or_claim(
     """
     descriptor = svc.registry.descriptors[runtime_id]
     caps = descriptor.capabilities
-    start = await svc.db(svc.board.run_start, request.task_id, request.agent_id)
-    task = start.task
-    if task is None:
-        raise RunRefused({"ok": False, "reason": "not_found"})
-    if len(start.ancestors) > max_depth(svc):
-        raise RunRefused({"ok": False, "reason": "too_deep"})
-    if caps.runtime_class == "connected-substrate":
-        raise RunRefused({"ok": False, "reason": "connected_substrate"})
-    bin_path = await _resolve_cli(svc, descriptor)
-    if start.paused_budget:
-        raise RunRefused({"ok": False, "reason": "budget_paused"})
     needs_worktree = caps.worktrees and request.kind not in NO_ISOLATION_KINDS
-    if request.repo_path and needs_worktree:
-        await _check_repo(svc, request.repo_path)
-    claim = None
-    if not abort.is_set:
-        claim = await svc.db(
-            svc.board.claim_run,
-            task["id"],
-            request.agent_id,
-            runtime_id,
-            run_reason="run" if caps.resume else "resume-via-handoff",
-            owner_pid=owner_pid,
-            owner_boot=owner_boot,
-            host_id=svc.host_id,
-        )
+    # What does not need the board is found out first; the refusals still come in their
+    # order, decided inside the claim's transaction (one board round trip).
+    cli = await _outcome(_resolve_cli(svc, descriptor))
+    repo = (
+        await _outcome(_check_repo(svc, request.repo_path))
+        if request.repo_path and needs_worktree
+        else None
+    )
+    depth = max_depth(svc)
+
+    def check(start: RunStart) -> None:
+        if start.task is None:
+            raise RunRefused({"ok": False, "reason": "not_found"})
+        if len(start.ancestors) > depth:
+            raise RunRefused({"ok": False, "reason": "too_deep"})
+        if caps.runtime_class == "connected-substrate":
+            raise RunRefused({"ok": False, "reason": "connected_substrate"})
+        if isinstance(cli, RunRefused):
+            raise cli
+        if start.paused_budget:
+            raise RunRefused({"ok": False, "reason": "budget_paused"})
+        if isinstance(repo, RunRefused):
+            raise repo
+        if abort.is_set:
+            raise RunRefused({"ok": False, "reason": "conflict"})
+
+    claim = await svc.db(
+        svc.board.claim_run,
+        request.task_id,
+        request.agent_id,
+        descriptor.id,
+        check=check,
+        run_reason="run" if caps.resume else "resume-via-handoff",
+        owner_pid=owner_pid,
+        owner_boot=owner_boot,
+        host_id=svc.host_id,
+    )
     if claim is None:
         raise RunRefused({"ok": False, "reason": "conflict"})
+    task = claim.start.task
     run = PreparedRun(
         descriptor=descriptor,
         request=request,
         task=task,
         exec_id=claim.execution["id"],
         abort=abort,
-        mission_id=start.mission_id,
+        mission_id=claim.start.mission_id,
         degradations=[note for attr, note in DEGRADATIONS if not getattr(caps, attr)],
-        bin_path=bin_path,
+        bin_path=cli,
         claimed_workspace=claim.workspace,
         previous_execution=claim.previous,
     )
     return run, needs_worktree
+
+
+async def _outcome(step: Awaitable[T]) -> T | RunRefused:
+    """A refusal step's result, or the refusal it raised (to be raised in its turn)."""
+    try:
+        return await step
+    except RunRefused as refusal:
+        return refusal
 
 
 async def _resolve_cli(svc: Services, descriptor: RuntimeDescriptor) -> str | None:

@@ -3,7 +3,9 @@ and the task driven to a real status or released — only while this run holds i
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -48,10 +50,16 @@ async def execution(
         outcome.reason, outcome.summary = "aborted", "auto-paused (budget)"
         outcome.status = await budget_stop(svc, run, tally, done, reported)
     elif done.reason == "success":
-        holds = await svc.db(
-            svc.board.report_run, run.task["id"], run.exec_id, reported, run.request.agent_id
+        # The agent's report goes up while the worktree's changes are staged.
+        reporting = asyncio.ensure_future(
+            svc.db(
+                svc.board.report_run, run.task["id"], run.exec_id, reported, run.request.agent_id
+            )
         )
-        outcome.status = await land_success(svc, run, reported, done, holds)
+        try:
+            outcome.status = await land_success(svc, run, reported, done, reporting)
+        finally:
+            await asyncio.wait({reporting})
         if outcome.status is not None:
             await close(svc, run, "succeeded", tally, done, summary=reported)
     else:
@@ -171,14 +179,15 @@ async def failure(
 
 
 async def land_success(
-    svc: Services, run: PreparedRun, reported: str, done: Done, holds: bool
+    svc: Services, run: PreparedRun, reported: str, done: Done, reporting: Awaitable[bool]
 ) -> str | None:
-    """After a successful execution (reported up; ``holds``: this run still holds the claim):
-    the handoff, then ``todo`` (kept for resume), a late result, ``done`` (nothing changed, the
-    worktree removed) — or ``None`` when the changes were committed on the task branch and the
-    task awaits its gate (verify / review)."""
+    """After a successful execution (``reporting``: its report going up, then whether this
+    run still holds the claim): the handoff, then ``todo`` (kept for resume), a late result,
+    ``done`` (nothing changed, the worktree removed) — or ``None`` when the changes were
+    committed on the task branch and the task awaits its gate (verify / review)."""
     wt = run.worktree
     if wt is None:
+        await reporting
         return await move(svc, run, "done", reported)
     keep = run.request.keep_for_resume
     handoff = Handoff(
@@ -186,7 +195,7 @@ async def land_success(
         runtime=run.descriptor.id,
         timestamp=_now_iso(),
         completed_subtasks=[] if keep else [reported],
-        broken_or_unverified=await _broken_items(svc, run),
+        broken_or_unverified=_broken_items(run),
         next_best_step=reported if keep else "",
         native_session_id=done.session_id,
     )
@@ -195,23 +204,31 @@ async def land_success(
     except OSError as exc:  # e.g. the worktree was deleted mid-run: report up anyway
         log.warning("run %s: could not write the handoff: %s", run.exec_id, exc)
     if keep:
+        await reporting
         await svc.release(run)
         return "todo"
-    if not holds:
-        # Someone moved the task and another run may own it (and this worktree) now.
-        current = await svc.db(svc.board.get_task, run.task["id"])
-        return await late_result(svc, run, current, "claim_lost", reported)
     task_id = run.task["id"]
     env = svc.config.env
+    problem: worktrees.WorktreeError | None = None
     try:
-        if await worktrees.has_changes(wt, env):
+        changed = await worktrees.has_changes(wt, env)  # only stages: commits wait for the claim
+    except worktrees.WorktreeError as exc:
+        changed, problem = False, exc
+    if not await reporting:
+        # Someone moved the task and another run may own it (and this worktree) now.
+        current = await svc.db(svc.board.get_task, task_id)
+        return await late_result(svc, run, current, "claim_lost", reported)
+    if changed:
+        try:
             await worktrees.commit_changes(
                 wt, f"clawboo: task {task_id} — {run.task['title']}", env, staged=True
             )
             return None
-    except worktrees.WorktreeError as exc:
+        except worktrees.WorktreeError as exc:
+            problem = exc
+    if problem is not None:
         # The work is still in the worktree; a person must look before it is lost.
-        await svc.comment(task_id, f"[changes not committed] {exc}")
+        await svc.comment(task_id, f"[changes not committed] {problem}")
         await svc.release(run)
         return "todo"
     status = await move(svc, run, "done", reported)
@@ -243,7 +260,7 @@ async def late_result(
     return current["status"] if current else "unknown"
 
 
-async def _broken_items(svc: Services, run: PreparedRun) -> list[str]:
+def _broken_items(run: PreparedRun) -> list[str]:
     """What the next run must double-check: an interrupted attempt, prior open items."""
     items: list[str] = []
     crash = last_crash(run)
