@@ -150,15 +150,15 @@ class Handoff:
 def write_handoff(worktree: Path, handoff: Handoff) -> Path:
     """Write ``AGENT_HANDOFF.json`` at the worktree root: 2-space pretty JSON and a final
     newline, atomically (a temp file renamed over it, so a symlink there is replaced, never
-    written through). Returns the file's path."""
+    written through, and a host killed mid-write leaves the old file or the new one). Not
+    fsynced: a killed host loses nothing the kernel has; a power cut could lose it as it
+    could the agent's own files beside it. Returns the file's path."""
     target = Path(worktree) / HANDOFF_FILE
     text = json.dumps(handoff.to_json(), indent=2, ensure_ascii=False) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=".AGENT_HANDOFF.", suffix=".tmp", dir=Path(worktree))
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     except BaseException:

@@ -37,18 +37,15 @@ class CommentStore(Part):
         """:meth:`add_comment` inside the caller's write transaction."""
         if not task_exists(conn, task_id):
             return None
-        comment_id = new_id()
-        conn.execute(
-            insert(comments).values(
-                id=comment_id,
-                task_id=task_id,
-                author_agent_id=author_agent_id,
-                author_type=author_type,
-                body=redact(body),
-                created_at=now_iso(),
-            )
+        statement = insert(comments).values(
+            id=new_id(),
+            task_id=task_id,
+            author_agent_id=author_agent_id,
+            author_type=author_type,
+            body=redact(body),
+            created_at=now_iso(),
         )
-        return first(conn, select(comments).where(comments.c.id == comment_id))
+        return first(conn, statement.returning(*comments.c))
 
     def comments_query(self, task_id: str):
         return (

@@ -117,10 +117,10 @@ class ExecutionStore(Part):
 
     @staticmethod
     def _insert_execution(conn: Connection, exec_id: str, **fields) -> dict:
-        conn.execute(
-            insert(executions).values(id=exec_id, status=RUNNING, started_at=now_iso(), **fields)
+        statement = insert(executions).values(
+            id=exec_id, status=RUNNING, started_at=now_iso(), **fields
         )
-        return first(conn, select(executions).where(executions.c.id == exec_id))  # type: ignore[return-value]
+        return first(conn, statement.returning(*executions.c))  # type: ignore[return-value]
 
     def set_execution_workspace(self, exec_id: str, workspace_id: str | None) -> bool:
         """Attach the workspace acquired after the row was opened (running rows only)."""

@@ -7,7 +7,6 @@ from sqlalchemy import Connection, insert, select, update
 from .common import Part, new_id, now_iso
 from .database import first
 from .schema import WORKSPACE_STATUSES, tasks, workspaces
-from .tasks import task_exists
 
 
 class WorkspaceStore(Part):
@@ -51,9 +50,14 @@ class WorkspaceStore(Part):
         base_commit: str | None,
     ) -> dict | None:
         """:meth:`save_workspace` inside the caller's write transaction."""
-        if not task_exists(conn, task_id):
-            return None
         ts = now_iso()
+        pointed = conn.execute(
+            update(tasks)
+            .where(tasks.c.id == task_id)
+            .values(worktree_ref=worktree_path, branch_ref=branch, updated_at=ts)
+        )
+        if pointed.rowcount != 1:
+            return None  # no such task
         current = first(conn, self.current_workspace_query(task_id))
         fields = dict(
             repo_path=repo_path,
@@ -64,19 +68,12 @@ class WorkspaceStore(Part):
             last_used_at=ts,
         )
         if current is not None:
-            ws_id = current["id"]
-            conn.execute(update(workspaces).where(workspaces.c.id == ws_id).values(**fields))
+            statement = update(workspaces).where(workspaces.c.id == current["id"]).values(**fields)
         else:
-            ws_id = new_id()
-            conn.execute(
-                insert(workspaces).values(id=ws_id, task_id=task_id, created_at=ts, **fields)
+            statement = insert(workspaces).values(
+                id=new_id(), task_id=task_id, created_at=ts, **fields
             )
-        conn.execute(
-            update(tasks)
-            .where(tasks.c.id == task_id)
-            .values(worktree_ref=worktree_path, branch_ref=branch, updated_at=ts)
-        )
-        return first(conn, select(workspaces).where(workspaces.c.id == ws_id))
+        return first(conn, statement.returning(*workspaces.c))
 
     def set_workspace_status(self, workspace_id: str, status: str) -> bool:
         if status not in WORKSPACE_STATUSES:
