@@ -997,3 +997,13 @@ def test_settle_run_moves_and_closes_in_one_transaction(store):
     assert store.get_execution(held["id"])["status"] == "succeeded"  # closed either way
     with pytest.raises(ValueError):
         store.settle_run(other["id"], held["id"], "done", "running")
+
+
+def test_spend_adds_to_every_scope_and_names_the_first_paused_cap(store):
+    store.put_budget("agent", "a1", 10.0, mode="warn")
+    store.put_budget("team", "t1", 1.0, mode="cap")
+    scopes = [("agent", "a1"), ("mission", None), ("team", "t1")]
+    assert store.spend(scopes, 0.5) is None
+    assert store.spend(scopes, 0.75) == ("team", "t1")
+    spent = {b["scope"]: b["spent_micro_cents"] for b in store.list_budgets()}
+    assert spent == {"agent": 1_250_000, "team": 1_250_000}

@@ -7,7 +7,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, Text, case, literal, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Text,
+    bindparam,
+    case,
+    literal,
+    select,
+    update,
+)
 
 from .common import Part, now_iso
 from .database import first, rows
@@ -51,6 +61,13 @@ def budget_status_sql(limit_cents, spent_micro, mode):
 
 def _sql(value, type_):
     return value if isinstance(value, ColumnElement) else literal(value, type_)
+
+
+_PAUSED_CAPS = select(budgets.c.scope, budgets.c.scope_id).where(
+    budgets.c.scope_id.in_(bindparam("ids", expanding=True)),
+    budgets.c.status == "paused",
+    budgets.c.mode == "cap",
+)
 
 
 def _scope_is(scope: str, scope_id: str):
@@ -112,19 +129,8 @@ class BudgetStore(Part):
         wanted = [(s, i) for s, i in scopes if i is not None]
         if not wanted:
             return None
-        condition = None
-        for scope, scope_id in wanted:
-            clause = _scope_is(scope, scope_id)
-            condition = clause if condition is None else condition | clause
-        paused = {
-            (r["scope"], r["scope_id"])
-            for r in rows(
-                conn,
-                select(budgets.c.scope, budgets.c.scope_id).where(
-                    condition, budgets.c.status == "paused", budgets.c.mode == "cap"
-                ),
-            )
-        }
+        ids = sorted({i for _, i in wanted})
+        paused = {(r["scope"], r["scope_id"]) for r in rows(conn, _PAUSED_CAPS, {"ids": ids})}
         return next((s for s in wanted if s in paused), None)
 
     def record_spend(self, scope: str, scope_id: str, usd: float) -> dict | None:
@@ -134,6 +140,22 @@ class BudgetStore(Part):
         Returns the updated budget (with ``previous_status``, to spot a crossing), or None when
         the scope has no budget. A negative or non-finite amount adds nothing.
         """
+        return self.db.write(lambda conn: self._record_spend(conn, scope, scope_id, usd))
+
+    def spend(self, scopes: Sequence[tuple[str, str | None]], usd: float) -> tuple[str, str] | None:
+        """A run's cost: :meth:`record_spend` on each scope that has an id, then the first
+        paused ``cap`` budget among them (:meth:`paused_cap_budget`) — one transaction."""
+
+        def write(conn: Connection) -> tuple[str, str] | None:
+            for scope, scope_id in scopes:
+                if scope_id:
+                    self._record_spend(conn, scope, scope_id, usd)
+            return self._paused_cap_budget(conn, scopes)
+
+        return self.db.write(write)
+
+    @staticmethod
+    def _record_spend(conn: Connection, scope: str, scope_id: str, usd: float) -> dict | None:
         amount = float(usd) if usd is not None else 0.0
         micro = round(amount * MICRO_PER_USD) if math.isfinite(amount) and amount > 0 else 0
         spent = budgets.c.spent_micro_cents + micro
@@ -147,7 +169,7 @@ class BudgetStore(Part):
             )
             .returning(*budgets.c)
         )
-        row = self.db.write(lambda conn: first(conn, statement))
+        row = first(conn, statement)
         if row is None:
             return None
         # Status is a function of (limit, spent, mode), so the one before is this one's less

@@ -10,6 +10,8 @@ from .database import first
 from .schema import AUTHOR_TYPES, comments
 from .tasks import task_exists
 
+_INSERT_COMMENT = insert(comments).returning(*comments.c)
+
 
 class CommentStore(Part):
     def add_comment(
@@ -37,7 +39,7 @@ class CommentStore(Part):
         """:meth:`add_comment` inside the caller's write transaction."""
         if not task_exists(conn, task_id):
             return None
-        statement = insert(comments).values(
+        row = dict(
             id=new_id(),
             task_id=task_id,
             author_agent_id=author_agent_id,
@@ -45,7 +47,7 @@ class CommentStore(Part):
             body=redact(body),
             created_at=now_iso(),
         )
-        return first(conn, statement.returning(*comments.c))
+        return first(conn, _INSERT_COMMENT, row)
 
     def comments_query(self, task_id: str):
         return (

@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -214,13 +214,15 @@ class Database:
         return table.c.seq
 
 
-def first(conn: Connection, statement: Any) -> dict | None:
-    row = conn.execute(statement).mappings().first()
+def first(conn: Connection, statement: Any, params: Mapping[str, Any] | None = None) -> dict | None:
+    """The first row as a dict. ``params`` bind a statement built once with ``bindparam``s
+    (the hot paths': building a statement costs more than running it)."""
+    row = conn.execute(statement, params).mappings().first()
     return dict(row) if row is not None else None
 
 
-def rows(conn: Connection, statement: Any) -> list[dict]:
-    return [dict(r) for r in conn.execute(statement).mappings()]
+def rows(conn: Connection, statement: Any, params: Mapping[str, Any] | None = None) -> list[dict]:
+    return [dict(r) for r in conn.execute(statement, params).mappings()]
 
 
 def _sqlite_on_connect(dbapi_conn, _record) -> None:

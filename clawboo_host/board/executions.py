@@ -6,18 +6,25 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Connection, exists, insert, select, text, update
+from sqlalchemy import Connection, bindparam, exists, insert, select, text, update
 
 from ..redaction import redact
 from .common import Part, new_id, now_iso
 from .database import first
 from .schema import BUDGET_SCOPES, EXECUTION_TERMINAL, executions, tasks
-from .tasks import claim_statement, release_statement, task_row
+from .tasks import claim, release_statement, task_row
 
 RUNNING = "running"
 
 
-def close_statement(
+_INSERT_EXECUTION = insert(executions).returning(*executions.c)
+_CLOSE_EXECUTION = update(executions).where(
+    executions.c.id == bindparam("exec_key"), executions.c.status == RUNNING
+)
+
+
+def close(
+    conn: Connection,
     exec_id: str,
     status: str,
     *,
@@ -27,8 +34,8 @@ def close_statement(
     input_tokens: int | None = None,
     output_tokens: int | None = None,
     native_session_id: str | None = None,
-):
-    """The conditional UPDATE that closes a running execution (the first close wins)."""
+) -> bool:
+    """The conditional UPDATE that closes a running execution: True for the first close."""
     values = dict(
         status=status,
         completed_at=now_iso(),
@@ -40,11 +47,7 @@ def close_statement(
     )
     if native_session_id is not None:
         values["native_session_id"] = native_session_id
-    return (
-        update(executions)
-        .where(executions.c.id == exec_id, executions.c.status == RUNNING)
-        .values(**values)
-    )
+    return conn.execute(_CLOSE_EXECUTION, {"exec_key": exec_id, **values}).rowcount == 1
 
 
 def process_groups(row: dict) -> list[list]:
@@ -108,8 +111,7 @@ class ExecutionStore(Part):
         self, conn: Connection, exec_id: str, task_id: str, agent_id: str, runtime_id: str, **fields
     ) -> dict | None:
         """:meth:`claim_for_run` inside the caller's write transaction."""
-        claimed = conn.execute(claim_statement(task_id, agent_id, runtime_id, exec_id))
-        if claimed.rowcount != 1:
+        if not claim(conn, task_id, agent_id, runtime_id, exec_id):
             return None
         return self._insert_execution(
             conn, exec_id, task_id=task_id, runtime_id=runtime_id, **fields
@@ -117,10 +119,8 @@ class ExecutionStore(Part):
 
     @staticmethod
     def _insert_execution(conn: Connection, exec_id: str, **fields) -> dict:
-        statement = insert(executions).values(
-            id=exec_id, status=RUNNING, started_at=now_iso(), **fields
-        )
-        return first(conn, statement.returning(*executions.c))  # type: ignore[return-value]
+        row = dict(id=exec_id, status=RUNNING, started_at=now_iso(), **fields)
+        return first(conn, _INSERT_EXECUTION, row)  # type: ignore[return-value]
 
     def set_execution_workspace(self, exec_id: str, workspace_id: str | None) -> bool:
         """Attach the workspace acquired after the row was opened (running rows only)."""
@@ -145,9 +145,7 @@ class ExecutionStore(Part):
         """Close a running execution. The first close wins; a later one returns False."""
         if status not in EXECUTION_TERMINAL:
             raise ValueError(f"not a terminal execution status: '{status}'")
-        statement = close_statement(
-            exec_id,
-            status,
+        fields = dict(
             summary=summary,
             error=error,
             cost_usd=cost_usd,
@@ -155,7 +153,7 @@ class ExecutionStore(Part):
             output_tokens=output_tokens,
             native_session_id=native_session_id,
         )
-        return self.db.execute(statement) == 1
+        return self.db.write(lambda conn: close(conn, exec_id, status, **fields))
 
     def hand_over_claim(
         self,
@@ -197,16 +195,15 @@ class ExecutionStore(Part):
                 or task["claim_exec_id"] != from_exec_id
             ):
                 return None
-            conn.execute(
-                close_statement(
-                    from_exec_id,
-                    "succeeded",
-                    summary=summary,
-                    cost_usd=cost_usd,
-                    input_tokens=input_tokens,
-                    output_tokens=output_tokens,
-                    native_session_id=native_session_id,
-                )
+            close(
+                conn,
+                from_exec_id,
+                "succeeded",
+                summary=summary,
+                cost_usd=cost_usd,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                native_session_id=native_session_id,
             )
             execution = self._insert_execution(
                 conn,

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from .common import Part, StatusChange, new_id
 from .database import first
-from .executions import RUNNING, close_statement
+from .executions import RUNNING, close
 from .schema import EXECUTION_TERMINAL, executions
 from .tasks import task_row
 
@@ -43,7 +44,21 @@ class Claim:
     previous: dict | None
 
 
+_SET_EXECUTION_WORKSPACE = update(executions).where(
+    executions.c.id == bindparam("exec_key"), executions.c.status == RUNNING
+)
+
+
 class RunStore(Part):
+    @cached_property
+    def _last_finished_execution(self):
+        return (
+            select(executions)
+            .where(executions.c.task_id == bindparam("task_key"), executions.c.status != RUNNING)
+            .order_by(executions.c.started_at.desc(), self.db.insertion_order(executions).desc())
+            .limit(1)
+        )
+
     def claim_run(
         self,
         task_id: str,
@@ -65,15 +80,7 @@ class RunStore(Part):
             check(start)
             if start.task is None:
                 return None
-            previous = first(
-                conn,
-                select(executions)
-                .where(executions.c.task_id == task_id, executions.c.status != RUNNING)
-                .order_by(
-                    executions.c.started_at.desc(), self.db.insertion_order(executions).desc()
-                )
-                .limit(1),
-            )
+            previous = first(conn, self._last_finished_execution, {"task_key": task_id})
             execution = self._claim(
                 conn,
                 new_id(),
@@ -87,8 +94,7 @@ class RunStore(Part):
             )
             if execution is None:
                 return None
-            workspace = first(conn, self.current_workspace_query(task_id))
-            return Claim(start, execution, workspace, previous)
+            return Claim(start, execution, self._current_workspace(conn, task_id), previous)
 
         return self.db.write(write)
 
@@ -116,9 +122,8 @@ class RunStore(Part):
                 conn, task_id, repo_path, branch, worktree_path, base_commit
             )
             conn.execute(
-                update(executions)
-                .where(executions.c.id == exec_id, executions.c.status == RUNNING)
-                .values(workspace_id=workspace["id"] if workspace else None)
+                _SET_EXECUTION_WORKSPACE,
+                {"exec_key": exec_id, "workspace_id": workspace["id"] if workspace else None},
             )
             return workspace
 
@@ -135,17 +140,17 @@ class RunStore(Part):
         return self.db.write(write)
 
     def settle_run(
-        self, task_id: str, exec_id: str, to: str, exec_status: str, **close
+        self, task_id: str, exec_id: str, to: str, exec_status: str, **fields
     ) -> StatusChange:
         """Move the task to ``to`` while ``exec_id`` holds its claim, and close the execution
-        ``exec_status`` either way (``close``: :meth:`close_execution`'s fields)."""
+        ``exec_status`` either way (``fields``: :meth:`close_execution`'s)."""
 
         if exec_status not in EXECUTION_TERMINAL:
             raise ValueError(f"not a terminal execution status: '{exec_status}'")
 
         def write(conn) -> StatusChange:
             change = self._patch(conn, task_id, status=to, claim_exec_id=exec_id)
-            conn.execute(close_statement(exec_id, exec_status, **close))
+            close(conn, exec_id, exec_status, **fields)
             return change
 
         return self.db.write(write)

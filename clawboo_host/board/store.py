@@ -28,7 +28,7 @@ from . import migrate
 from .budgets import MICRO_PER_CENT, MICRO_PER_USD, SOFT_CAP_PERCENT, BudgetStore, budget_status
 from .comments import CommentStore
 from .common import BoardError, StatusChange, UnknownReference, new_id, now_iso
-from .database import Database, StoreClosed, first, rows, sqlite_url
+from .database import Database, StoreClosed, rows, sqlite_url
 from .executions import ExecutionStore, process_groups
 from .hosts import ORPHAN_ERROR, HostStore
 from .records import (
@@ -138,7 +138,7 @@ class BoardStore(
                 "task": task,
                 "comments": rows(conn, self.comments_query(task_id)),
                 "executions": rows(conn, self.executions_query(task_id)),
-                "workspace": first(conn, self.current_workspace_query(task_id)),
+                "workspace": self._current_workspace(conn, task_id),
             }
 
         return self.db.read(read)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, exists, insert, select, text, update
+from sqlalchemy import Connection, bindparam, exists, insert, select, text, update
 
 from ..redaction import redact
 from . import states
@@ -29,23 +29,52 @@ UNCLAIMED: dict[str, Any] = {
 }
 
 
-def claim_statement(task_id: str, agent_id: str, runtime_id: str, claim_exec_id: str | None):
-    """The one conditional UPDATE that makes a claim (run-flow §2.3)."""
-    return (
-        update(tasks)
-        .where(
-            tasks.c.id == task_id,
-            tasks.c.status == states.TODO,
-            tasks.c.assignee_agent_id.is_(None),
-        )
-        .values(
-            assignee_agent_id=agent_id,
-            assignee_runtime=runtime_id,
-            claim_exec_id=claim_exec_id,
-            status=states.IN_PROGRESS,
-            updated_at=now_iso(),
-        )
+# Statements of the run path, built once and bound per call (see ``database.first``). A bound
+# name never equals a column's: an UPDATE's other parameters are its SET clause.
+_TASK_ROW = select(tasks).where(tasks.c.id == bindparam("task_key"))
+_TASK_ROW_LOCKED = _TASK_ROW.with_for_update()
+_TASK_EXISTS = select(exists().where(tasks.c.id == bindparam("task_key")))
+_UPDATE_TASK = update(tasks).where(tasks.c.id == bindparam("task_key"))
+_CLAIM = update(tasks).where(
+    tasks.c.id == bindparam("task_key"),
+    tasks.c.status == states.TODO,
+    tasks.c.assignee_agent_id.is_(None),
+)
+_ANCESTOR_CHAIN = text(
+    """
+    WITH RECURSIVE chain(id) AS (
+        SELECT parent_task_id FROM tasks
+         WHERE id = :task_key AND parent_task_id IS NOT NULL
+        UNION
+        SELECT t.parent_task_id FROM tasks t JOIN chain c ON t.id = c.id
+         WHERE t.parent_task_id IS NOT NULL
     )
+    SELECT t.* FROM tasks t JOIN chain c ON t.id = c.id
+    """
+)
+
+
+def claim(
+    conn: Connection, task_id: str, agent_id: str, runtime_id: str, claim_exec_id: str | None
+) -> bool:
+    """The one conditional UPDATE that makes a claim (run-flow §2.3): True when it won."""
+    won = conn.execute(
+        _CLAIM,
+        {
+            "task_key": task_id,
+            "assignee_agent_id": agent_id,
+            "assignee_runtime": runtime_id,
+            "claim_exec_id": claim_exec_id,
+            "status": states.IN_PROGRESS,
+            "updated_at": now_iso(),
+        },
+    )
+    return won.rowcount == 1
+
+
+def update_task(conn: Connection, task_id: str, **values: Any) -> int:
+    """Set ``values`` on the task; the changed row count."""
+    return conn.execute(_UPDATE_TASK, {"task_key": task_id, **values}).rowcount
 
 
 def release_statement(task_id: str, claim_exec_id: str | None = None):
@@ -63,12 +92,11 @@ def _verify_command(value) -> str | None:
 
 
 def task_row(conn: Connection, task_id: str, lock: bool = False) -> dict | None:
-    statement = select(tasks).where(tasks.c.id == task_id)
-    return first(conn, statement.with_for_update() if lock else statement)
+    return first(conn, _TASK_ROW_LOCKED if lock else _TASK_ROW, {"task_key": task_id})
 
 
 def task_exists(conn: Connection, task_id: str) -> bool:
-    return conn.execute(select(exists().where(tasks.c.id == task_id))).scalar_one()
+    return conn.execute(_TASK_EXISTS, {"task_key": task_id}).scalar_one()
 
 
 class TaskStore(Part):
@@ -206,7 +234,7 @@ class TaskStore(Part):
         sets["updated_at"] = now_iso()
         if "completed_at" in sets:
             sets["completed_at"] = sets["updated_at"]
-        conn.execute(update(tasks).where(tasks.c.id == task_id).values(**sets))
+        update_task(conn, task_id, **sets)
         return StatusChange(True, None, task_row(conn, task_id), previous)
 
     @staticmethod
@@ -235,21 +263,7 @@ class TaskStore(Part):
     @staticmethod
     def _task_with_ancestors(conn: Connection, task_id: str) -> tuple[dict | None, list[dict]]:
         """The task (None when missing) and its ancestor chain, nearest first, cycle-safe."""
-        chain = rows(
-            conn,
-            text(
-                """
-                    WITH RECURSIVE chain(id) AS (
-                        SELECT parent_task_id FROM tasks
-                         WHERE id = :id AND parent_task_id IS NOT NULL
-                        UNION
-                        SELECT t.parent_task_id FROM tasks t JOIN chain c ON t.id = c.id
-                         WHERE t.parent_task_id IS NOT NULL
-                    )
-                    SELECT t.* FROM tasks t JOIN chain c ON t.id = c.id
-                    """
-            ).bindparams(id=task_id),
-        )
+        chain = rows(conn, _ANCESTOR_CHAIN, {"task_key": task_id})
         start = task_row(conn, task_id)
         by_id = {r["id"]: r for r in chain}
         out: list[dict] = []
@@ -274,7 +288,7 @@ class TaskStore(Part):
 
     def claim(self, task_id: str, agent_id: str, runtime_id: str) -> bool:
         """Atomically take a ``todo`` task with no assignee: True for exactly one claimer."""
-        return self.db.execute(claim_statement(task_id, agent_id, runtime_id, None)) == 1
+        return self.db.write(lambda conn: claim(conn, task_id, agent_id, runtime_id, None))
 
     def release(self, task_id: str, claim_exec_id: str | None = None) -> bool:
         """``in_progress`` → ``todo`` with the assignee cleared; a no-op (False) otherwise.

@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert, select, update
+from functools import cached_property
+
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from .common import Part, new_id, now_iso
 from .database import first
 from .schema import WORKSPACE_STATUSES, tasks, workspaces
+from .tasks import update_task
+
+_INSERT_WORKSPACE = insert(workspaces).returning(*workspaces.c)
+_UPDATE_WORKSPACE = (
+    update(workspaces).where(workspaces.c.id == bindparam("ws_key")).returning(*workspaces.c)
+)
 
 
 class WorkspaceStore(Part):
-    def current_workspace_query(self, task_id: str):
-        """The task's current workspace: its newest row (any status)."""
+    @cached_property
+    def _current_workspace_query(self):
         return (
             select(workspaces)
-            .where(workspaces.c.task_id == task_id)
+            .where(workspaces.c.task_id == bindparam("task_key"))
             .order_by(workspaces.c.created_at.desc(), self.db.insertion_order(workspaces).desc())
             .limit(1)
         )
 
+    def _current_workspace(self, conn: Connection, task_id: str) -> dict | None:
+        """The task's current workspace: its newest row (any status)."""
+        return first(conn, self._current_workspace_query, {"task_key": task_id})
+
     def get_workspace(self, task_id: str) -> dict | None:
         """The task's current workspace: its newest row (any status)."""
-        return self.db.one(self.current_workspace_query(task_id))
+        return self.db.read(lambda conn: self._current_workspace(conn, task_id))
 
     def save_workspace(
         self,
@@ -51,14 +63,12 @@ class WorkspaceStore(Part):
     ) -> dict | None:
         """:meth:`save_workspace` inside the caller's write transaction."""
         ts = now_iso()
-        pointed = conn.execute(
-            update(tasks)
-            .where(tasks.c.id == task_id)
-            .values(worktree_ref=worktree_path, branch_ref=branch, updated_at=ts)
+        pointed = update_task(
+            conn, task_id, worktree_ref=worktree_path, branch_ref=branch, updated_at=ts
         )
-        if pointed.rowcount != 1:
+        if pointed != 1:
             return None  # no such task
-        current = first(conn, self.current_workspace_query(task_id))
+        current = self._current_workspace(conn, task_id)
         fields = dict(
             repo_path=repo_path,
             branch=branch,
@@ -68,12 +78,9 @@ class WorkspaceStore(Part):
             last_used_at=ts,
         )
         if current is not None:
-            statement = update(workspaces).where(workspaces.c.id == current["id"]).values(**fields)
-        else:
-            statement = insert(workspaces).values(
-                id=new_id(), task_id=task_id, created_at=ts, **fields
-            )
-        return first(conn, statement.returning(*workspaces.c))
+            return first(conn, _UPDATE_WORKSPACE, {"ws_key": current["id"], **fields})
+        row = dict(id=new_id(), task_id=task_id, created_at=ts, **fields)
+        return first(conn, _INSERT_WORKSPACE, row)
 
     def set_workspace_status(self, workspace_id: str, status: str) -> bool:
         if status not in WORKSPACE_STATUSES:

@@ -24,16 +24,22 @@ async def account(svc: Services, run: PreparedRun, tally: RunTally, event: CostE
     tally.cost_usd = (tally.cost_usd or 0.0) + usd
     tally.input_tokens += max(event.input_tokens, 0)
     tally.output_tokens += max(event.output_tokens, 0)
-    for scope, scope_id in run.budget_scopes:
-        if scope_id:
-            await svc.db(svc.board.record_spend, scope, scope_id, usd)
-    await check_budgets(svc, run, tally)
+    await stop_on_paused_budget(
+        svc, run, tally, await svc.db(svc.board.spend, run.budget_scopes, usd)
+    )
 
 
 async def check_budgets(svc: Services, run: PreparedRun, tally: RunTally) -> bool:
     """True (and the run aborted with reason ``budget``) when one of its cap budgets is paused;
     every other run in that scope, on whichever host, is asked to stop too."""
-    stop = await svc.db(svc.board.paused_cap_budget, run.budget_scopes)
+    paused = await svc.db(svc.board.paused_cap_budget, run.budget_scopes)
+    return await stop_on_paused_budget(svc, run, tally, paused)
+
+
+async def stop_on_paused_budget(
+    svc: Services, run: PreparedRun, tally: RunTally, stop: tuple[str, str] | None
+) -> bool:
+    """:func:`check_budgets` with the paused budget already read."""
     if stop and tally.budget_stop is None:
         tally.budget_stop = stop[0]
         run.abort.set("budget")
