@@ -14,8 +14,14 @@ from ..run import ASSIGNEE_PATTERN, RunRequest
 from .errors import ApiError
 
 
-def get_host(request: Request) -> Host:
+def host_of(request: Request) -> Host:
     return request.app.state.host
+
+
+async def get_host(request: Request) -> Host:
+    """The ``Depends`` form of :func:`host_of`. Async, so FastAPI calls it inline: a plain
+    ``def`` dependency costs every request a hop to a worker thread and back."""
+    return host_of(request)
 
 
 async def json_body(request: Request) -> dict:

@@ -10,20 +10,21 @@ from ..host import Host
 from ..plugin_api.types import AbortSignal
 from ..run import RunRefused
 from . import contract as c
-from .deps import abort_on_disconnect, get_host, json_body, parse_run_request, text_field
+from .deps import abort_on_disconnect, get_host, host_of, json_body, parse_run_request, text_field
 from .errors import error_response
 from .sse import EventStream
 
 router = APIRouter(prefix="/api/runtimes")
 
 
-def runtime_id(
+async def runtime_id(
     id: str = Path(
         description="A runtime id (case-sensitive).", examples=["claude-code", "clawboo-native"]
     ),
     host: Host = Depends(get_host),
 ) -> str:
-    """The path's runtime id, or 404 for an unknown, reserved or wrongly-cased id."""
+    """The path's runtime id, or 404 for an unknown, reserved or wrongly-cased id (async:
+    answered inline, not on a worker thread)."""
     if host.registry.get(id) is None:
         raise UnknownRuntime(id)
     return id
@@ -37,7 +38,7 @@ def unknown_runtime(request: Request) -> UnknownRuntime | None:
     if not path.startswith(prefix) or "/" not in path[len(prefix) :]:
         return None
     rid = path[len(prefix) :].split("/", 1)[0]
-    return UnknownRuntime(rid) if get_host(request).registry.get(rid) is None else None
+    return UnknownRuntime(rid) if host_of(request).registry.get(rid) is None else None
 
 
 @router.get("", response_model=None, responses=c.ok(c.RuntimeList))
