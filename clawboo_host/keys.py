@@ -92,7 +92,7 @@ class KeyResolver:
     def _environ(self) -> Mapping[str, str]:
         return os.environ if self._env is None else self._env
 
-    def _home_dir(self) -> Path:
+    def home_dir(self) -> Path:
         return self._home if self._home is not None else Path.home()
 
     # ── sources ──────────────────────────────────────────────────────────────────
@@ -105,7 +105,7 @@ class KeyResolver:
         return self.vault.get(name) or None
 
     def openclaw_env_path(self) -> Path:
-        return openclaw_state_dir(self._environ(), self._home_dir()) / ".env"
+        return openclaw_state_dir(self._environ(), self.home_dir()) / ".env"
 
     def from_openclaw(self, name: str) -> str | None:
         return read_dotenv_var(self.openclaw_env_path(), name)

@@ -10,6 +10,11 @@ depends on changes. The snapshot (the rows and their encoded JSON) is reused whi
   (inode, size, mtime, ctime), so a key written by another process counts too;
 - the directories binaries are looked up in (``PATH`` and the user-install dirs): their
   mtime/ctime, so a CLI that appears or goes is seen by the next request;
+- OpenClaw's candidate state dirs (``~/.openclaw`` …), which decide where its ``.env`` is.
+
+The paths themselves are worked out once (again only when the environment or one of those
+stats changes: npm's bin dir and OpenClaw's ``.env`` are lookups), so a request costs only
+the ``stat`` calls.
 - the auth-probe TTL (``CLAWBOO_STATUS_TTL_S``, default 5 s, ``0`` = always recompute): what
   plugins probe outside the host (CLI logins, a gateway config) is at most that old. An
   expired snapshot is still served while one refresh runs in the background, so a slow
@@ -33,11 +38,20 @@ from dataclasses import dataclass
 from .keys import KeyResolver
 from .plugin_api.binaries import npm_global_bin_dir
 from .plugin_api.settings import positive_float
+from .reference_compat import OPENCLAW_STATE_DIR_NAMES, OPENCLAW_STATE_DIR_OVERRIDES
 from .status import RuntimeStatus, StatusService
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL_S = 5.0
+#: The environment variables the watched paths are worked out from.
+_ENV_INPUTS = (
+    "PATH",
+    "HOME",
+    "NPM_CONFIG_PREFIX",
+    "npm_config_prefix",
+    *OPENCLAW_STATE_DIR_OVERRIDES,
+)
 
 
 def _stat_key(path: str | os.PathLike[str]) -> tuple | None:
@@ -75,6 +89,10 @@ class StatusSnapshot:
         self._snapshot: Snapshot | None = None
         self._computing: asyncio.Task | None = None
         self._refreshing: asyncio.Task | None = None
+        self._env_key: tuple | None = None
+        self._input_paths: tuple[str, ...] = ()
+        self._derived_key: tuple | None = None
+        self._derived_paths: tuple[str, ...] = ()
 
     @staticmethod
     def _ttl(env: Mapping[str, str]) -> float:
@@ -89,31 +107,33 @@ class StatusSnapshot:
         """Something the status depends on changed (install, connect, disconnect)."""
         self._generation += 1
 
-    def _watched_dirs(self) -> list[str]:
-        dirs = [d for d in (self.env.get("PATH") or "").split(os.pathsep) if d]
+    def _inputs(self) -> tuple[str, ...]:
+        """What is stat'ed on every request, worked out once per environment: the vault's
+        files, the ``PATH`` dirs (each once), ``~/.local/bin`` and OpenClaw's state dirs."""
+        vault = self.keys.vault
+        paths = [vault.dir, vault.keys_path, vault.disconnected_path, vault.master_key_path]
+        paths += [d for d in (self.env.get("PATH") or "").split(os.pathsep) if d]
         home = self.env.get("HOME")
         if home:
-            dirs.append(os.path.join(home, ".local", "bin"))
-        npm_bin = npm_global_bin_dir(self.env)  # cached after the first lookup
-        if npm_bin:
-            dirs.append(npm_bin)
-        return dirs
+            paths.append(os.path.join(home, ".local", "bin"))
+        paths += [self.keys.home_dir() / name for name in OPENCLAW_STATE_DIR_NAMES]
+        return tuple(dict.fromkeys(os.fspath(p) for p in paths))
+
+    def _derived(self) -> tuple[str, ...]:
+        """Paths found by a lookup (npm's global bin, OpenClaw's ``.env``): looked up again
+        only when the inputs' stats or the environment change, since they decide the result."""
+        found = (npm_global_bin_dir(self.env), self.keys.openclaw_env_path())
+        return tuple(os.fspath(p) for p in found if p)
 
     def fingerprint(self) -> tuple:
         """Cheap (a few dozen ``stat`` calls): everything host-side the status reads."""
-        vault = self.keys.vault
-        files = (
-            vault.dir,
-            vault.keys_path,
-            vault.disconnected_path,
-            vault.master_key_path,
-            self.keys.openclaw_env_path(),
-        )
-        return (
-            self._generation,
-            tuple(_stat_key(p) for p in files),
-            tuple(_stat_key(d) for d in self._watched_dirs()),
-        )
+        env_key = tuple(self.env.get(name) for name in _ENV_INPUTS)
+        if env_key != self._env_key:
+            self._env_key, self._input_paths = env_key, self._inputs()
+        inputs = tuple(_stat_key(p) for p in self._input_paths)
+        if (env_key, inputs) != self._derived_key:
+            self._derived_key, self._derived_paths = (env_key, inputs), self._derived()
+        return (self._generation, inputs, tuple(_stat_key(p) for p in self._derived_paths))
 
     async def _compute(self, fingerprint: tuple) -> Snapshot:
         rows = await self.status.all()

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import types
+from pathlib import Path
 
 import pytest
 
 from clawboo_host.config import HostConfig
-from clawboo_host.plugin_api import Health, hookimpl
+from clawboo_host.plugin_api import Health, InstallSpec, hookimpl
 from clawboo_host.testing import mock_runtime
 from clawboo_host.testing.helpers import wait_until
 from clawboo_host.vault import Vault
@@ -101,3 +102,81 @@ def test_a_cli_appearing_on_path_and_a_disconnect_are_seen_by_the_next_list(
         assert row(client, "clawboo-native")["connectionState"] == "ready"
         client.post("/api/runtimes/clawboo-native/disconnect")
         assert row(client, "clawboo-native")["connectionState"] == "needs-auth"
+
+
+def test_an_openclaw_state_dir_that_appears_later_is_read_by_the_next_list(
+    clawboo_host_factory, clawboo_env
+):
+    """Where OpenClaw's ``.env`` lives is a lookup (the first existing legacy dir): a legacy
+    dir created after the snapshot moves it, and a later edit of that file is seen too."""
+    env = dict(clawboo_env, CLAWBOO_STATUS_TTL_S="600")
+    env.pop("OPENCLAW_STATE_DIR")
+    home = Path(env["HOME"])
+    with clawboo_host_factory(env=env).client() as client:
+        assert row(client, "clawboo-native")["connectionState"] == "needs-auth"
+        (home / ".clawdbot").mkdir()
+        (home / ".clawdbot" / ".env").write_text("# no key yet\n")
+        assert row(client, "clawboo-native")["connectionState"] == "needs-auth"
+        (home / ".clawdbot" / ".env").write_text("ANTHROPIC_API_KEY=sk-ant-" + "legacy-dir-1\n")
+        assert row(client, "clawboo-native")["connectionState"] == "ready"
+        (home / ".openclaw").mkdir()  # the first candidate now exists: its (absent) .env wins
+        assert row(client, "clawboo-native")["connectionState"] == "needs-auth"
+
+
+@pytest.mark.parametrize("where", ["local-bin", "npm-bin"])
+def test_a_cli_appearing_in_a_user_install_dir_created_later_is_seen_by_the_next_list(
+    clawboo_host_factory, clawboo_env, where
+):
+    """``~/.local/bin`` and npm's global bin dir need not exist when the snapshot is taken."""
+    env = dict(clawboo_env, CLAWBOO_STATUS_TTL_S="600")
+    bin_dir = (
+        Path(env["HOME"]) / ".local" / "bin"
+        if where == "local-bin"
+        else Path(env["NPM_CONFIG_PREFIX"]) / "bin"
+    )
+    with clawboo_host_factory(env=env).client() as client:
+        assert row(client, "codex")["connectionState"] == "not-installed"
+        bin_dir.mkdir(parents=True)
+        codex = bin_dir / "codex"
+        codex.write_text("#!/usr/bin/env python3\n" + CODEX_LOGGED_OUT)
+        codex.chmod(0o755)
+        assert row(client, "codex")["connectionState"] == "needs-login"
+
+
+def test_an_install_refreshes_the_list_even_when_no_watched_file_changed(
+    clawboo_host_factory, clawboo_env, fake_executables, tmp_path
+):
+    """The install route invalidates the snapshot itself: here the only trace of the install
+    is a file the snapshot does not watch, read by the runtime's health hook."""
+    marker = tmp_path / "installed-marker"
+    marker.write_text("before")
+    module = types.ModuleType("installable_runtime")
+    descriptor = dataclasses.replace(
+        mock_runtime.DESCRIPTOR,
+        id="installable",
+        name="Installable",
+        cli_binary="installable-cli",
+        install=InstallSpec(method="npm", package="installable-cli@1"),
+    )
+
+    @hookimpl
+    def clawboo_runtime_descriptor():
+        return descriptor
+
+    @hookimpl
+    def clawboo_runtime_health():
+        return Health(ok=False, message=marker.read_text())
+
+    module.clawboo_runtime_descriptor = clawboo_runtime_descriptor
+    module.clawboo_runtime_health = clawboo_runtime_health
+    npm = f"import pathlib\npathlib.Path({str(marker)!r}).write_text('after')\n"
+    fake_executables.add("npm", npm)
+    env = dict(clawboo_env, CLAWBOO_STATUS_TTL_S="600")
+    server = clawboo_host_factory(plugins=[("installable", module)], env=env)
+    with server.client() as client:
+        assert row(client, "installable")["health"]["message"] == "before"
+        assert row(client, "installable")["health"]["message"] == "before"  # from memory
+        response = client.post("/api/runtimes/installable/install")
+        assert response.status_code == 200 and '"success":true' in response.text
+        assert marker.read_text() == "after"
+        assert row(client, "installable")["health"]["message"] == "after"
