@@ -35,6 +35,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .fs_changes import FsChanges
 from .keys import KeyResolver
 from .plugin_api.binaries import npm_global_bin_dir
 from .plugin_api.settings import positive_float
@@ -93,6 +94,10 @@ class StatusSnapshot:
         self._input_paths: tuple[str, ...] = ()
         self._derived_key: tuple | None = None
         self._derived_paths: tuple[str, ...] = ()
+        self._changes: FsChanges | None = None
+        self._unwatched: tuple[str, ...] = ()
+        self._unwatched_stats: tuple = ()
+        self._fingerprint: tuple = ()
 
     @staticmethod
     def _ttl(env: Mapping[str, str]) -> float:
@@ -126,14 +131,45 @@ class StatusSnapshot:
         return tuple(os.fspath(p) for p in found if p)
 
     def fingerprint(self) -> tuple:
-        """Cheap (a few dozen ``stat`` calls): everything host-side the status reads."""
+        """Everything host-side the status reads. The last one is reused while the watched
+        paths report no change (see :mod:`.fs_changes`) and the unwatched ones (missing
+        paths, symlinks) stat the same: then a request costs one ``read`` and a few stats."""
         env_key = tuple(self.env.get(name) for name in _ENV_INPUTS)
+        if (
+            self._changes is not None
+            and self._fingerprint[0] == self._generation
+            and env_key == self._env_key
+            and not self._changes.changed()
+            and tuple(_stat_key(p) for p in self._unwatched) == self._unwatched_stats
+        ):
+            return self._fingerprint
         if env_key != self._env_key:
             self._env_key, self._input_paths = env_key, self._inputs()
+        self._watch(self._input_paths)  # before the stats: a change after them is an event
         inputs = tuple(_stat_key(p) for p in self._input_paths)
         if (env_key, inputs) != self._derived_key:
             self._derived_key, self._derived_paths = (env_key, inputs), self._derived()
-        return (self._generation, inputs, tuple(_stat_key(p) for p in self._derived_paths))
+        self._watch(self._derived_paths, more=True)
+        derived = tuple(_stat_key(p) for p in self._derived_paths)
+        self._fingerprint = (self._generation, inputs, derived)
+        self._unwatched_stats = tuple(_stat_key(p) for p in self._unwatched)
+        return self._fingerprint
+
+    def _watch(self, paths: tuple[str, ...], more: bool = False) -> None:
+        """Watch ``paths`` (``more``: as well as the ones already watched)."""
+        if not more:
+            self._close_watch()
+            self._changes, self._unwatched = FsChanges.open(), ()
+        unwatched = self._changes.add(paths) if self._changes is not None else None
+        if unwatched is None:  # no inotify: every path is stat'ed on every request
+            self._changes = None
+        else:
+            self._unwatched += tuple(unwatched)
+
+    def _close_watch(self) -> None:
+        if self._changes is not None:
+            self._changes.close()
+            self._changes = None
 
     async def _compute(self, fingerprint: tuple) -> Snapshot:
         rows = await self.status.all()
@@ -182,3 +218,4 @@ class StatusSnapshot:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+        self._close_watch()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from clawboo_host.config import HostConfig
+from clawboo_host.fs_changes import FsChanges
 from clawboo_host.plugin_api import Health, InstallSpec, hookimpl
 from clawboo_host.testing import mock_runtime
 from clawboo_host.testing.helpers import wait_until
@@ -36,6 +37,15 @@ def probing_plugin(state: dict) -> types.ModuleType:
     module.clawboo_runtime_descriptor = clawboo_runtime_descriptor
     module.clawboo_runtime_health = clawboo_runtime_health
     return module
+
+
+@pytest.fixture(autouse=True, params=["inotify", "stat"])
+def change_detection(request, monkeypatch):
+    """Every test runs twice: paths watched through inotify, and (as where inotify is
+    unavailable) every path stat'ed on every list."""
+    if request.param == "stat":
+        monkeypatch.setattr(FsChanges, "open", classmethod(lambda cls: None))
+    return request.param
 
 
 def row(client, rid: str) -> dict:
