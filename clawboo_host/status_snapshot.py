@@ -13,8 +13,10 @@ depends on changes. The snapshot (the rows and their encoded JSON) is reused whi
 - OpenClaw's candidate state dirs (``~/.openclaw`` …), which decide where its ``.env`` is.
 
 The paths themselves are worked out once (again only when the environment or one of those
-stats changes: npm's bin dir and OpenClaw's ``.env`` are lookups), so a request costs only
-the ``stat`` calls.
+stats changes: npm's bin dir and OpenClaw's ``.env`` are lookups), and are watched through
+inotify (:mod:`.fs_changes`): while no event came, the last fingerprint stands and a request
+costs one ``read`` plus a ``stat`` of each path that cannot be watched (a symlink). Without
+inotify every path is stat'ed on every request.
 - the auth-probe TTL (``CLAWBOO_STATUS_TTL_S``, default 5 s, ``0`` = always recompute): what
   plugins probe outside the host (CLI logins, a gateway config) is at most that old. An
   expired snapshot is still served while one refresh runs in the background, so a slow
