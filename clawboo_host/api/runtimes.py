@@ -43,9 +43,9 @@ def unknown_runtime(request: Request) -> UnknownRuntime | None:
 
 @router.get("", response_model=None, responses=c.ok(c.RuntimeList))
 async def list_runtimes(request: Request) -> Response:
-    """From the warm status snapshot (``status_snapshot.py``), already encoded. The host is
-    taken from the request, not through ``Depends``: the list is the hot path, and
-    resolving a dependency costs more than the snapshot lookup itself."""
+    """From the warm status snapshot (``status_snapshot.py``), already encoded."""
+    # The host comes from the request, not ``Depends``: on this hot path resolving a
+    # dependency costs more than the snapshot lookup itself.
     body = await host_of(request).status_snapshot.list_body()
     return Response(body, media_type="application/json")
 
