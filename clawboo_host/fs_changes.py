@@ -6,9 +6,10 @@ next :meth:`FsChanges.changed` sees it: nothing is missed between two checks. Wh
 is unavailable (another OS, no watches left) the caller stats every path itself.
 
 A missing path is watched through the nearest existing directory above it (it cannot appear
-without an entry being made there). A symlink is never watched (a watch follows it to its
-target, so re-pointing the link would go unseen): such paths are handed back for the caller
-to keep stat'ing.
+without an entry being made there). A path that is a symlink, or a file in a symlinked
+directory, is not watched (a watch follows the link to its target, so re-pointing it would
+go unseen): such paths are handed back for the caller to keep stat'ing. Symlinks higher up
+(``/home`` → elsewhere) are taken as fixed while the host runs.
 """
 
 from __future__ import annotations
@@ -130,7 +131,9 @@ class FsChanges:
 
     def changed(self) -> bool:
         """True when any event arrived since the last call (also an overflow, or a watch
-        dropped because its path went)."""
+        dropped because its path went); always True once closed."""
+        if self._fd < 0:
+            return True
         seen = False
         while True:
             try:

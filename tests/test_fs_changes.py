@@ -59,3 +59,10 @@ def test_a_symlink_is_left_to_the_caller(tmp_path, watcher):
     inside = link / "file"
     inside.write_text("x")
     assert watcher.add([str(link), str(inside)]) == [str(link), str(inside)]
+
+
+def test_a_closed_watcher_reports_a_change_rather_than_failing(tmp_path):
+    changes = FsChanges.open()
+    changes.add([str(tmp_path)])
+    changes.close()
+    assert changes.changed()
