@@ -34,7 +34,7 @@ def create_app(config: HostConfig, registry: RuntimeRegistry | None = None) -> F
             return live
         return run_secrets(host.registry, host.keys, scope.runtime_id, host.config.env).values
 
-    mcp_tasks = LazyMcpTasks(  # the MCP SDK is imported after the port is bound
+    mcp_tasks = LazyMcpTasks(  # the MCP SDK is imported when a run first needs it
         lambda module: module.build_mcp_tasks(
             lambda: host.board,
             host.run_tokens,
@@ -62,6 +62,7 @@ def create_app(config: HostConfig, registry: RuntimeRegistry | None = None) -> F
 
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     app.state.host = host
+    app.state.mcp_tasks = mcp_tasks
     _install_error_handlers(app)
     from .security import install_security
 

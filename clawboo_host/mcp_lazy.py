@@ -1,9 +1,11 @@
-"""The board's MCP tasks server, started after the port is bound.
+"""The board's MCP tasks server, started when first needed.
 
-Importing the MCP SDK costs about a third of a second, and no first request needs it (only
-runs do, through ``/api/mcp/tasks``). So the host's lifespan starts it in the background:
-the import happens in a worker thread, then the SDK's session manager runs in its own task
-until shutdown. A request that arrives first waits for it (bounded), then is served as usual.
+Importing the MCP SDK costs about a third of a second of CPU, and only runs need the server
+(their agents call ``/api/mcp/tasks``). Importing it while the host starts would slow the
+first requests (the import holds the GIL), so nothing is imported until :meth:`LazyMcpTasks.warm`
+is called (a run of a runtime with MCP is starting) or a request reaches the route. Then the
+import happens in a worker thread and the SDK's session manager runs in its own task until
+shutdown; a request that arrives first waits for it (bounded), then is served as usual.
 """
 
 from __future__ import annotations
@@ -34,16 +36,19 @@ class LazyMcpTasks:
 
     def __init__(self, build: Callable[[Any], Any]) -> None:
         self._build = build
+        self._wanted: asyncio.Event | None = None  # set: import and start the server
         self._ready: asyncio.Event | None = None
         self.tasks: Any = None  # the McpTasks, once running
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
+        wanted = self._wanted = asyncio.Event()
         ready = self._ready = asyncio.Event()
         stop = asyncio.Event()
 
         async def serve() -> None:
             try:
+                await wanted.wait()
                 module = await anyio.to_thread.run_sync(
                     importlib.import_module, "clawboo_host.mcp_tasks"
                 )
@@ -63,10 +68,18 @@ class LazyMcpTasks:
             yield
         finally:
             stop.set()
+            if not wanted.is_set():  # never needed: nothing to import on the way out
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    def warm(self) -> None:
+        """Start importing and starting the server in the background (no-op once started)."""
+        if self._wanted is not None:
+            self._wanted.set()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.warm()
         if self._ready is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._ready.wait(), START_WAIT_S)

@@ -189,6 +189,8 @@ async def run(
             prepared = await host.executor.prepare(rid, run_request, abort)
         except RunRefused as refusal:
             return error_response(refusal)
+        if prepared.descriptor.capabilities.mcp:  # its agent will call the tasks server
+            request.app.state.mcp_tasks.warm()
         if not wants_stream:
             return JSONResponse(await host.executor.execute(prepared))
 
