@@ -409,22 +409,17 @@ def discover_entry_points(
     """Every ``clawboo.runtimes`` entry point with its distribution's name and version; the
     fault-injection runtime's only with ``include_mock``.
 
-    Reads installed metadata only; nothing is imported.
+    Reads installed metadata only; nothing is imported. A distribution found twice on
+    sys.path (e.g. user site and venv) is not two providers: ``entry_points()`` keeps the
+    first copy, telling copies apart by their dist-info folder's name, so only the plugins'
+    own METADATA files are parsed (parsing every installed one costs tens of ms at start).
     """
     found = []
-    seen: set[str] = set()
-    for dist in metadata.distributions():
-        # One distribution found twice on sys.path (e.g. user site and venv) is not two
-        # providers: like importlib's own entry_points(), the first copy wins.
-        name = dist.metadata["Name"]
-        if name:
-            key = normalized_name(name)
-            if key in seen:
-                continue
-            seen.add(key)
-        for ep in dist.entry_points:
-            if ep.group == ENTRY_POINT_GROUP and (include_mock or ep.name != MOCK_RUNTIME_ID):
-                found.append((ep, dist.metadata["Name"], dist.version))
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if include_mock or ep.name != MOCK_RUNTIME_ID:
+            dist = ep.dist
+            name, version = (dist.metadata["Name"], dist.version) if dist else (None, None)
+            found.append((ep, name, version))
     return found
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 
-from clawboo_host.registry import MOCK_RUNTIME_ID, build_registry
+from clawboo_host.registry import MOCK_RUNTIME_ID, build_registry, discover_entry_points
 
 GOOD_PLUGIN = """
 from clawboo_host.plugin_api import Capabilities, RuntimeDescriptor, hookimpl
@@ -98,6 +99,27 @@ def test_one_distribution_found_twice_on_sys_path_is_not_a_duplicate(site, tmp_p
     assert [(r.status, r.distribution) for r in registry.records if r.id == "dup-rt"] == [
         ("ok", "dup-dist")
     ]
+
+
+def test_discovery_parses_only_the_runtime_distributions_metadata(site, monkeypatch):
+    """Parsing every installed distribution's METADATA cost tens of ms of each start-up."""
+    make_dist(
+        site, "good-rt", {"good-rt": "good_rt"}, {"good_rt": GOOD_PLUGIN.format(id="good-rt")}
+    )
+    make_dist(site, "bystander", {}, {})  # installed, provides no runtime
+    parsed: list[str] = []
+    read_text = metadata.PathDistribution.read_text
+
+    def recording_read_text(self, filename):
+        if filename in ("METADATA", "PKG-INFO"):
+            parsed.append(str(self._path))
+        return read_text(self, filename)
+
+    monkeypatch.setattr(metadata.PathDistribution, "read_text", recording_read_text)
+    found = {ep.name: name for ep, name, _ in discover_entry_points()}
+    assert found["good-rt"] == "good-rt"
+    assert any("good_rt-1.0.dist-info" in p for p in parsed)
+    assert not any("bystander" in p for p in parsed), parsed
 
 
 def test_openclaw_is_reserved_and_never_imported(site):
