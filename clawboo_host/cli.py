@@ -150,15 +150,17 @@ def serve(args: argparse.Namespace) -> int:
     from .http_server import uvicorn_config
 
     app = create_app(config)
+    host_services = app.state.host
 
     class HostServer(uvicorn.Server):
         async def shutdown(self, sockets=None) -> None:
             # Stop runs first, so in-flight run requests answer "aborted" and their process
             # trees are killed, instead of uvicorn waiting on them and then cancelling.
-            app.state.host.executor.abort_all("host shutting down")
+            host_services.executor.abort_all("host shutting down")
             await super().shutdown(sockets=sockets)
 
     server = HostServer(uvicorn_config(app))
+    host_services.on_start_failure = lambda: setattr(server, "should_exit", True)
     shown = f"[{host}]" if ":" in host else host
     log.info(
         "clawboo-host serving http://%s:%s (data dir %s, board %s)",
@@ -168,7 +170,7 @@ def serve(args: argparse.Namespace) -> int:
         display_url(config.database_url),
     )
     asyncio.run(server.serve(sockets=[sock]))
-    return 0
+    return 1 if host_services.start_failed else 0
 
 
 def db_copy(args: argparse.Namespace) -> int:

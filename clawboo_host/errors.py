@@ -29,5 +29,9 @@ class Conflict(HostError):
     """The current state forbids it (an install already running, a finished execution)."""
 
 
+class Unavailable(HostError):
+    """A service the request needs is not there (the board failed to open at start-up)."""
+
+
 class StorageBroken(HostError):
     """The host's own storage (the vault) failed; the message names no file path."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import Callable
 
 from .board.calls import board_call
 from .board.store import BoardStore
 from .config import HostConfig
 from .credentials import Credentials
+from .errors import Unavailable
 from .installer import Installer
 from .isolation import detect_sandbox
 from .keys import KeyResolver
@@ -42,6 +46,10 @@ class Host:
         self.executor = Executor(config, self.registry, self.board, self.keys, self.run_tokens)
         self.onboarding = Onboarding(self.registry, self.board, self.keys, config.env)
         self.lease = HostLease(config, self.board, self.executor)
+        self._board_start: asyncio.Task | None = None
+        #: Called if the board's start fails (``serve`` then exits: a host without its board
+        #: must not keep running).
+        self.on_start_failure: Callable[[], None] | None = None
 
     def _list_json(self, rows) -> dict:
         """The ``GET /api/runtimes`` body for these status rows."""
@@ -51,17 +59,57 @@ class Host:
         }
 
     async def start(self) -> None:
+        """Start what every request needs; the board starts in the background.
+
+        Listing runtimes needs no board, so the server answers as soon as the port is bound,
+        while the board is opened (and migrated), the run sandbox probed, this host's lease
+        taken and the crash-recovery sweep run. Every route that reads or changes the board
+        (or starts a run) first awaits :meth:`board_started`, so none sees a board the sweep
+        has not made consistent.
+        """
         self.config.ensure_dirs()
-        await board_call(self.board.open)
-        self.executor.sandbox = await detect_sandbox(self.config)
-        # The lease first: the sweep then knows which runs are this host's own.
-        await self.lease.start()
-        await self.executor.recover(judge_leases=self.lease.may_judge_leases)
+        self._board_start = asyncio.ensure_future(self._start_board())
+
+    async def _start_board(self) -> None:
+        try:
+            await board_call(self.board.open)
+            self.executor.sandbox = await detect_sandbox(self.config)
+            # The lease first: the sweep then knows which runs are this host's own.
+            await self.lease.start()
+            await self.executor.recover(judge_leases=self.lease.may_judge_leases)
+        except Exception:
+            log.exception("the board could not be started")
+            if self.on_start_failure is not None:
+                self.on_start_failure()
+            raise
+
+    @property
+    def start_finished(self) -> bool:
+        """The board's start is over (done or failed)."""
+        return self._board_start is not None and self._board_start.done()
+
+    @property
+    def start_failed(self) -> bool:
+        task = self._board_start
+        return task is not None and task.done() and not task.cancelled() and bool(task.exception())
+
+    async def board_started(self) -> None:
+        """Wait until the board is open, migrated and swept; 503 if that failed."""
+        if self._board_start is None:
+            raise Unavailable("the host is not started")
+        try:
+            await asyncio.shield(self._board_start)
+        except Exception:
+            raise Unavailable("the board is not available (see the host's log)") from None
 
     async def stop(self) -> None:
+        if self._board_start is not None:
+            with contextlib.suppress(Exception):
+                await self._board_start  # a board still starting finishes first
         await self.lease.stop()
         # Runs kill their process trees and report up before the board closes under them.
         await self.executor.shutdown(timeout=self.SHUTDOWN_GRACE_S)
-        await self.lease.release()
+        if not self.start_failed:
+            await self.lease.release()
         await self.status_snapshot.aclose()
         self.board.close()

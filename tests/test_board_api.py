@@ -49,6 +49,8 @@ def client(app):
 
 @pytest.fixture
 def board(app, client):
+    """The store itself, once it is open (the board starts in the background, as routes wait)."""
+    client.portal.call(app.state.host.board_started)
     return app.state.host.board
 
 

@@ -180,7 +180,9 @@ def test_an_older_world_readable_data_dir_is_tightened(tmp_path):
     for name in ("clawboo.db", "clawboo.db-wal"):
         (data / name).touch()
         os.chmod(data / name, 0o644)
-    with server_process(["--port", "0", "--data-dir", str(data)], base_env(tmp_path), data):
+    with server_process(["--port", "0", "--data-dir", str(data)], base_env(tmp_path), data) as port:
+        # the board opens in the background: a board request is answered once it is open
+        assert httpx.get(f"http://127.0.0.1:{port}/api/board/tasks").status_code == 200
         assert _mode(data) == 0o700
         assert _mode(data / "clawboo.db") == 0o600
         assert _mode(data / "clawboo.db-wal") == 0o600

@@ -463,9 +463,10 @@ def test_a_host_killed_mid_run_has_its_runs_process_trees_killed_on_restart(tmp_
         # Nothing of the dead host killed them: they would live on (SIGTERM ignored).
         assert len(still_running(pids, timeout=0)) == 2
     with server_process(["--port", "0"], env, data) as port:
-        # The start-up sweep killed the trees (SIGTERM, then SIGKILL) before releasing.
-        assert still_running(pids, timeout=0) == []
+        # A board read waits for the start-up sweep, which killed the trees (SIGTERM, then
+        # SIGKILL) before releasing the task.
         after = httpx.get(f"http://127.0.0.1:{port}/api/board/tasks/{task['id']}").json()
+        assert still_running(pids, timeout=0) == []
     assert after["task"]["status"] == "todo"
     assert after["executions"][0]["status"] == "failed"
 

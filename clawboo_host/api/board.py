@@ -25,7 +25,7 @@ from ..board.store import (
     workspace_json,
 )
 from . import contract as c
-from .deps import host_of, json_body
+from .deps import json_body, started_host
 from .errors import ApiError
 
 router = APIRouter()
@@ -35,7 +35,7 @@ _MISSING = object()
 
 
 async def _call(request: Request, method: str, *args: Any, **kwargs: Any) -> Any:
-    store = host_of(request).board
+    store = (await started_host(request)).board
     return await board_call(getattr(store, method), *args, **kwargs)
 
 

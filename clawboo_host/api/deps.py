@@ -24,6 +24,14 @@ async def get_host(request: Request) -> Host:
     return host_of(request)
 
 
+async def started_host(request: Request) -> Host:
+    """The host once its board is open and crash recovery has run: a route that reads or
+    changes the board, or starts a run, waits here while the host is still starting."""
+    host = host_of(request)
+    await host.board_started()
+    return host
+
+
 async def json_body(request: Request) -> dict:
     """The request's JSON object; an empty body reads as ``{}``.
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi.responses import JSONResponse
 
-from ..errors import Conflict, HostError, InvalidRequest, NotFound, StorageBroken
+from ..errors import Conflict, HostError, InvalidRequest, NotFound, StorageBroken, Unavailable
 from ..registry import PluginFailure
 from ..run import RunRefused
 
@@ -18,6 +18,7 @@ STATUS_OF: tuple[tuple[type[Exception], int], ...] = (
     (Conflict, 409),
     (StorageBroken, 500),
     (PluginFailure, 502),
+    (Unavailable, 503),
 )
 
 #: A refused run's ``reason`` → its status; a refusal without one (``{"error": ...}``) is 400.

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends
 from ..board.calls import board_call
 from ..host import Host
 from . import contract as c
-from .deps import get_host
+from .deps import started_host
 from .errors import ApiError
 
 router = APIRouter(prefix="/api/executions")
@@ -27,7 +27,7 @@ ABORT_REASON = "aborted by request"
         ),
     },
 )
-async def abort(exec_id: str, host: Host = Depends(get_host)) -> dict:
+async def abort(exec_id: str, host: Host = Depends(started_host)) -> dict:
     if host.executor.abort(exec_id, ABORT_REASON):
         return {"ok": True, "execId": exec_id}
     execution = await board_call(host.board.get_execution, exec_id)

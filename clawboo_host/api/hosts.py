@@ -8,12 +8,12 @@ from ..board.calls import board_call
 from ..board.store import host_json
 from ..host import Host
 from . import contract as c
-from .deps import get_host
+from .deps import started_host
 
 router = APIRouter(prefix="/api/hosts")
 
 
 @router.get("", response_model=None, responses=c.ok(c.HostList))
-async def list_hosts(host: Host = Depends(get_host)) -> dict:
+async def list_hosts(host: Host = Depends(started_host)) -> dict:
     rows = await board_call(host.board.list_hosts)
     return {"hosts": [dict(host_json(r), self=r["id"] == host.lease.id) for r in rows]}

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from ..host import Host
 from . import contract as c
-from .deps import get_host, json_body, text_field
+from .deps import json_body, started_host, text_field
 
 router = APIRouter(prefix="/api/onboarding")
 
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/onboarding")
     },
     openapi_extra=c.request_body(c.SeedTeamBody),
 )
-async def seed_native_team(request: Request, host: Host = Depends(get_host)) -> JSONResponse:
+async def seed_native_team(request: Request, host: Host = Depends(started_host)) -> JSONResponse:
     """Each call mints a new team (it is not idempotent)."""
     body = await json_body(request)
     created = await host.onboarding.seed_team(

@@ -10,7 +10,15 @@ from ..host import Host
 from ..plugin_api.types import AbortSignal
 from ..run import RunRefused
 from . import contract as c
-from .deps import abort_on_disconnect, get_host, host_of, json_body, parse_run_request, text_field
+from .deps import (
+    abort_on_disconnect,
+    get_host,
+    host_of,
+    json_body,
+    parse_run_request,
+    started_host,
+    text_field,
+)
 from .errors import error_response
 from .sse import EventStream
 
@@ -178,7 +186,7 @@ async def healthcheck(
     openapi_extra=c.request_body(c.RunBody, required=True),
 )
 async def run(
-    request: Request, rid: str = Depends(runtime_id), host: Host = Depends(get_host)
+    request: Request, rid: str = Depends(runtime_id), host: Host = Depends(started_host)
 ) -> Response:
     """Drive a task; refusals are plain JSON, then a JSON body or (Accept: SSE) a stream."""
     run_request = parse_run_request(await json_body(request), default_agent=rid)

@@ -107,7 +107,7 @@ def clawboo_host_factory(clawboo_env, clawboo_data_dir):
 
     servers: list[LiveServer] = []
 
-    def factory(plugins=None, env=None, data_dir=None) -> LiveServer:
+    def factory(plugins=None, env=None, data_dir=None, wait_for_board=True) -> LiveServer:
         use_env = dict(env if env is not None else clawboo_env)
 
         def build(port: int):
@@ -115,7 +115,7 @@ def clawboo_host_factory(clawboo_env, clawboo_data_dir):
             registry = build_registry(env=use_env, plugins=plugins)
             return create_app(config, registry)
 
-        server = LiveServer(build)
+        server = LiveServer(build, wait_for_board=wait_for_board)
         server.__enter__()
         servers.append(server)
         return server

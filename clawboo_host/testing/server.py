@@ -33,12 +33,14 @@ class LiveServer:
     """``with LiveServer(app_factory) as server: httpx.get(server.url + "/api/runtimes")``.
 
     ``app_factory(port)`` builds the app once the port is known (the host needs its bound
-    port for MCP attach URLs).
+    port for MCP attach URLs). Entering waits until the host's board has started too (it
+    starts in the background after the port is bound), unless ``wait_for_board=False``.
     """
 
-    def __init__(self, app_factory, host: str = "127.0.0.1") -> None:
+    def __init__(self, app_factory, host: str = "127.0.0.1", *, wait_for_board: bool = True):
         self._factory = app_factory
         self.host = host
+        self._wait_for_board = wait_for_board
         self.port: int | None = None
         self.app = None
         self._server: uvicorn.Server | None = None
@@ -63,11 +65,17 @@ class LiveServer:
         )
         self._thread.start()
         deadline = time.monotonic() + 30
-        while not self._server.started:
+        while not self._started():
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("test server did not start")
             time.sleep(0.01)
         return self
+
+    def _started(self) -> bool:
+        if not self._server.started:
+            return False
+        host = getattr(self.app.state, "host", None)
+        return not self._wait_for_board or host is None or host.start_finished
 
     def __exit__(self, *exc) -> None:
         if self._server is not None:
