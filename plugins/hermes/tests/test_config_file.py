@@ -128,3 +128,13 @@ def test_the_dotenv_is_copied_0600_and_its_values_returned(user_home, tmp_path):
     source.unlink()
     assert carry_dotenv(user_home, run_home) == []
     assert not copy.exists()
+
+
+def test_loading_the_plugin_does_not_import_pyyaml():
+    """PyYAML is imported by a run, not by every host start (it cost ~10 ms of it)."""
+    import subprocess
+    import sys
+
+    code = "import sys, clawboo_hermes; print('yaml' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
