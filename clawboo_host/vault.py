@@ -42,9 +42,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 __all__ = [
     "BOOT_SENTINEL_NAME",
     "MASTER_KEY_ENV",
@@ -271,6 +268,8 @@ class Vault:
     # ── crypto ───────────────────────────────────────────────────────────────────
     @staticmethod
     def _encrypt(key: bytes, plaintext: bytes) -> dict[str, str]:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # not at host start
+
         iv = os.urandom(IV_BYTES)
         sealed = AESGCM(key).encrypt(iv, plaintext, None)
         # cryptography appends the tag; the reference stores it separately.
@@ -290,6 +289,9 @@ class Vault:
             return None
         if len(iv) != IV_BYTES or len(tag) != TAG_BYTES:
             return None
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         try:
             plaintext = AESGCM(key).decrypt(iv, ciphertext + tag, None)
         except InvalidTag:
