@@ -31,6 +31,8 @@ class Host:
     """Owns the registry, vault, key chain, status probes, board, installs and runs."""
 
     SHUTDOWN_GRACE_S = 15.0
+    #: With no request asking for the board, it starts this long after the server did.
+    BOARD_START_DELAY_S = 1.0
 
     def __init__(self, config: HostConfig, registry: RuntimeRegistry | None = None) -> None:
         self.config = config
@@ -47,6 +49,8 @@ class Host:
         self.onboarding = Onboarding(self.registry, self.board, self.keys, config.env)
         self.lease = HostLease(config, self.board, self.executor)
         self._board_start: asyncio.Task | None = None
+        self._board_wanted: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         #: Called if the board's start fails (``serve`` then exits: a host without its board
         #: must not keep running).
         self.on_start_failure: Callable[[], None] | None = None
@@ -61,16 +65,31 @@ class Host:
     async def start(self) -> None:
         """Start what every request needs; the board starts in the background.
 
-        Listing runtimes needs no board, so the server answers as soon as the port is bound,
-        while the board is opened (and migrated), the run sandbox probed, this host's lease
-        taken and the crash-recovery sweep run. Every route that reads or changes the board
+        Listing runtimes needs no board, so the server answers it as soon as the port is
+        bound. The board's start (open and migrate, probe the run sandbox, take this host's
+        lease, run the crash-recovery sweep) begins when a request needs the board, after the
+        first runtime list is answered (so as not to slow it), or after
+        :attr:`BOARD_START_DELAY_S` at the latest. Every route that reads or changes the board
         (or starts a run) first awaits :meth:`board_started`, so none sees a board the sweep
         has not made consistent.
         """
         self.config.ensure_dirs()
+        self._loop = asyncio.get_running_loop()
+        self._board_wanted = asyncio.Event()
         self._board_start = asyncio.ensure_future(self._start_board())
 
+    @property
+    def board_wanted(self) -> bool:
+        return self._board_wanted is not None and self._board_wanted.is_set()
+
+    def want_board(self) -> None:
+        """Start the board now if it is still waiting (from any thread)."""
+        if self._loop is not None and self._board_wanted is not None:
+            self._loop.call_soon_threadsafe(self._board_wanted.set)
+
     async def _start_board(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._board_wanted.wait(), self.BOARD_START_DELAY_S)
         try:
             await board_call(self.board.open)
             self.executor.sandbox = await detect_sandbox(self.config)
@@ -97,6 +116,7 @@ class Host:
         """Wait until the board is open, migrated and swept; 503 if that failed."""
         if self._board_start is None:
             raise Unavailable("the host is not started")
+        self.want_board()
         try:
             await asyncio.shield(self._board_start)
         except Exception:
@@ -104,6 +124,7 @@ class Host:
 
     async def stop(self) -> None:
         if self._board_start is not None:
+            self.want_board()
             with contextlib.suppress(Exception):
                 await self._board_start  # a board still starting finishes first
         await self.lease.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.background import BackgroundTask
 
 from ..errors import UnknownRuntime
 from ..host import Host
@@ -51,11 +52,14 @@ def unknown_runtime(request: Request) -> UnknownRuntime | None:
 
 @router.get("", response_model=None, responses=c.ok(c.RuntimeList))
 async def list_runtimes(request: Request) -> Response:
-    """From the warm status snapshot (``status_snapshot.py``), already encoded."""
+    """From the warm status snapshot (``status_snapshot.py``), already encoded. Once the
+    first list is sent, the board may start (``Host.start``)."""
     # The host comes from the request, not ``Depends``: on this hot path resolving a
     # dependency costs more than the snapshot lookup itself.
-    body = await host_of(request).status_snapshot.list_body()
-    return Response(body, media_type="application/json")
+    host = host_of(request)
+    body = await host.status_snapshot.list_body()
+    after = None if host.board_wanted else BackgroundTask(host.want_board)
+    return Response(body, media_type="application/json", background=after)
 
 
 @router.post(

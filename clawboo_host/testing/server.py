@@ -75,7 +75,10 @@ class LiveServer:
         if not self._server.started:
             return False
         host = getattr(self.app.state, "host", None)
-        return not self._wait_for_board or host is None or host.start_finished
+        if not self._wait_for_board or host is None:
+            return True
+        host.want_board()  # do not wait out the idle delay
+        return host.start_finished
 
     def __exit__(self, *exc) -> None:
         if self._server is not None:
