@@ -3,6 +3,8 @@ when a ``cap`` budget pauses; and the totals of a chain of executions."""
 
 from __future__ import annotations
 
+import asyncio
+
 from ..plugin_api.types import CostEvent
 from ..pricing import estimate_cost_usd
 from .model import PreparedRun, RunTally
@@ -11,12 +13,13 @@ from .services import Services
 BUDGET_ABORT = "budget:"  # an abort request's reason when a cap stops a run: budget:<scope>
 
 
-async def account(svc: Services, run: PreparedRun, tally: RunTally, event: CostEvent) -> None:
-    """Fold one cost event into ``tally`` and the budgets; a paused cap budget aborts the run."""
+def price(run: PreparedRun, tally: RunTally, event: CostEvent) -> float | None:
+    """Fold one cost event into ``tally``; the dollars to spend against the budgets (None:
+    the event carries no cost)."""
     usd = event.cost_usd
     if usd is None:
         if not (event.input_tokens or event.output_tokens):
-            return
+            return None
         usd = estimate_cost_usd(
             event.model or run.request.model, event.input_tokens, event.output_tokens
         )
@@ -24,9 +27,37 @@ async def account(svc: Services, run: PreparedRun, tally: RunTally, event: CostE
     tally.cost_usd = (tally.cost_usd or 0.0) + usd
     tally.input_tokens += max(event.input_tokens, 0)
     tally.output_tokens += max(event.output_tokens, 0)
-    await stop_on_paused_budget(
-        svc, run, tally, await svc.db(svc.board.spend, run.budget_scopes, usd)
-    )
+    return usd
+
+
+async def spend(svc: Services, run: PreparedRun, tally: RunTally, usd: float) -> None:
+    """Spend ``usd`` against the run's budgets; a paused cap budget aborts the run."""
+    paused = await svc.db(svc.board.spend, run.budget_scopes, usd)
+    await stop_on_paused_budget(svc, run, tally, paused)
+
+
+class Spending:
+    """A run's spends, recorded in the order its cost events came, off the event stream's
+    path: the runtime goes on with its next step while the board records the last one's cost
+    (a cap it reaches aborts the run's next step). :meth:`settled` before the outcome counts."""
+
+    def __init__(self, svc: Services, run: PreparedRun, tally: RunTally) -> None:
+        self.svc, self.run, self.tally = svc, run, tally
+        self._last: asyncio.Future | None = None
+
+    def add(self, event: CostEvent) -> None:
+        usd = price(self.run, self.tally, event)
+        if usd is not None:
+            self._last = asyncio.ensure_future(self._after(self._last, usd))
+
+    async def _after(self, previous: asyncio.Future | None, usd: float) -> None:
+        if previous is not None:
+            await previous
+        await spend(self.svc, self.run, self.tally, usd)
+
+    async def settled(self) -> None:
+        if self._last is not None:
+            await self._last
 
 
 async def check_budgets(svc: Services, run: PreparedRun, tally: RunTally) -> bool:

@@ -31,7 +31,7 @@ from ..plugin_api.types import (
 from ..redaction import LIVE_SECRETS, redact_json
 from ..registry import PluginFailure
 from ..run_tokens import RunScope
-from .accounting import account
+from .accounting import Spending
 from .model import EventSink, PreparedRun, RunTally
 from .prompt import build_prompt
 from .secrets import run_secrets
@@ -196,6 +196,23 @@ async def _consume(
     on_event: EventSink | None,
 ) -> Done | None:
     """Forward and fold each event; the plugin's ``Done``, or None if it never sent one."""
+    spending = Spending(svc, run, tally)
+    try:
+        return await _fold(run, events, tally, watchdog, prepared, on_event, spending)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await spending.settled()
+
+
+async def _fold(
+    run: PreparedRun,
+    events: AsyncIterator[RuntimeEvent],
+    tally: RunTally,
+    watchdog: _Watchdog,
+    prepared: Prepared,
+    on_event: EventSink | None,
+    spending: Spending,
+) -> Done | None:
     async for event in events:
         watchdog.heard()
         if on_event is not None and not isinstance(event, Done):
@@ -206,7 +223,7 @@ async def _consume(
         if isinstance(event, TextDelta) and event.channel != "reasoning":
             tally.last_text = (tally.last_text + event.text)[-MAX_TEXT_TAIL:]
         elif isinstance(event, CostEvent):
-            await account(svc, run, tally, event)
+            spending.add(event)
         elif isinstance(event, ErrorEvent):
             log.info("run %s reported: %s", run.exec_id, event.message)
         elif isinstance(event, Done):
