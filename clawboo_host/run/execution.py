@@ -198,37 +198,25 @@ async def _consume(
     """Forward and fold each event; the plugin's ``Done``, or None if it never sent one."""
     spending = Spending(svc, run, tally)
     try:
-        return await _fold(run, events, tally, watchdog, prepared, on_event, spending)
+        async for event in events:
+            watchdog.heard()
+            if on_event is not None and not isinstance(event, Done):
+                # The final ``result`` frame stands for Done. Frames are redacted like
+                # comments: a runtime may echo a key it was given.
+                with contextlib.suppress(Exception):  # a gone client can't break the run
+                    await on_event(redact_json(event.to_json(), prepared.secrets))
+            if isinstance(event, TextDelta) and event.channel != "reasoning":
+                tally.last_text = (tally.last_text + event.text)[-MAX_TEXT_TAIL:]
+            elif isinstance(event, CostEvent):
+                spending.add(event)
+            elif isinstance(event, ErrorEvent):
+                log.info("run %s reported: %s", run.exec_id, event.message)
+            elif isinstance(event, Done):
+                return event
+        return None
     finally:
         with anyio.CancelScope(shield=True):
-            await spending.settled()
-
-
-async def _fold(
-    run: PreparedRun,
-    events: AsyncIterator[RuntimeEvent],
-    tally: RunTally,
-    watchdog: _Watchdog,
-    prepared: Prepared,
-    on_event: EventSink | None,
-    spending: Spending,
-) -> Done | None:
-    async for event in events:
-        watchdog.heard()
-        if on_event is not None and not isinstance(event, Done):
-            # The final ``result`` frame stands for Done. Frames are redacted like comments:
-            # a runtime may echo a key it was given.
-            with contextlib.suppress(Exception):  # a gone client can't break the run
-                await on_event(redact_json(event.to_json(), prepared.secrets))
-        if isinstance(event, TextDelta) and event.channel != "reasoning":
-            tally.last_text = (tally.last_text + event.text)[-MAX_TEXT_TAIL:]
-        elif isinstance(event, CostEvent):
-            spending.add(event)
-        elif isinstance(event, ErrorEvent):
-            log.info("run %s reported: %s", run.exec_id, event.message)
-        elif isinstance(event, Done):
-            return event
-    return None
+            await spending.settled()  # before the outcome: a cap it reaches counts
 
 
 def _outcome(
