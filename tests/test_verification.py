@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from clawboo_host.board.store import BoardStore, process_groups
 from clawboo_host.testing.fakes import still_running
 from clawboo_host.testing.helpers import (
     create_task,
@@ -311,6 +312,16 @@ def test_the_abort_route_stops_a_fix_run_chain(clawboo_host_factory, env, git_re
         assert task_detail(client, task["id"])["task"]["status"] == "todo"
 
 
+def _recorded_groups(data: Path) -> list:
+    """The process groups the running executions on the board at ``data`` have recorded."""
+    store = BoardStore(data / "clawboo.db")
+    store.open()
+    try:
+        return [g for row in store.running_executions() for g in process_groups(row)]
+    finally:
+        store.close()
+
+
 def test_a_host_crash_during_verification_is_recovered(tmp_path, env, git_repo):
     data = tmp_path / "data"
     pid_file = tmp_path / "verify.pid"
@@ -341,6 +352,12 @@ def test_a_host_crash_during_verification_is_recovered(tmp_path, env, git_repo):
             lambda: pid_file.exists() and pid_file.read_text().strip(),
             timeout=60,
             what="the verify command to start",
+        )
+        # The child runs before the host has written its group down: kill only after that.
+        wait_until(
+            lambda: _recorded_groups(data),
+            timeout=60,
+            what="the verify command's process group on the execution",
         )
         _kill_server(port)
     verify_pid = int(pid_file.read_text())
