@@ -399,6 +399,29 @@ def test_a_cap_budget_stops_the_run_and_refuses_the_next(client):
     assert (again.status_code, again.json()) == (422, {"ok": False, "reason": "budget_paused"})
 
 
+def test_cost_events_faster_than_the_board_are_all_spent(client):
+    # 60 cost events back to back: the board writes them while the runtime goes on (several
+    # to a write when it falls behind), and every cent is on the budgets and the response.
+    task = new_task(client, "!cost 0.01 10 2\n" * 60 + "!ok spent")
+    client.put("/api/budgets/agent/burst", json={"limitUsd": 100, "mode": "cap"})
+    body = run(client, task["id"], kind="research", assigneeAgentId="burst").json()
+    assert body["status"] == "done"
+    assert body["costUsd"] == pytest.approx(0.60)
+    assert body["usage"] == {"inputTokens": 600, "outputTokens": 120}
+    budgets = client.get("/api/budgets").json()["budgets"]
+    assert budgets[0]["spentUsd"] == pytest.approx(0.60)
+
+
+def test_a_cap_reached_in_a_burst_of_cost_events_stops_the_run(client):
+    task = new_task(client, "!cost 0.01\n" * 60 + "!sleep 5000\n!ok too late")
+    client.put("/api/budgets/agent/bursty", json={"limitUsd": 0.25, "mode": "cap"})
+    body = run(client, task["id"], kind="research", assigneeAgentId="bursty").json()
+    assert (body["doneReason"], body["summary"]) == ("aborted", "auto-paused (budget)")
+    budget = client.get("/api/budgets").json()["budgets"][0]
+    assert budget["status"] == "paused" and budget["spentUsd"] >= 0.25
+    assert budget["spentUsd"] == pytest.approx(body["costUsd"])  # what was reported, all spent
+
+
 def test_a_warn_budget_never_pauses(client):
     task = new_task(client, "!cost 0.50\n!ok fine")
     client.put("/api/budgets/agent/warned", json={"limitUsd": 0.01, "mode": "warn"})

@@ -63,15 +63,28 @@ def _sql(value, type_):
     return value if isinstance(value, ColumnElement) else literal(value, type_)
 
 
+def _scope_is(scope: str, scope_id: str):
+    return (budgets.c.scope == scope) & (budgets.c.scope_id == scope_id)
+
+
+_SPENT = budgets.c.spent_micro_cents + bindparam("micro", type_=BigInteger())
+#: One budget's accrual, built once (building the status CASE costs more than running it).
+_SPEND = (
+    update(budgets)
+    .where(_scope_is(bindparam("of_scope"), bindparam("of_id")))
+    .values(
+        spent_micro_cents=_SPENT,
+        status=budget_status_sql(budgets.c.limit_usd_cents, _SPENT, budgets.c.mode),
+        updated_at=bindparam("now"),
+    )
+    .returning(*budgets.c)
+)
+
 _PAUSED_CAPS = select(budgets.c.scope, budgets.c.scope_id).where(
     budgets.c.scope_id.in_(bindparam("ids", expanding=True)),
     budgets.c.status == "paused",
     budgets.c.mode == "cap",
 )
-
-
-def _scope_is(scope: str, scope_id: str):
-    return (budgets.c.scope == scope) & (budgets.c.scope_id == scope_id)
 
 
 class BudgetStore(Part):
@@ -143,14 +156,18 @@ class BudgetStore(Part):
         return self.db.write(lambda conn: self._record_spend(conn, scope, scope_id, usd))
 
     def spend(self, scopes: Sequence[tuple[str, str | None]], usd: float) -> tuple[str, str] | None:
-        """A run's cost: :meth:`record_spend` on each scope that has an id, then the first
-        paused ``cap`` budget among them (:meth:`paused_cap_budget`) — one transaction."""
+        """A run's cost: :meth:`record_spend` on each scope that has an id, in one
+        transaction; the first of them whose ``cap`` budget now reads ``paused`` (what
+        :meth:`paused_cap_budget` would answer next)."""
 
         def write(conn: Connection) -> tuple[str, str] | None:
+            paused = None
             for scope, scope_id in scopes:
                 if scope_id:
-                    self._record_spend(conn, scope, scope_id, usd)
-            return self._paused_cap_budget(conn, scopes)
+                    row = self._record_spend(conn, scope, scope_id, usd)
+                    if row and (row["mode"], row["status"]) == ("cap", "paused"):
+                        paused = paused or (scope, scope_id)
+            return paused
 
         return self.db.write(write)
 
@@ -158,18 +175,9 @@ class BudgetStore(Part):
     def _record_spend(conn: Connection, scope: str, scope_id: str, usd: float) -> dict | None:
         amount = float(usd) if usd is not None else 0.0
         micro = round(amount * MICRO_PER_USD) if math.isfinite(amount) and amount > 0 else 0
-        spent = budgets.c.spent_micro_cents + micro
-        statement = (
-            update(budgets)
-            .where(_scope_is(scope, scope_id))
-            .values(
-                spent_micro_cents=spent,
-                status=budget_status_sql(budgets.c.limit_usd_cents, spent, budgets.c.mode),
-                updated_at=now_iso(),
-            )
-            .returning(*budgets.c)
+        row = first(
+            conn, _SPEND, {"of_scope": scope, "of_id": scope_id, "micro": micro, "now": now_iso()}
         )
-        row = first(conn, statement)
         if row is None:
             return None
         # Status is a function of (limit, spent, mode), so the one before is this one's less

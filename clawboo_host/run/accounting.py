@@ -37,27 +37,33 @@ async def spend(svc: Services, run: PreparedRun, tally: RunTally, usd: float) ->
 
 
 class Spending:
-    """A run's spends, recorded in the order its cost events came, off the event stream's
-    path: the runtime goes on with its next step while the board records the last one's cost
-    (a cap it reaches aborts the run's next step). :meth:`settled` before the outcome counts."""
+    """A run's spends, recorded off the event stream's path: the runtime goes on with its next
+    step while the board records the last one's cost (a cap it reaches aborts the run's next
+    step). Costs that come while a spend is being written are summed into the next one, so the
+    board never falls behind a fast runtime by more than one write. :meth:`settled` before the
+    outcome counts."""
 
     def __init__(self, svc: Services, run: PreparedRun, tally: RunTally) -> None:
         self.svc, self.run, self.tally = svc, run, tally
-        self._last: asyncio.Future | None = None
+        self._owed: float | None = None  # priced, not yet written
+        self._writer: asyncio.Future | None = None
 
     def add(self, event: CostEvent) -> None:
         usd = price(self.run, self.tally, event)
-        if usd is not None:
-            self._last = asyncio.ensure_future(self._after(self._last, usd))
+        if usd is None:
+            return
+        self._owed = (self._owed or 0.0) + usd
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write())
 
-    async def _after(self, previous: asyncio.Future | None, usd: float) -> None:
-        if previous is not None:
-            await previous
-        await spend(self.svc, self.run, self.tally, usd)
+    async def _write(self) -> None:
+        while self._owed is not None:
+            usd, self._owed = self._owed, None
+            await spend(self.svc, self.run, self.tally, usd)
 
     async def settled(self) -> None:
-        if self._last is not None:
-            await self._last
+        if self._writer is not None:
+            await self._writer
 
 
 async def check_budgets(svc: Services, run: PreparedRun, tally: RunTally) -> bool:
