@@ -327,7 +327,7 @@ def main() -> None:
         if "start" in only:
             rows += measure_start(tmp, 2 if q else 5)
         if "native" in only:
-            rows += measure_native(tmp, 1 if q else 4)
+            rows += measure_native(tmp, 2 if q else 12)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{'measure':<40} {'ours':>9} {'floor':>9} {'ratio':>6} {'goal':>6}")

@@ -9,10 +9,14 @@ format lives next to the type that owns it.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from anyio import CancelScope
 
 AuthKind = Literal["api-key", "oauth", "none"]
 RuntimeClass = Literal["wrapped-oneshot", "native", "connected-substrate"]
@@ -343,14 +347,16 @@ InstallEvent = InstallProgress | InstallOutput | InstallError | InstallComplete
 class AbortSignal:
     """Set by the host when a run must stop (client gone, abort route, budget cap).
 
-    Plugins either ``await signal.wait()`` or check ``signal.is_set`` between steps; the
-    spawn helpers in :mod:`clawboo_host.plugin_api.process` watch it for you.
+    Plugins either ``await signal.wait()``, check ``signal.is_set`` between steps, or wrap an
+    await in :meth:`cancel_scope`; the spawn helpers in :mod:`clawboo_host.plugin_api.process`
+    watch it for you. Set it only from the event loop's thread.
     """
 
     def __init__(self) -> None:
         import anyio
 
         self._event = anyio.Event()
+        self._scopes: set = set()
         self.reason: str | None = None
 
     @property
@@ -361,9 +367,27 @@ class AbortSignal:
         if not self._event.is_set():
             self.reason = reason
             self._event.set()
+            for scope in list(self._scopes):
+                scope.cancel()
 
     async def wait(self) -> None:
         await self._event.wait()
+
+    @contextmanager
+    def cancel_scope(self) -> Iterator[CancelScope]:
+        """An anyio cancel scope that the signal cancels: what runs inside stops the moment
+        the run is aborted (at once if it already is), and ``scope.cancelled_caught`` tells
+        afterwards. No watcher task: cheaper than racing ``wait()`` in a task group."""
+        import anyio
+
+        with anyio.CancelScope() as scope:
+            if self.is_set:
+                scope.cancel()
+            self._scopes.add(scope)
+            try:
+                yield scope
+            finally:
+                self._scopes.discard(scope)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ when a ``cap`` budget pauses; and the totals of a chain of executions."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from ..plugin_api.types import CostEvent
 from ..pricing import estimate_cost_usd
@@ -36,17 +37,23 @@ async def spend(svc: Services, run: PreparedRun, tally: RunTally, usd: float) ->
     await stop_on_paused_budget(svc, run, tally, paused)
 
 
+#: The least time between two of a run's spend writes: a runtime reporting costs faster than
+#: this (a fast tool loop) shares a write, so the board's write is not a cost of every turn.
+SPEND_INTERVAL_S = 0.05
+
+
 class Spending:
     """A run's spends, recorded off the event stream's path: the runtime goes on with its next
     step while the board records the last one's cost (a cap it reaches aborts the run's next
-    step). Costs that come while a spend is being written are summed into the next one, so the
-    board never falls behind a fast runtime by more than one write. :meth:`settled` before the
-    outcome counts."""
+    step). The first cost is written at once; costs that come while a write is under way, or
+    within :data:`SPEND_INTERVAL_S` of it, are summed into the next. :meth:`settled` writes
+    what is owed before the outcome counts."""
 
     def __init__(self, svc: Services, run: PreparedRun, tally: RunTally) -> None:
         self.svc, self.run, self.tally = svc, run, tally
         self._owed: float | None = None  # priced, not yet written
         self._writer: asyncio.Future | None = None
+        self._settling = asyncio.Event()
 
     def add(self, event: CostEvent) -> None:
         usd = price(self.run, self.tally, event)
@@ -60,8 +67,11 @@ class Spending:
         while self._owed is not None:
             usd, self._owed = self._owed, None
             await spend(self.svc, self.run, self.tally, usd)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._settling.wait(), SPEND_INTERVAL_S)
 
     async def settled(self) -> None:
+        self._settling.set()
         if self._writer is not None:
             await self._writer
 

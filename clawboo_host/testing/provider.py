@@ -7,7 +7,9 @@
         assert provider.requests[0].headers["x-api-key"] == "..."
 
 Unscripted paths answer 404. ``respond(..., delay=s)`` holds the answer (to test timeouts);
-``redirect_to`` answers a 302.
+``redirect_to`` answers a 302. Each answer closes its connection (HTTP/1.0), unless
+``FakeProvider(keep_alive=s)``: then it speaks HTTP/1.1 and closes a connection idle for
+``s`` seconds. ``RecordedRequest.connection`` tells which connection a request came on.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: bytes
+    connection: int = 0  #: the client's port: requests on one connection share it
 
 
 @dataclass
@@ -36,7 +39,8 @@ class _Scripted:
 
 
 class FakeProvider:
-    def __init__(self) -> None:
+    def __init__(self, keep_alive: float | None = None) -> None:
+        self.keep_alive = keep_alive
         self.requests: list[RecordedRequest] = []
         self._routes: dict[tuple[str, str], dict] = {}
         self._lock = threading.Lock()
@@ -82,6 +86,10 @@ class FakeProvider:
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
+            if provider.keep_alive is not None:
+                protocol_version = "HTTP/1.1"
+                timeout = provider.keep_alive  # an idle connection is closed after this
+
             def log_message(self, *args) -> None:  # keep test output quiet
                 pass
 
@@ -95,6 +103,7 @@ class FakeProvider:
                         self.path,
                         {k.lower(): v for k, v in self.headers.items()},
                         body,
+                        self.client_address[1],
                     )
                 )
                 scripted = provider._next(self.command, path)

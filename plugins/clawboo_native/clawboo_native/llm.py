@@ -37,6 +37,7 @@ from clawboo_host.plugin_api.settings import positive_float
 
 from .providers import KNOWN_PROVIDERS, PROVIDERS, Provider
 from .seed import MODEL_DEFAULTS
+from .transport import StreamsTransport
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 8192
@@ -209,20 +210,20 @@ def _verify(env: Mapping[str, str]) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=cafile, capath=capath)
 
 
-def make_http_client(route: Route, env: Mapping[str, str]) -> httpx.AsyncClient:
-    """An httpx client for one run: bounded in time, no redirects, proxies/CA from the run env.
+def make_transport(route: Route, env: Mapping[str, str]) -> httpx.AsyncBaseTransport:
+    """The HTTP transport for one run's provider calls, proxy and CA from the run's env (the
+    host process's own environment is not consulted).
 
-    ``trust_env=False``: the host process's own environment is not consulted; the run's env is.
+    A transport, not a client: a client's cookie jar, auth and redirect handling are not
+    wanted here (a redirect is never followed: it could carry the key to another origin), and
+    cost a good part of a loopback turn. Without a proxy the calls go over
+    :class:`~clawboo_native.transport.StreamsTransport`; through one, over httpx's own.
     """
-    t = timeout_s(env)
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(t, connect=min(t, 15.0)),
-        follow_redirects=False,
-        trust_env=False,
-        verify=_verify(env),
-        proxy=_proxy_for(chat_url(route, env), env),
-        headers={"user-agent": USER_AGENT},
-    )
+    verify = _verify(env)
+    proxy = _proxy_for(chat_url(route, env), env)
+    if proxy:
+        return httpx.AsyncHTTPTransport(verify=verify, proxy=proxy, trust_env=False)
+    return StreamsTransport(verify)
 
 
 # --------------------------------------------------------------------------- wire formats
@@ -243,8 +244,13 @@ def _headers(route: Route) -> dict[str, str]:
             "x-api-key": route.key,
             "anthropic-version": ANTHROPIC_VERSION,
             "content-type": "application/json",
+            "user-agent": USER_AGENT,
         }
-    return {"authorization": f"Bearer {route.key}", "content-type": "application/json"}
+    return {
+        "authorization": f"Bearer {route.key}",
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
 
 
 def anthropic_messages(messages: list[dict]) -> list[dict]:
@@ -494,26 +500,9 @@ def http_error(route: Route, response: httpx.Response) -> ProviderError:
 
 async def abortable(abort: AbortSignal, fn, *args):
     """Await ``fn(*args)``, cancelling it the moment ``abort`` is set (then raise Aborted)."""
-    if abort.is_set:
-        raise Aborted()
-    outcome: dict[str, Any] = {}
-    async with anyio.create_task_group() as tg:
-
-        async def watch() -> None:
-            await abort.wait()
-            tg.cancel_scope.cancel()
-
-        tg.start_soon(watch)
-        try:
-            outcome["value"] = await fn(*args)
-        except Exception as exc:  # stored, re-raised below (outside the task group)
-            outcome["error"] = exc
-        tg.cancel_scope.cancel()
-    if "error" in outcome:
-        raise outcome["error"]
-    if "value" not in outcome:
-        raise Aborted()
-    return outcome["value"]
+    with abort.cancel_scope():
+        return await fn(*args)
+    raise Aborted()
 
 
 async def _sleep_unless_aborted(abort: AbortSignal, seconds: float) -> None:
@@ -537,7 +526,7 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 async def call_model(
-    http: httpx.AsyncClient,
+    http: httpx.AsyncBaseTransport,
     route: Route,
     env: Mapping[str, str],
     system: str,
@@ -549,12 +538,14 @@ async def call_model(
     url = chat_url(route, env)
     body = request_body(route, env, system, messages, tools)
     headers = _headers(route)
+    t = timeout_s(env)
+    timeouts = httpx.Timeout(t, connect=min(t, 15.0)).as_dict()
     attempts = _retries(env) + 1
     for attempt in range(attempts):
         last = attempt == attempts - 1
         delay = min(RETRY_BASE_S * 2**attempt, RETRY_MAX_S) * (0.8 + 0.4 * random.random())
         try:
-            response = await abortable(abort, _post, http, url, body, headers, timeout_s(env))
+            response = await abortable(abort, _post, http, url, body, headers, t, timeouts)
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:  # a bad base URL
             raise ProviderError(
                 route.name, f"bad provider URL ({type(exc).__name__})", "bad_request"
@@ -609,14 +600,21 @@ class _TooLarge(Exception):
 
 
 async def _post(
-    http: httpx.AsyncClient, url: str, body: dict, headers: dict, total_s: float
+    http: httpx.AsyncBaseTransport,
+    url: str,
+    body: dict,
+    headers: dict,
+    total_s: float,
+    timeouts: dict,
 ) -> httpx.Response:
-    # httpx's timeout bounds each network operation; this bounds the whole call (a provider
+    # ``timeouts`` bound each network operation; ``total_s`` bounds the whole call (a provider
     # dripping bytes slowly cannot hold a turn open forever). The body is read in chunks
     # up to MAX_RESPONSE_BYTES (after decompression), never buffered whole first.
     with anyio.fail_after(total_s):
-        request = http.build_request("POST", url, json=body, headers=headers)
-        response = await http.send(request, stream=True)
+        request = httpx.Request(
+            "POST", url, json=body, headers=headers, extensions={"timeout": timeouts}
+        )
+        response = await http.handle_async_request(request)
         try:
             chunks: list[bytes] = []
             size = 0

@@ -48,7 +48,7 @@ from .llm import (
     abortable,
     call_model,
     choose_route,
-    make_http_client,
+    make_transport,
     scrub,
 )
 from .providers import NO_KEY_MESSAGE
@@ -58,6 +58,10 @@ if TYPE_CHECKING:
     from .board import BoardTools
 
 DEFAULT_MAX_TURNS = 16
+#: Run on the event loop: ``read_file`` reads at most 64 KiB and opens without blocking (a FIFO
+#: is refused), so it costs less than the ~0.3 ms hop to a worker thread that the unbounded
+#: tools (a 10 MiB write, a large directory) take.
+INLINE_TOOLS = frozenset({"read_file"})
 #: The model's copy of a tool result is capped (the emitted event keeps the full output).
 TRANSCRIPT_OUTPUT_CAP = 64 * 1024
 
@@ -138,7 +142,7 @@ async def run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
         {"role": "user", "content": [{"type": "text", "text": ctx.prompt}]}
     ]
     try:
-        http = make_http_client(route, ctx.env)
+        http = make_transport(route, ctx.env)
     except (ValueError, OSError, httpx.HTTPError) as exc:  # a malformed proxy URL or CA file
         message = f"{route.name}: cannot set up the HTTP client ({type(exc).__name__})"
         yield ErrorEvent(message, code="bad_request", fatal=True)
@@ -223,7 +227,10 @@ async def _dispatch(
 ) -> tuple[str, bool]:
     args = arguments if isinstance(arguments, dict) else {}
     if workspace is not None and name in FILE_TOOL_NAMES:
-        outcome = await anyio.to_thread.run_sync(workspace.run, name, args)
+        if name in INLINE_TOOLS:  # a bounded read: cheaper than the hop to a worker thread
+            outcome = workspace.run(name, args)
+        else:
+            outcome = await anyio.to_thread.run_sync(workspace.run, name, args)
         return outcome.output, outcome.is_error
     if board is not None and name in board.names:
         return await abortable(ctx.abort, board.call, name, args)

@@ -114,7 +114,8 @@ class Workspace:
     def relative(self, real: str) -> str:
         return os.path.relpath(real, self.root)
 
-    # The tools: synchronous, run in a worker thread by the loop.
+    # The tools: synchronous. The loop runs read_file inline (bounded, non-blocking open) and
+    # the others in a worker thread.
 
     def run(self, name: str, args: dict) -> Outcome:
         try:
