@@ -19,7 +19,7 @@ from pathlib import Path
 from .reference_compat import OPENCLAW_STATE_DIR_NAMES, OPENCLAW_STATE_DIR_OVERRIDES
 from .vault import Vault
 
-__all__ = ["KeyResolver", "openclaw_state_dir", "read_dotenv_var"]
+__all__ = ["KeyResolver", "openclaw_state_dir", "read_dotenv", "read_dotenv_var"]
 
 
 def _expand_user(raw: str, home: Path) -> Path:
@@ -50,8 +50,9 @@ def openclaw_state_dir(env: Mapping[str, str], home: Path) -> Path:
     return home / OPENCLAW_STATE_DIR_NAMES[0]
 
 
-def read_dotenv_var(path: Path, name: str) -> str | None:
-    """The first non-empty ``name=value`` in a ``.env`` file, read the way OpenClaw's is.
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Every ``name: value`` of a ``.env`` file, read the way OpenClaw's is: a name's first
+    non-empty value counts.
 
     Lines are trimmed; ``#`` comments and lines without ``=`` are skipped; key and value are
     split on the first ``=`` and trimmed; quotes are kept verbatim (the reference does not
@@ -60,16 +61,22 @@ def read_dotenv_var(path: Path, name: str) -> str | None:
     try:
         content = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return None
+        return {}
+    values: dict[str, str] = {}
     for line in content.split("\n"):
         text = line.strip()
         if text.startswith("#") or "=" not in text:
             continue
         key, _, value = text.partition("=")
         value = value.strip()
-        if key.strip() == name and value:
-            return value
-    return None
+        if value:
+            values.setdefault(key.strip(), value)
+    return values
+
+
+def read_dotenv_var(path: Path, name: str) -> str | None:
+    """The first non-empty ``name=value`` in a ``.env`` file (:func:`read_dotenv`)."""
+    return read_dotenv(path).get(name)
 
 
 class KeyResolver:
@@ -96,19 +103,12 @@ class KeyResolver:
         return self._home if self._home is not None else Path.home()
 
     # ── sources ──────────────────────────────────────────────────────────────────
-    def from_env(self, name: str) -> str | None:
-        value = (self._environ().get(name) or "").strip()
-        return value or None
-
     def from_vault(self, name: str) -> str | None:
         # Not trimmed: the vault holds exactly what the user connected.
         return self.vault.get(name) or None
 
     def openclaw_env_path(self) -> Path:
         return openclaw_state_dir(self._environ(), self.home_dir()) / ".env"
-
-    def from_openclaw(self, name: str) -> str | None:
-        return read_dotenv_var(self.openclaw_env_path(), name)
 
     # ── chains ───────────────────────────────────────────────────────────────────
     def resolve(self, name: str) -> str | None:
@@ -117,7 +117,31 @@ class KeyResolver:
         Used where ambient keys are deliberately allowed even for a disconnected runtime
         (connect's keyless reuse, healthcheck's stored-key fallback).
         """
-        return self.from_env(name) or self.from_vault(name) or self.from_openclaw(name)
+        return self.resolve_many([name]).get(name)
+
+    def resolve_many(self, names: Iterable[str]) -> dict[str, str]:
+        """:meth:`resolve` for several names, each source read once: ``{name: value}`` for
+        those that resolve."""
+        env = self._environ()
+        found: dict[str, str] = {}
+        rest = []
+        for name in dict.fromkeys(names):
+            value = (env.get(name) or "").strip()
+            if value:
+                found[name] = value
+            else:
+                rest.append(name)
+        in_vault = self.vault.get_many(rest) if rest else {}
+        dotenv: dict[str, str] | None = None
+        for name in rest:
+            value = in_vault.get(name)
+            if not value:
+                if dotenv is None:
+                    dotenv = read_dotenv(self.openclaw_env_path())
+                value = dotenv.get(name)
+            if value:
+                found[name] = value
+        return found
 
     def resolve_for_runtime(self, runtime_id: str, name: str) -> str | None:
         """Runtime-scoped chain: vault only once ``runtime_id`` is disconnected, else unscoped."""
@@ -137,11 +161,6 @@ class KeyResolver:
 
         Names that resolve to nothing are omitted, so the child env simply lacks them.
         """
-        grants: dict[str, str] = {}
-        for name in names:
-            if name in grants:
-                continue
-            value = self.resolve_for_runtime(runtime_id, name)
-            if value is not None:
-                grants[name] = value
-        return grants
+        if self.vault.is_disconnected(runtime_id):
+            return {n: v for n, v in self.vault.get_many(names).items() if v}
+        return self.resolve_many(names)

@@ -184,16 +184,28 @@ class Vault:
         An absent entry returns before the master key is touched, so a read never creates a
         key. A present entry with no key anywhere also reads ``None`` without generating one.
         """
+        return self.get_many([name]).get(name)
+
+    def get_many(self, names: Iterable[str]) -> dict[str, str]:
+        """:meth:`get` for several names with one read of the file and the master key: the
+        decrypted values of those present and readable (the others are left out)."""
         try:
-            entry = self._read_keys().get(name)
-            if entry is None:
-                return None
-            key = self._master_key(create=False)
-            if key is None:
-                return None
-            return self._decrypt(key, entry)
-        except Exception:  # noqa: BLE001 - fail closed: bad key, file or entry reads as absent
-            return None
+            entries = self._read_keys()
+            wanted = [(n, entries[n]) for n in dict.fromkeys(names) if n in entries]
+            key = self._master_key(create=False) if wanted else None
+        except Exception:  # noqa: BLE001 - fail closed: bad key or file reads as absent
+            return {}
+        values: dict[str, str] = {}
+        if key is None:
+            return values
+        for name, entry in wanted:
+            try:
+                value = self._decrypt(key, entry)
+            except Exception:  # noqa: BLE001 - a bad entry reads as absent
+                value = None
+            if value is not None:
+                values[name] = value
+        return values
 
     def set(self, name: str, value: str) -> None:
         """Encrypt and persist ``value`` under ``name``; raises ``VaultKeyError`` on a bad key."""

@@ -274,3 +274,44 @@ def test_dotenv_missing_or_unreadable(tmp_path):
 def test_dotenv_only_key_with_empty_value_is_absent(resolver, home):
     write_dotenv(home, "ANTHROPIC_API_KEY=\nANTHROPIC_API_KEY=   \n")
     assert resolver.resolve("ANTHROPIC_API_KEY") is None
+
+
+def test_resolve_many_answers_like_resolve_reading_each_source_once(
+    resolver, vault, env, home, monkeypatch
+):
+    env["A_KEY"] = ENV_KEY
+    env["B_KEY"] = "   "  # blank: falls through
+    vault.set("B_KEY", VAULT_KEY)
+    vault.set("C_KEY", "")  # empty in the vault: falls through to the .env
+    write_dotenv(home, f"C_KEY={DOTENV_KEY}\nD_KEY=\nD_KEY=second\nE_KEY={DOTENV_KEY}-e\n")
+    names = ["A_KEY", "B_KEY", "C_KEY", "D_KEY", "E_KEY", "MISSING_KEY", "A_KEY"]
+    expected = {
+        "A_KEY": ENV_KEY,
+        "B_KEY": VAULT_KEY,
+        "C_KEY": DOTENV_KEY,
+        "D_KEY": "second",
+        "E_KEY": f"{DOTENV_KEY}-e",
+    }
+    assert {n: resolver.resolve(n) for n in names if resolver.resolve(n)} == expected
+
+    reads: list[str] = []
+    real_read_text = Path.read_text
+
+    def read_text(path: Path, *args, **kwargs) -> str:
+        reads.append(path.name)
+        return real_read_text(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    assert resolver.resolve_many(names) == expected
+    assert reads.count(vault.keys_path.name) == 1 and reads.count(".env") == 1
+
+
+def test_grants_after_a_disconnect_come_from_the_vault_only(resolver, vault, env):
+    env["A_KEY"] = ENV_KEY
+    vault.set("B_KEY", VAULT_KEY)
+    vault.set_disconnected("codex", True)
+    assert resolver.grants_for_runtime("codex", ["A_KEY", "B_KEY"]) == {"B_KEY": VAULT_KEY}
+    assert resolver.grants_for_runtime("claude-code", ["A_KEY", "B_KEY"]) == {
+        "A_KEY": ENV_KEY,
+        "B_KEY": VAULT_KEY,
+    }

@@ -34,7 +34,7 @@ from ..run_tokens import RunScope
 from .accounting import Spending
 from .model import EventSink, PreparedRun, RunTally
 from .prompt import build_prompt
-from .secrets import run_secrets
+from .secrets import RunSecrets, run_secrets
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,13 @@ class Prepared:
     secret_names: frozenset[str] = frozenset()
 
 
+async def resolve_secrets(svc: Services, run: PreparedRun) -> RunSecrets:
+    """The execution's secrets (vault reads and plugin hooks, in a worker thread)."""
+    return await anyio.to_thread.run_sync(
+        run_secrets, svc.registry, svc.keys, run.descriptor.id, svc.config.env
+    )
+
+
 @asynccontextmanager
 async def execution_context(
     svc: Services, run: PreparedRun, home: Path | None, prompt_sections: tuple[str, ...] = ()
@@ -64,9 +71,8 @@ async def execution_context(
     scratch = svc.config.data_dir / "runs" / run.exec_id
     token: str | None = None
     try:
-        secrets = await anyio.to_thread.run_sync(
-            run_secrets, svc.registry, svc.keys, descriptor.id, svc.config.env
-        )
+        early, run.early_secrets = run.early_secrets, None
+        secrets = await (early or resolve_secrets(svc, run))
         env = build_child_env(svc.config.env, secrets.grants, secret_names=secrets.names)
         if home is not None:
             home.mkdir(parents=True, exist_ok=True, mode=0o700)

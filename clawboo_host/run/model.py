@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -63,6 +64,8 @@ class PreparedRun:
     #: before this run (a recovery tombstone there: the previous attempt was cut short)
     claimed_workspace: dict | None = None
     previous_execution: dict | None = None
+    #: the first execution's secrets, resolved while its workspace was being set up
+    early_secrets: asyncio.Future | None = None
 
     def __post_init__(self) -> None:
         if not self.exec_ids:

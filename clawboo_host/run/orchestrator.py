@@ -10,6 +10,7 @@ kills its process tree.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from ..run_tokens import RunTokens
 from . import prepare as prepare_step
 from . import report, verification
 from .accounting import totals
-from .execution import execution_context, run_execution
+from .execution import execution_context, resolve_secrets, run_execution
 from .homes import IdentityHomes
 from .model import EventSink, PreparedRun, RunRefused, RunRequest, RunTally
 from .recovery import is_owner_alive, owner_boot, remove_stale_scratch
@@ -147,6 +148,8 @@ class Executor:
             self.svc, runtime_id, request, abort, owner_pid=os.getpid(), owner_boot=self.boot
         )
         self.live[run.exec_id] = abort
+        # The first execution's secrets are worked out while git sets up the workspace.
+        run.early_secrets = asyncio.ensure_future(resolve_secrets(self.svc, run))
         try:
             await prepare_step.acquire_workspace(self.svc, run, needs_worktree)
         except RunRefused:
@@ -263,6 +266,10 @@ class Executor:
     def _forget(self, run: PreparedRun) -> None:
         for exec_id in run.exec_ids:
             self.live.pop(exec_id, None)
+        early, run.early_secrets = run.early_secrets, None
+        if early is not None:  # resolved for an execution that never came
+            early.cancel()
+            early.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     async def _fail_safe(self, run: PreparedRun, exc: BaseException) -> None:
         """The safety net for an unexpected error after the claim: never leave it stuck."""

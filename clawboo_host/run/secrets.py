@@ -32,8 +32,5 @@ def run_secrets(registry: RuntimeRegistry, keys: KeyResolver, runtime_id: str, e
     grants = keys.grants_for_runtime(runtime_id, registry.key_names(runtime_id, env))
     names = every_runtime_key_name(registry, env)
     values = dict.fromkeys(grants.values())
-    for name in sorted(names - grants.keys()):
-        value = keys.resolve(name)
-        if value:
-            values[value] = None
+    values.update(dict.fromkeys(keys.resolve_many(sorted(names - grants.keys())).values()))
     return RunSecrets(grants=grants, names=names, values=tuple(values))
