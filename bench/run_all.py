@@ -321,7 +321,7 @@ def main() -> None:
                 if "list" in only:
                     rows += measure_list(tmp, host, 150 if q else 600, 30)
                 if "run" in only:
-                    rows += measure_run(tmp, host, 5 if q else 15)
+                    rows += measure_run(tmp, host, 8 if q else 40)
             finally:
                 host.stop()
         if "start" in only:

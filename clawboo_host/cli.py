@@ -169,8 +169,22 @@ def serve(args: argparse.Namespace) -> int:
         config.data_dir,
         display_url(config.database_url),
     )
+    _wait_for_children_with_pidfds()
     asyncio.run(server.serve(sockets=[sock]))
     return 1 if host_services.start_failed else 0
+
+
+def _wait_for_children_with_pidfds() -> None:
+    """What Python 3.12+ does by itself on Linux: learn that a child exited from its pidfd on
+    the event loop. 3.11's default starts a thread per child to wait for it, and every run
+    starts a few git processes."""
+    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
+        return
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:  # a kernel without pidfds (before 5.3), or a seccomp filter
+        return
+    asyncio.set_child_watcher(asyncio.PidfdChildWatcher())
 
 
 def db_copy(args: argparse.Namespace) -> int:

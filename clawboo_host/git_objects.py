@@ -58,6 +58,17 @@ def _is_sha1(text: str) -> bool:
 # --------------------------------------------------------------------------- directories
 
 
+#: ``git_dirs`` answers by checkout, with the stamps (``.git`` and the common dir's inode and
+#: change time) they were read under: a run asks several times, and nothing moved between.
+_dirs_seen: dict[str, tuple[tuple, tuple[Path, Path]]] = {}
+_DIRS_SEEN_MAX = 512
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    info = os.stat(path)
+    return info.st_ino, info.st_mtime_ns, info.st_ctime_ns
+
+
 def git_dirs(checkout: Path) -> tuple[Path, Path]:
     """``(git dir, common dir)`` of the working tree whose top level is ``checkout``.
 
@@ -65,6 +76,15 @@ def git_dirs(checkout: Path) -> tuple[Path, Path]:
     file ``gitdir: <path>`` whose ``commondir`` names the shared repository.
     """
     dot_git = checkout / ".git"
+    key = os.fspath(dot_git)
+    seen = _dirs_seen.get(key)
+    if seen is not None:
+        stamps, dirs = seen
+        try:
+            if stamps == (_stamp(dot_git), _stamp(dirs[1])):
+                return dirs
+        except OSError:
+            pass
     if dot_git.is_dir():
         gitdir = dot_git
     elif dot_git.is_file():
@@ -80,7 +100,11 @@ def git_dirs(checkout: Path) -> tuple[Path, Path]:
         common = Path(gitdir, commondir_file.read_text(encoding="utf-8").strip())
     if (common / "reftable").exists():
         raise Unsupported("reftable refs")
-    return Path(os.path.realpath(gitdir)), Path(os.path.realpath(common))
+    dirs = Path(os.path.realpath(gitdir)), Path(os.path.realpath(common))
+    if len(_dirs_seen) >= _DIRS_SEEN_MAX:
+        _dirs_seen.clear()
+    _dirs_seen[key] = ((_stamp(dot_git), _stamp(dirs[1])), dirs)
+    return dirs
 
 
 # --------------------------------------------------------------------------- refs

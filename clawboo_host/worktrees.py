@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -87,6 +88,8 @@ SCAFFOLD_FILES = SOR_FILES[:5]
 
 #: ``-c`` options for every git command the host runs: a repository's hooks never run (they
 #: would run as the host, on every checkout and commit).
+log = logging.getLogger(__name__)
+
 NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
 
 HOST_NAME, HOST_EMAIL = "clawboo", "clawboo@localhost"
@@ -643,6 +646,59 @@ async def _add_worktree(
     raise WorktreeError(f"git worktree add {path} failed: {why}")
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+#: Repository settings ``git worktree add`` acts on that :func:`_link_worktree` does not.
+_WORKTREE_SETTINGS = re.compile(rb"worktreeconfig|sparsecheckout", re.IGNORECASE)
+
+
+async def _link_worktree(
+    toplevel: str, path: Path, branch: str, env: Mapping[str, str] | None
+) -> bool:
+    """What ``git worktree add <path> <branch>`` does for a branch nobody has checked out,
+    with one git process instead of three (the command, its ``symbolic-ref`` child and its
+    ``reset --hard`` child): the registration files are written here, in git's layout, and
+    ``git reset --hard`` checks the branch out. False (nothing left behind) when this
+    repository or path needs ``git worktree add`` itself. Call with the repository lock held.
+    """
+    name = path.name
+    try:
+        _, common = git_objects.git_dirs(Path(toplevel))
+        if (
+            not _PLAIN_NAME.fullmatch(name)
+            or os.path.lexists(path)
+            or _WORKTREE_SETTINGS.search((common / "config").read_bytes())
+            or (common / "info" / "sparse-checkout").exists()
+        ):
+            return False
+        (common / "worktrees").mkdir(exist_ok=True)
+        admin = common / "worktrees" / name
+        admin.mkdir()  # taken: a registration of that name exists, let git number it
+    except (git_objects.Unsupported, OSError):
+        return False
+    try:
+        # "locked" keeps a concurrent `git worktree prune` off it until it is complete.
+        (admin / "locked").write_text("initializing\n")
+        path.mkdir()
+        (path / ".git").write_text(f"gitdir: {admin}\n")
+        (admin / "gitdir").write_text(f"{os.path.realpath(path)}/.git\n")
+        (admin / "commondir").write_text("../..\n")
+        (admin / "HEAD").write_text(f"ref: refs/heads/{branch}\n")
+        checkout = await _git(
+            ["reset", "--hard", "--no-recurse-submodules", "--quiet"], cwd=path, env=env
+        )
+        if not checkout.ok:
+            raise WorktreeError(_why(checkout))
+        (admin / "locked").unlink()
+    except BaseException as exc:  # failed or cancelled: leave nothing half-registered
+        shutil.rmtree(admin, ignore_errors=True)
+        shutil.rmtree(path, ignore_errors=True)
+        if not isinstance(exc, (OSError, WorktreeError)):
+            raise
+        log.warning("registering the worktree %s here failed (%s); git will do it", path, exc)
+        return False
+    return True
+
+
 async def provision(
     repo_path: Path,
     task_id: str,
@@ -726,6 +782,8 @@ async def provision(
                 and _create_branch(toplevel, branch, scaffold)
             ):
                 args = [os.fspath(path), branch]  # the branch is there: no `git branch` child
+                if await _link_worktree(toplevel, path, branch, env):
+                    args = []  # registered here, checked out by one `git reset --hard`
             elif scaffold is not None:
                 args = ["-B" if existing else "-b", branch, os.fspath(path), scaffold]
             elif existing == sha:
@@ -734,7 +792,8 @@ async def provision(
                 args = ["-B", branch, os.fspath(path), sha]
             else:
                 args = ["-b", branch, os.fspath(path), sha]
-            await _add_worktree(repo_path, path, args, env)
+            if args:
+                await _add_worktree(repo_path, path, args, env)
         try:
             if scaffold is None:
                 base = await _commit_scaffold(path, task_id, files, env)

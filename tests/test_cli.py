@@ -186,3 +186,27 @@ def test_an_older_world_readable_data_dir_is_tightened(tmp_path):
         assert _mode(data) == 0o700
         assert _mode(data / "clawboo.db") == 0o600
         assert _mode(data / "clawboo.db-wal") == 0o600
+
+
+def test_serve_waits_for_children_without_a_thread_each():
+    # Run in a fresh interpreter: the child watcher is process-wide.
+    script = """
+import asyncio, sys, threading
+from clawboo_host import cli
+cli._wait_for_children_with_pidfds()
+async def main():
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", "import time; time.sleep(0.3)")
+    await asyncio.sleep(0.1)
+    threads = threading.active_count()
+    assert await proc.wait() == 0
+    return threads
+print(asyncio.run(main()))
+"""
+    out = subprocess.run(
+        [sys.executable, "-W", "error::DeprecationWarning", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1"  # no waiter thread beside the main one

@@ -135,6 +135,24 @@ def test_reftable_and_non_repositories_are_unsupported(tmp_path: Path) -> None:
         git_dirs(repo)
 
 
+def test_git_dirs_answers_again_until_the_checkout_or_repository_changes(tmp_path: Path) -> None:
+    repo = make_git_repo(tmp_path / "repo")
+    linked = tmp_path / "linked"
+    git(repo, "worktree", "add", "-q", "-b", "side", str(linked))
+    first = git_dirs(linked)
+    assert git_dirs(linked) == first  # remembered
+    assert first[1] == (repo / ".git").resolve()
+    # The linked checkout now points at another registration: its .git file changed.
+    other = tmp_path / "other"
+    git(repo, "worktree", "add", "-q", "-b", "side2", str(other))
+    (linked / ".git").write_text((other / ".git").read_text())
+    assert git_dirs(linked)[0] == git_dirs(other)[0]
+    # The shared repository moved to reftable refs: its common dir changed.
+    (repo / ".git" / "reftable").mkdir()
+    with pytest.raises(Unsupported, match="reftable"):
+        git_dirs(linked)
+
+
 def test_a_commit_written_here_is_one_git_accepts(tmp_path: Path) -> None:
     repo = history(tmp_path / "repo", revisions=3)
     (repo / "TASK.md").mkdir()  # a directory of a name the new files replace

@@ -666,18 +666,19 @@ def commands(log: Path) -> list[str]:
 async def test_a_run_in_a_known_repository_needs_three_git_processes_after_the_first(
     repo: Path, wt_dir: Path, git_env: dict[str, str], git_log: Path
 ) -> None:
-    """Refs are read and written as files and the scaffold commit is written in-process, so
-    a new task costs one ``worktree add``; reporting its change ``add`` and ``commit``."""
+    """Refs are read and written as files, the scaffold commit and the worktree's
+    registration are written in-process, so a new task costs one ``reset --hard`` (the
+    checkout); reporting its change ``add`` and ``commit``."""
     git(repo, "gc", "-q", env=git_env)  # packed objects and packed refs
     commands(git_log)
     assert await is_git_repo(repo, git_env)
     first = await make(repo, "first", wt_dir, git_env)
-    assert commands(git_log) == ["rev-parse --is-inside-work-tree", "worktree add"]
+    assert commands(git_log) == ["rev-parse --is-inside-work-tree", "reset --hard"]
     assert git(first.path, "status", "--porcelain", env=git_env) == ""
     commands(git_log)
 
     second = await make(repo, "second", wt_dir, git_env)
-    assert commands(git_log) == ["worktree add"]
+    assert commands(git_log) == ["reset --hard"]
     (second.path / "feature.py").write_text("print('hi')\n")
     assert await has_changes(second, git_env) is True
     sha = await commit_changes(second, "clawboo: task second", git_env, staged=True)
@@ -739,3 +740,64 @@ async def test_a_checkout_that_converts_line_endings_still_gets_a_runnable_scaff
     done = await anyio.run_process(["bash", str(wt.path / "init.sh")], env=git_env, check=False)
     assert done.returncode == 0, done.stderr
     assert git(wt.path, "log", "-1", "--format=%s", env=git_env) == "clawboo: scaffold task crlf"
+
+
+def registrations(repo: Path, env: dict[str, str]) -> dict[str, list[str]]:
+    """``git worktree list --porcelain``: each worktree's path and its other lines."""
+    out: dict[str, list[str]] = {}
+    for block in git(repo, "worktree", "list", "--porcelain", env=env).split("\n\n"):
+        lines = block.splitlines()
+        out[lines[0].removeprefix("worktree ")] = lines[1:]
+    return out
+
+
+@pytest.mark.anyio
+async def test_a_worktree_registered_here_is_one_git_manages(
+    repo: Path, wt_dir: Path, git_env: dict[str, str]
+) -> None:
+    wt = await make(repo, "linked", wt_dir, git_env)
+    listed = registrations(repo, git_env)[os.path.realpath(wt.path)]
+    assert "branch refs/heads/clawboo/task-linked" in listed and "locked" not in listed
+    assert git(wt.path, "rev-parse", "--abbrev-ref", "HEAD", env=git_env) == wt.branch
+    assert git(wt.path, "status", "--porcelain", env=git_env) == ""
+    assert (wt.path / "TASK.md").is_file() and (wt.path / "README.md").is_file()
+    git(repo, "worktree", "prune", env=git_env)
+    assert os.path.realpath(wt.path) in registrations(repo, git_env)
+    git(repo, "fsck", "--strict", env=git_env)
+    await remove(wt, git_env, delete_branch=True)
+    assert os.path.realpath(wt.path) not in registrations(repo, git_env)
+    assert not (repo / ".git" / "worktrees" / "linked").exists()
+
+
+@pytest.mark.anyio
+async def test_git_registers_the_worktree_when_the_repository_needs_it(
+    repo: Path, wt_dir: Path, git_env: dict[str, str], git_log: Path
+) -> None:
+    # A registration of the same name left behind: git numbers its own.
+    (repo / ".git" / "worktrees" / "taken").mkdir(parents=True)
+    commands(git_log)
+    taken = await make(repo, "taken", wt_dir, git_env)
+    assert "worktree add" in commands(git_log)
+    assert os.path.realpath(taken.path) in registrations(repo, git_env)
+    # Per-worktree config: `git worktree add` is the one that knows what to copy.
+    git(repo, "config", "extensions.worktreeConfig", "true", env=git_env)
+    await make(repo, "configured", wt_dir, git_env)
+    assert "worktree add" in commands(git_log)
+
+
+@pytest.mark.anyio
+async def test_a_checkout_that_fails_leaves_nothing_and_git_does_it(
+    repo: Path, wt_dir: Path, git_env: dict[str, str], tmp_path: Path
+) -> None:
+    bin_dir = tmp_path / "failing-reset"
+    bin_dir.mkdir()
+    real = shutil.which("git")
+    (bin_dir / "git").write_text(
+        f'#!/bin/sh\ncase " $* " in *" reset --hard "*) exit 1;; esac\nexec "{real}" "$@"\n'
+    )
+    (bin_dir / "git").chmod(0o755)
+    env = {**git_env, "PATH": f"{bin_dir}{os.pathsep}{git_env.get('PATH', os.defpath)}"}
+    wt = await make(repo, "retried", wt_dir, env)
+    assert sorted(os.listdir(repo / ".git" / "worktrees")) == ["retried"]  # git's own, no other
+    assert git(wt.path, "status", "--porcelain", env=git_env) == ""
+    assert (wt.path / "TASK.md").is_file()

@@ -66,10 +66,20 @@ class PreparedRun:
     previous_execution: dict | None = None
     #: the first execution's secrets, resolved while its workspace was being set up
     early_secrets: asyncio.Future | None = None
+    #: the board recording the workspace (``workspace_id``), under way while the run starts
+    workspace_attaching: asyncio.Future | None = None
 
     def __post_init__(self) -> None:
         if not self.exec_ids:
             self.exec_ids.append(self.exec_id)
+
+    async def attached(self) -> None:
+        """Wait for the board to have recorded the workspace (``workspace_id``): before any
+        report of the run."""
+        attaching, self.workspace_attaching = self.workspace_attaching, None
+        if attaching is not None:
+            workspace = await attaching
+            self.workspace_id = workspace["id"] if workspace else None
 
     @property
     def budget_scopes(self) -> list[tuple[str, str | None]]:

@@ -11,6 +11,7 @@ kills its process tree.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -277,6 +278,8 @@ class Executor:
         log.error("run %s failed unexpectedly: %s", run.exec_id, message)
         with anyio.CancelScope(shield=True):
             try:
+                with contextlib.suppress(Exception):  # the worktree it has, on the board
+                    await run.attached()
                 await self.svc.db(
                     self.svc.board.close_execution, run.exec_id, "failed", error=message
                 )

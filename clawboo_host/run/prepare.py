@@ -3,6 +3,7 @@ atomic claim (with its execution row), and the workspace."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Awaitable
 from pathlib import Path
@@ -187,17 +188,19 @@ async def acquire_workspace(svc: Services, run: PreparedRun, needs_worktree: boo
             f"[fresh worktree] The task's earlier worktree ({elsewhere}) is not on this host "
             f"and {wt.repo_path} has no branch {wt.branch}: this run starts from HEAD.",
         )
-    workspace = await svc.db(
-        svc.board.attach_workspace,
-        run.exec_id,
-        task_id,
-        str(wt.repo_path),
-        wt.branch,
-        str(wt.path),
-        wt.base_commit,
-    )
     run.worktree = wt
-    run.workspace_id = workspace["id"] if workspace else None
+    # The board records the workspace while the runtime starts (see PreparedRun.attached).
+    run.workspace_attaching = asyncio.ensure_future(
+        svc.db(
+            svc.board.attach_workspace,
+            run.exec_id,
+            task_id,
+            str(wt.repo_path),
+            wt.branch,
+            str(wt.path),
+            wt.base_commit,
+        )
+    )
 
 
 async def _undo_claim(svc: Services, run: PreparedRun, error: str) -> None:

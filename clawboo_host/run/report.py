@@ -42,6 +42,7 @@ async def execution(
 ) -> Outcome:
     """Report one execution up. ``status`` stays ``None`` when its changes are committed and
     the task awaits its gate (the execution still open, holding the claim)."""
+    await run.attached()
     safe = safe_summary(done.summary or tally.last_text, secrets)
     reported = safe or "(no summary)"
     outcome = Outcome(reason=done.reason, summary=reported, reported=reported)
