@@ -11,7 +11,6 @@ import os
 import socket
 import sys
 
-from .board.database import display_url
 from .config import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -120,6 +119,8 @@ def serve(args: argparse.Namespace) -> int:
             )
             return 1
     if args.database_url:
+        from .board.database import display_url
+
         try:
             display_url(args.database_url)
         except Exception as exc:
@@ -167,11 +168,21 @@ def serve(args: argparse.Namespace) -> int:
         shown,
         config.port,
         config.data_dir,
-        display_url(config.database_url),
+        _shown_board(config.database_url),
     )
     _wait_for_children_with_pidfds()
     asyncio.run(server.serve(sockets=[sock]))
     return 1 if host_services.start_failed else 0
+
+
+def _shown_board(url: str) -> str:
+    """The board's URL for the log, its password masked. A SQLite URL has none: the default
+    board is shown without importing SQLAlchemy, which the first request does not need."""
+    if url.startswith("sqlite:"):
+        return url
+    from .board.database import display_url
+
+    return display_url(url)
 
 
 def _wait_for_children_with_pidfds() -> None:
@@ -190,6 +201,7 @@ def _wait_for_children_with_pidfds() -> None:
 def db_copy(args: argparse.Namespace) -> int:
     """Copy this host's board (default: the SQLite file in the data dir) to ``--to``."""
     from .board.copy import CopyRefused, copy_board
+    from .board.database import display_url
 
     env = os.environ
     source = (

@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .board.calls import board_call
-from .board.store import BoardStore
+from .board.deferred import DeferredBoard
 from .config import HostConfig
 from .credentials import Credentials
 from .errors import Unavailable
@@ -23,6 +24,9 @@ from .run_tokens import RunTokens
 from .status import StatusService
 from .status_snapshot import StatusSnapshot
 from .vault import Vault
+
+if TYPE_CHECKING:
+    from .board.store import BoardStore
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +46,7 @@ class Host:
         self.status = StatusService(self.registry, self.keys, config.env)
         self.status_snapshot = StatusSnapshot(self.status, self.keys, config.env, self._list_json)
         self.credentials = Credentials(self.registry, self.vault, self.keys, self.status)
-        self.board = BoardStore(config.database_url)
+        self.board: BoardStore = DeferredBoard(config.database_url)  # type: ignore[assignment]
         self.installer = Installer(self.registry, config.env)
         self.run_tokens = RunTokens()
         self.executor = Executor(config, self.registry, self.board, self.keys, self.run_tokens)

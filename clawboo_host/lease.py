@@ -21,14 +21,18 @@ import socket
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import psutil
 
 from .board.calls import board_call
-from .board.store import BoardStore
 from .config import HostConfig
 from .run import Executor
+
+if TYPE_CHECKING:
+    from .board.store import BoardStore
+
 
 log = logging.getLogger(__name__)
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from .board.calls import board_call
-from .board.store import BoardStore
 from .errors import InvalidRequest, NotFound
 from .keys import KeyResolver
 from .plugin_api.types import SeedPlan, SeedRequest
 from .registry import RuntimeRegistry
+
+if TYPE_CHECKING:
+    from .board.store import BoardStore
+
 
 SEED_HOOK = "clawboo_seed_team"
 LEADER_PICK_SETTING = "boo-zero:native-leader-model"

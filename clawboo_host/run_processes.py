@@ -19,11 +19,15 @@ import logging
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .board.calls import board_call
-from .board.store import BoardStore
 from .isolation import Sandbox
 from .plugin_api.process import LaunchPolicy, kill_orphaned_groups, launch_policy
+
+if TYPE_CHECKING:
+    from .board.store import BoardStore
+
 
 log = logging.getLogger(__name__)
 

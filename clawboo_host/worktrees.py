@@ -13,9 +13,11 @@ git's worktree metadata.
 Git processes are what a run waits on, so each question is asked once: the repository's top
 level and common dir are remembered per repository; refs are read from their files and the
 scaffold commit is written straight into the object store (:mod:`clawboo_host.git_objects`,
-which falls back to git for any repository shape it does not know), so a new task's checkout
-is one ``git worktree add`` of its scaffold commit, and reporting a change is ``add``,
-``diff`` and ``commit``.
+which falls back to git for any repository shape it does not know); a new task's worktree is
+registered in git's layout here too (``git worktree add`` costs three processes: itself, a
+``symbolic-ref`` and a ``reset --hard``), so its checkout is one ``git reset --hard`` of its
+scaffold commit, and reporting a change is ``add`` and ``commit`` (``diff`` when the agent
+staged something itself).
 
 Every git call goes through :func:`~clawboo_host.plugin_api.process.run_capture` (argv only,
 own process group, 60 s timeout, ``GIT_TERMINAL_PROMPT=0``) with ``core.hooksPath=/dev/null``
@@ -26,9 +28,9 @@ the host's access token or any provider key. Commits the host makes use the host
 user configured.
 
 Concurrency: provision/remove of one path are serialized by a per-path lock, and the
-commands that write git's worktree metadata (``worktree add/remove/prune``, branch
-deletion) by a per-repository lock, because concurrent ``worktree add`` in one repository
-is not safe.
+commands that write git's worktree metadata (a registration, ``worktree add/remove/prune``,
+branch deletion) by a per-repository lock, because concurrent ``worktree add`` in one
+repository is not safe.
 """
 
 from __future__ import annotations

@@ -12,10 +12,8 @@ from fastapi import APIRouter, Path, Query, Request
 
 from ..board import states
 from ..board.calls import board_call
-from ..board.schema import AUTHOR_TYPES, BUDGET_MODES, BUDGET_SCOPES
-from ..board.store import (
-    UNCHANGED,
-    UnknownReference,
+from ..board.common import UNCHANGED, UnknownReference
+from ..board.records import (
     agent_json,
     budget_json,
     comment_json,
@@ -24,6 +22,7 @@ from ..board.store import (
     team_json,
     workspace_json,
 )
+from ..board.vocabulary import AUTHOR_TYPES, BUDGET_MODES, BUDGET_SCOPES
 from . import contract as c
 from .deps import json_body, started_host
 from .errors import ApiError

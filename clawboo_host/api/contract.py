@@ -16,7 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from ..board import states
-from ..board.schema import AUTHOR_TYPES, BUDGET_MODES
+from ..board.vocabulary import AUTHOR_TYPES, BUDGET_MODES
 
 Id = str
 Timestamp = str

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from ..board.calls import board_call
-from ..board.store import host_json
+from ..board.records import host_json
 from ..host import Host
 from . import contract as c
 from .deps import started_host

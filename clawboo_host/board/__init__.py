@@ -1,7 +1,10 @@
-"""The board: tasks, comments, executions, workspaces, budgets, teams, agents, settings."""
+"""The board: tasks, comments, executions, workspaces, budgets, teams, agents, settings.
+
+The store (and SQLAlchemy under it) is imported on first use, not with the package: the
+host answers its first runtime list before it opens the board.
+"""
 
 from .states import STATUSES, TERMINAL, can_transition
-from .store import BoardStore, StatusChange, UnknownReference
 
 __all__ = [
     "STATUSES",
@@ -11,3 +14,11 @@ __all__ = [
     "UnknownReference",
     "can_transition",
 ]
+
+
+def __getattr__(name: str):
+    if name in ("BoardStore", "StatusChange", "UnknownReference"):
+        from . import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,12 +19,11 @@ from sqlalchemy import (
     update,
 )
 
-from .common import Part, now_iso
+from .common import MICRO_PER_CENT, MICRO_PER_USD, Part, now_iso
 from .database import first, rows
-from .schema import BUDGET_MODES, BUDGET_SCOPES, budgets
+from .schema import budgets
+from .vocabulary import BUDGET_MODES, BUDGET_SCOPES
 
-MICRO_PER_CENT = 10_000
-MICRO_PER_USD = 1_000_000
 SOFT_CAP_PERCENT = 80
 
 

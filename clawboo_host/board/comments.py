@@ -7,8 +7,9 @@ from sqlalchemy import Connection, insert, select
 from ..redaction import redact
 from .common import Part, new_id, now_iso
 from .database import first
-from .schema import AUTHOR_TYPES, comments
+from .schema import comments
 from .tasks import task_exists
+from .vocabulary import AUTHOR_TYPES
 
 _INSERT_COMMENT = insert(comments).returning(*comments.c)
 

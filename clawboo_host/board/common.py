@@ -5,8 +5,18 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from .database import Database
+if TYPE_CHECKING:
+    from .database import Database
+
+
+#: Spend is kept in micro-cents: whole integers, exact across hosts adding concurrently.
+MICRO_PER_CENT = 10_000
+MICRO_PER_USD = 1_000_000
+
+#: A keyword argument's default that means "leave this field as it is" (``None`` clears it).
+UNCHANGED = object()
 
 
 def now_iso() -> str:

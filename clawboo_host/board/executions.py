@@ -11,8 +11,9 @@ from sqlalchemy import Connection, bindparam, exists, insert, select, text, upda
 from ..redaction import redact
 from .common import Part, new_id, now_iso
 from .database import first
-from .schema import BUDGET_SCOPES, EXECUTION_TERMINAL, executions, tasks
+from .schema import executions, tasks
 from .tasks import claim, release_statement, task_row
+from .vocabulary import BUDGET_SCOPES, EXECUTION_TERMINAL
 
 RUNNING = "running"
 

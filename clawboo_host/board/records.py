@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .budgets import MICRO_PER_USD
+from .common import MICRO_PER_USD
 
 
 def task_json(row: dict) -> dict:

@@ -17,8 +17,9 @@ from sqlalchemy import bindparam, select, update
 from .common import Part, StatusChange, new_id
 from .database import first
 from .executions import RUNNING, close
-from .schema import EXECUTION_TERMINAL, executions
+from .schema import executions
 from .tasks import task_row
+from .vocabulary import EXECUTION_TERMINAL
 
 
 @dataclass(frozen=True)

@@ -30,14 +30,14 @@ from sqlalchemy import (
 )
 
 from .states import STATUSES
-
-AUTHOR_TYPES = ("agent", "user", "system")
-EXECUTION_STATUSES = ("running", "succeeded", "failed", "cancelled", "timed_out")
-EXECUTION_TERMINAL = ("succeeded", "failed", "cancelled", "timed_out")
-WORKSPACE_STATUSES = ("active", "archived", "stale")
-BUDGET_SCOPES = ("agent", "team", "mission")
-BUDGET_MODES = ("warn", "cap")
-BUDGET_STATUSES = ("active", "soft_capped", "paused")
+from .vocabulary import (
+    AUTHOR_TYPES,
+    BUDGET_MODES,
+    BUDGET_SCOPES,
+    BUDGET_STATUSES,
+    EXECUTION_STATUSES,
+    WORKSPACE_STATUSES,
+)
 
 
 def one_of(table: str, column: str, values: tuple[str, ...] | list[str]) -> CheckConstraint:

@@ -25,9 +25,18 @@ from sqlalchemy import Connection
 
 from ..plugin_api.files import private_file
 from . import migrate
-from .budgets import MICRO_PER_CENT, MICRO_PER_USD, SOFT_CAP_PERCENT, BudgetStore, budget_status
+from .budgets import SOFT_CAP_PERCENT, BudgetStore, budget_status
 from .comments import CommentStore
-from .common import BoardError, StatusChange, UnknownReference, new_id, now_iso
+from .common import (
+    MICRO_PER_CENT,
+    MICRO_PER_USD,
+    UNCHANGED,
+    BoardError,
+    StatusChange,
+    UnknownReference,
+    new_id,
+    now_iso,
+)
 from .database import Database, StoreClosed, rows, sqlite_url
 from .executions import ExecutionStore, process_groups
 from .hosts import ORPHAN_ERROR, HostStore
@@ -42,7 +51,7 @@ from .records import (
     workspace_json,
 )
 from .runs import Claim, RunStart, RunStore
-from .tasks import UNCHANGED, TaskStore, task_row
+from .tasks import TaskStore, task_row
 from .teams import TeamStore
 from .workspaces import WorkspaceStore
 

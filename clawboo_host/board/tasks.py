@@ -14,12 +14,9 @@ from sqlalchemy import Connection, bindparam, exists, insert, select, text, upda
 
 from ..redaction import redact
 from . import states
-from .common import Part, StatusChange, UnknownReference, new_id, now_iso
+from .common import UNCHANGED, Part, StatusChange, UnknownReference, new_id, now_iso
 from .database import first, rows
 from .schema import tasks, teams
-
-#: ``patch_task(verify_command=...)`` left at this keeps the task's command (None clears it).
-UNCHANGED = object()
 
 # Columns a release (or a move back to todo) clears.
 UNCLAIMED: dict[str, Any] = {

@@ -8,8 +8,9 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from .common import Part, new_id, now_iso
 from .database import first
-from .schema import WORKSPACE_STATUSES, tasks, workspaces
+from .schema import tasks, workspaces
 from .tasks import update_task
+from .vocabulary import WORKSPACE_STATUSES
 
 _INSERT_WORKSPACE = insert(workspaces).returning(*workspaces.c)
 _UPDATE_WORKSPACE = (

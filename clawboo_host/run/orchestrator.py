@@ -16,11 +16,11 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import anyio
 
 from .. import run_processes
-from ..board.store import BoardStore
 from ..config import HostConfig
 from ..isolation import Sandbox
 from ..keys import KeyResolver
@@ -35,6 +35,10 @@ from .homes import IdentityHomes
 from .model import EventSink, PreparedRun, RunRefused, RunRequest, RunTally
 from .recovery import is_owner_alive, owner_boot, remove_stale_scratch
 from .services import Services
+
+if TYPE_CHECKING:
+    from ..board.store import BoardStore
+
 
 log = logging.getLogger(__name__)
 

@@ -7,14 +7,16 @@ import asyncio
 import os
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from .. import worktrees
-from ..board.runs import RunStart
 from ..plugin_api.binaries import aresolve_binary
 from ..plugin_api.types import AbortSignal, RuntimeDescriptor
 from .model import PreparedRun, RunRefused, RunRequest
 from .services import Services
+
+if TYPE_CHECKING:
+    from ..board.runs import RunStart
 
 T = TypeVar("T")
 

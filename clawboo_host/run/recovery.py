@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import shutil
+from typing import TYPE_CHECKING
 
 import psutil
 
-from ..board.store import BoardStore
 from ..config import HostConfig
+
+if TYPE_CHECKING:
+    from ..board.store import BoardStore
 
 
 def owner_boot() -> str:

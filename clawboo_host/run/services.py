@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..board.calls import board_call
-from ..board.store import BoardStore
 from ..config import HostConfig
 from ..isolation import Sandbox
 from ..keys import KeyResolver
 from ..registry import RuntimeRegistry
 from ..run_tokens import RunTokens
 from .model import PreparedRun
+
+if TYPE_CHECKING:
+    from ..board.store import BoardStore
 
 
 @dataclass
