@@ -92,6 +92,16 @@ def test_errors_are_documented_as_json_error_bodies(document):
     }
 
 
+def test_routes_that_need_the_board_document_its_503(document):
+    needs_board = ("/api/board/", "/api/teams", "/api/agents", "/api/budgets", "/api/executions")
+    needs_board += ("/api/hosts", "/api/onboarding")
+    for path, method, op in operations(document):
+        if path.startswith(needs_board) or path == "/api/runtimes/{id}/run":
+            assert "503" in op["responses"], (method, path)
+    listing = document["paths"]["/api/runtimes"]["get"]["responses"]
+    assert "503" not in listing  # the runtime list never waits for the board
+
+
 def test_streaming_routes_are_described_as_event_streams(document):
     install = document["paths"]["/api/runtimes/{id}/install"]["post"]["responses"]["200"]
     assert list(install["content"]) == ["text/event-stream"]

@@ -27,7 +27,7 @@ from . import contract as c
 from .deps import json_body, started_host
 from .errors import ApiError
 
-router = APIRouter()
+router = APIRouter(responses=c.errors(503))  # every route here needs the board
 
 CREATE_STATUSES = (states.BACKLOG, states.TODO)
 _MISSING = object()

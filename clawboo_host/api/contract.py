@@ -57,6 +57,7 @@ ERROR_MEANINGS = {
     413: "Request body too large (limit 2 MiB).",
     429: "Too many requests (per-IP rate limit).",
     500: "The server could not do it (e.g. a broken vault); the message names no file path.",
+    503: "The board is not available: the host could not open it (see the host's log).",
 }
 #: Answered by the HTTP guards before any route runs, on every ``/api/`` operation.
 GUARD_ERRORS = (401, 403, 413, 429)

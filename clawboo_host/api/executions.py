@@ -10,7 +10,7 @@ from . import contract as c
 from .deps import started_host
 from .errors import ApiError
 
-router = APIRouter(prefix="/api/executions")
+router = APIRouter(prefix="/api/executions", responses=c.errors(503))
 
 ABORT_REASON = "aborted by request"
 

@@ -10,7 +10,7 @@ from ..host import Host
 from . import contract as c
 from .deps import started_host
 
-router = APIRouter(prefix="/api/hosts")
+router = APIRouter(prefix="/api/hosts", responses=c.errors(503))
 
 
 @router.get("", response_model=None, responses=c.ok(c.HostList))

@@ -9,7 +9,7 @@ from ..host import Host
 from . import contract as c
 from .deps import json_body, started_host, text_field
 
-router = APIRouter(prefix="/api/onboarding")
+router = APIRouter(prefix="/api/onboarding", responses=c.errors(503))
 
 
 @router.post(

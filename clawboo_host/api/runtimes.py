@@ -181,6 +181,7 @@ async def healthcheck(
             },
         },
         409: {"model": c.RunRefusal, "description": "The task could not be claimed."},
+        **c.errors(503),
         422: {
             "model": c.RunRefusal,
             "description": "Refused: too deep, a connected substrate, a missing CLI "
