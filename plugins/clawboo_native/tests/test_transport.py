@@ -24,7 +24,7 @@ from clawboo_host.testing.provider import FakeProvider
 
 pytestmark = pytest.mark.anyio
 
-KEY = "sk-ant-transport-test-key-01"
+KEY = "fake-provider-key"
 
 
 def ctx_for(tmp_path: Path, env: dict, cwd: Path | None = None) -> RunContext:
