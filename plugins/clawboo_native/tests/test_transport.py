@@ -9,7 +9,6 @@ import gzip
 import ipaddress
 import json
 import ssl
-import time
 from pathlib import Path
 
 import anyio
@@ -165,10 +164,8 @@ async def test_nothing_listening_is_a_connect_error():
 async def test_a_silent_server_is_a_read_timeout():
     async with RawServer(b"") as server:  # reads the request, never answers
         async with httpx.AsyncClient(transport=StreamsTransport(), timeout=0.3) as client:
-            started = time.monotonic()
             with pytest.raises(httpx.ReadTimeout):
                 await client.post(f"http://127.0.0.1:{server.port}/v1", json={})
-            assert time.monotonic() - started < 5
 
 
 async def test_a_cancelled_request_closes_its_connection():
