@@ -2,8 +2,8 @@
 
 httpx's own async transport (httpcore over anyio) spends about a millisecond of CPU per
 request on cancel scopes, locks and checkpoints: more than a loopback round trip, and paid on
-every model turn. This transport keeps httpx's client (request building, decoding, the
-error types :mod:`clawboo_native.llm` maps) and replaces only the wire:
+every model turn. This transport keeps httpx's request and response types (encoding,
+decoding, the error types :mod:`clawboo_native.llm` maps) and replaces only the wire:
 
 - one idle connection kept per origin (a run talks to one provider), reused while the server
   keeps it open; one the server has closed meanwhile is dropped, never written to;
