@@ -1007,3 +1007,25 @@ def test_spend_adds_to_every_scope_and_names_the_first_paused_cap(store):
     assert store.spend(scopes, 0.75) == ("team", "t1")
     spent = {b["scope"]: b["spent_micro_cents"] for b in store.list_budgets()}
     assert spent == {"agent": 1_250_000, "team": 1_250_000}
+
+
+def test_a_read_sees_one_snapshot_while_others_write(store: BoardStore):
+    # A task detail reads the task, then its executions: a write committed in between (a
+    # recovery closing the run and releasing the task) must not show half of itself.
+    task = store.create_task("Snapshot")
+    seen = []
+
+    def read(conn):
+        seen.append(_title(conn, task["id"]))
+        store.patch_task(task["id"], title="Renamed while read")  # another connection
+        seen.append(_title(conn, task["id"]))
+
+    store.db.read(read)
+    assert seen[0] == seen[1] == "Snapshot"
+    assert store.get_task(task["id"])["title"] == "Renamed while read"
+
+
+def _title(conn, task_id: str) -> str:
+    return conn.execute(
+        text("SELECT title FROM tasks WHERE id = :id"), {"id": task_id}
+    ).scalar_one()

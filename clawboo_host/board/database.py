@@ -159,11 +159,15 @@ class Database:
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Connection]:
-        """One transaction: IMMEDIATE on SQLite for writes, a plain snapshot for reads."""
+        """One transaction: IMMEDIATE on SQLite for writes; for reads, one snapshot every
+        statement sees (SQLite's read transaction; PostgreSQL's REPEATABLE READ, where READ
+        COMMITTED would let a task and its executions be read on either side of a write)."""
         conn = self.engine.connect()
         try:
             if self.is_sqlite:
                 conn = conn.execution_options(sqlite_begin="IMMEDIATE" if write else "DEFERRED")
+            elif not write:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
         finally:
