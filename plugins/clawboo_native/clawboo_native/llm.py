@@ -239,18 +239,10 @@ def chat_url(route: Route, env: Mapping[str, str]) -> str:
 
 
 def _headers(route: Route) -> dict[str, str]:
+    common = {"content-type": "application/json", "user-agent": USER_AGENT}
     if route.provider.wire == "anthropic":
-        return {
-            "x-api-key": route.key,
-            "anthropic-version": ANTHROPIC_VERSION,
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-        }
-    return {
-        "authorization": f"Bearer {route.key}",
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-    }
+        return {"x-api-key": route.key, "anthropic-version": ANTHROPIC_VERSION, **common}
+    return {"authorization": f"Bearer {route.key}", **common}
 
 
 def anthropic_messages(messages: list[dict]) -> list[dict]:
@@ -526,7 +518,7 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 async def call_model(
-    http: httpx.AsyncBaseTransport,
+    transport: httpx.AsyncBaseTransport,
     route: Route,
     env: Mapping[str, str],
     system: str,
@@ -545,7 +537,7 @@ async def call_model(
         last = attempt == attempts - 1
         delay = min(RETRY_BASE_S * 2**attempt, RETRY_MAX_S) * (0.8 + 0.4 * random.random())
         try:
-            response = await abortable(abort, _post, http, url, body, headers, t, timeouts)
+            response = await abortable(abort, _post, transport, url, body, headers, t, timeouts)
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:  # a bad base URL
             raise ProviderError(
                 route.name, f"bad provider URL ({type(exc).__name__})", "bad_request"
@@ -600,7 +592,7 @@ class _TooLarge(Exception):
 
 
 async def _post(
-    http: httpx.AsyncBaseTransport,
+    transport: httpx.AsyncBaseTransport,
     url: str,
     body: dict,
     headers: dict,
@@ -614,7 +606,7 @@ async def _post(
         request = httpx.Request(
             "POST", url, json=body, headers=headers, extensions={"timeout": timeouts}
         )
-        response = await http.handle_async_request(request)
+        response = await transport.handle_async_request(request)
         try:
             chunks: list[bytes] = []
             size = 0

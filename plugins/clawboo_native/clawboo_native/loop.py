@@ -142,7 +142,7 @@ async def run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
         {"role": "user", "content": [{"type": "text", "text": ctx.prompt}]}
     ]
     try:
-        http = make_transport(route, ctx.env)
+        transport = make_transport(route, ctx.env)
     except (ValueError, OSError, httpx.HTTPError) as exc:  # a malformed proxy URL or CA file
         message = f"{route.name}: cannot set up the HTTP client ({type(exc).__name__})"
         yield ErrorEvent(message, code="bad_request", fatal=True)
@@ -155,7 +155,9 @@ async def run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
                 yield _aborted(ctx, final_text)
                 return
             try:
-                turn = await call_model(http, route, ctx.env, system, messages, tools, ctx.abort)
+                turn = await call_model(
+                    transport, route, ctx.env, system, messages, tools, ctx.abort
+                )
             except Aborted:
                 yield _aborted(ctx, final_text)
                 return
@@ -204,7 +206,7 @@ async def run(ctx: RunContext) -> AsyncIterator[RuntimeEvent]:
         yield Done("max_turns", summary=final_text, session_id=ctx.run_id)
     finally:
         with anyio.CancelScope(shield=True):
-            await http.aclose()
+            await transport.aclose()
 
 
 def _cost(route: Route, turn) -> CostEvent:
