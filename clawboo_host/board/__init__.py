@@ -4,6 +4,7 @@ The store (and SQLAlchemy under it) is imported on first use, not with the packa
 host answers its first runtime list before it opens the board.
 """
 
+from .common import StatusChange, UnknownReference
 from .states import STATUSES, TERMINAL, can_transition
 
 __all__ = [
@@ -17,8 +18,8 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    if name in ("BoardStore", "StatusChange", "UnknownReference"):
-        from . import store
+    if name == "BoardStore":
+        from .store import BoardStore
 
-        return getattr(store, name)
+        return BoardStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
