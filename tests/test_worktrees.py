@@ -638,15 +638,21 @@ async def test_repo_hooks_never_run_and_git_children_get_the_scrubbed_env(
 @pytest.fixture
 def git_log(tmp_path: Path, git_env: dict[str, str]) -> Path:
     """A ``git`` first on PATH that records each command line, then runs the real git."""
-    bin_dir = tmp_path / "git-recorder"
-    bin_dir.mkdir()
     log = tmp_path / "git-commands.log"
-    real = shutil.which("git")
-    (bin_dir / "git").write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\nexec "{real}" "$@"\n')
-    (bin_dir / "git").chmod(0o755)
-    git_env["PATH"] = f"{bin_dir}{os.pathsep}{git_env.get('PATH', os.defpath)}"
+    git_env["PATH"] = path_with_git(
+        tmp_path / "git-recorder", f'printf "%s\\n" "$*" >> "{log}"', git_env
+    )
     log.write_text("")
     return log
+
+
+def path_with_git(bin_dir: Path, before: str, env: dict[str, str]) -> str:
+    """``env``'s PATH with a ``git`` in ``bin_dir`` first: it runs the shell line ``before``,
+    then the real git."""
+    bin_dir.mkdir()
+    (bin_dir / "git").write_text(f'#!/bin/sh\n{before}\nexec "{shutil.which("git")}" "$@"\n')
+    (bin_dir / "git").chmod(0o755)
+    return f"{bin_dir}{os.pathsep}{env.get('PATH', os.defpath)}"
 
 
 def commands(log: Path) -> list[str]:
@@ -789,14 +795,8 @@ async def test_git_registers_the_worktree_when_the_repository_needs_it(
 async def test_a_checkout_that_fails_leaves_nothing_and_git_does_it(
     repo: Path, wt_dir: Path, git_env: dict[str, str], tmp_path: Path
 ) -> None:
-    bin_dir = tmp_path / "failing-reset"
-    bin_dir.mkdir()
-    real = shutil.which("git")
-    (bin_dir / "git").write_text(
-        f'#!/bin/sh\ncase " $* " in *" reset --hard "*) exit 1;; esac\nexec "{real}" "$@"\n'
-    )
-    (bin_dir / "git").chmod(0o755)
-    env = {**git_env, "PATH": f"{bin_dir}{os.pathsep}{git_env.get('PATH', os.defpath)}"}
+    fail_reset = 'case " $* " in *" reset --hard "*) exit 1;; esac'
+    env = {**git_env, "PATH": path_with_git(tmp_path / "failing-reset", fail_reset, git_env)}
     wt = await make(repo, "retried", wt_dir, env)
     assert sorted(os.listdir(repo / ".git" / "worktrees")) == ["retried"]  # git's own, no other
     assert git(wt.path, "status", "--porcelain", env=git_env) == ""

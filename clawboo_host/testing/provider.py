@@ -10,15 +10,18 @@ Unscripted paths answer 404. ``respond(..., delay=s)`` holds the answer (to test
 ``redirect_to`` answers a 302. Each answer closes its connection (HTTP/1.0), unless
 ``FakeProvider(keep_alive=s)``: then it speaks HTTP/1.1 and closes a connection idle for
 ``s`` seconds. ``RecordedRequest.connection`` tells which connection a request came on.
+``FakeProvider(tls=(cert_file, key_file))`` serves HTTPS (see ``helpers.self_signed_cert``).
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 @dataclass
@@ -39,8 +42,11 @@ class _Scripted:
 
 
 class FakeProvider:
-    def __init__(self, keep_alive: float | None = None) -> None:
+    def __init__(
+        self, keep_alive: float | None = None, tls: tuple[Path, Path] | None = None
+    ) -> None:
         self.keep_alive = keep_alive
+        self.tls = tls
         self.requests: list[RecordedRequest] = []
         self._routes: dict[tuple[str, str], dict] = {}
         self._lock = threading.Lock()
@@ -49,7 +55,7 @@ class FakeProvider:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
     def respond(
         self,
@@ -137,6 +143,10 @@ class FakeProvider:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if self.tls is not None:  # a client refusing the certificate fails only its accept
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*self.tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 

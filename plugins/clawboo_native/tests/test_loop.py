@@ -10,8 +10,9 @@ from pathlib import Path
 import anyio
 import clawboo_native
 import pytest
-from clawboo_native.llm import choose_route
+from clawboo_native.llm import choose_route, make_transport
 from clawboo_native.tools import GIT_DIR, OUTSIDE, Workspace
+from clawboo_native.transport import StreamsTransport
 
 from clawboo_host.plugin_api import (
     AbortSignal,
@@ -23,6 +24,8 @@ from clawboo_host.plugin_api import (
     ToolCall,
     ToolResult,
 )
+from clawboo_host.testing.helpers import self_signed_cert
+from clawboo_host.testing.provider import FakeProvider
 
 pytestmark = pytest.mark.anyio
 
@@ -656,3 +659,50 @@ async def test_reading_a_fifo_does_not_block_the_run(
     results = [(e.output, e.is_error) for e in events if isinstance(e, ToolResult)]
     assert results == [("not a file", True), ("not a file", True)]
     assert events[-1] == Done("success", "done", "exec-1")
+
+
+# ------------------------------------------------------------------ the run's HTTP
+
+
+async def test_a_run_keeps_one_connection_to_its_provider(tmp_path, workdir, wire):
+    (workdir / "a.txt").write_text("hello")
+    with FakeProvider(keep_alive=30) as provider:
+        for n in range(2):
+            call = (f"toolu_{n}", "read_file", {"path": "a.txt"})
+            provider.respond("POST", "/v1/messages", 200, wire.anthropic(calls=[call]), times=1)
+        provider.respond("POST", "/v1/messages", 200, wire.anthropic("done"))
+        env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": provider.url}
+        events = await collect(make_ctx(tmp_path, env, cwd=workdir))
+        assert events[-1] == Done("success", summary="done", session_id="exec-1")
+        assert len(provider.requests) == 3
+        assert len({r.connection for r in provider.requests}) == 1
+
+
+async def test_tls_is_verified_against_the_runs_ca_file(tmp_path, wire):
+    cert_file, key_file = self_signed_cert(tmp_path)
+    with FakeProvider(tls=(cert_file, key_file)) as provider:
+        provider.respond("POST", "/v1/messages", 200, wire.anthropic("over tls"))
+        env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": provider.url}
+        # without the run's CA the certificate is refused: no request is sent
+        failed = await collect(make_ctx(tmp_path, {**env, "CLAWBOO_NATIVE_RETRIES": "0"}))
+        assert failed[-1].reason == "error" and "could not reach" in failed[-1].summary
+        assert provider.requests == []
+        events = await collect(make_ctx(tmp_path, {**env, "SSL_CERT_FILE": str(cert_file)}))
+        assert events[-1] == Done("success", summary="over tls", session_id="exec-1")
+        assert len(provider.requests) == 1
+
+
+async def test_a_proxy_in_the_runs_env_carries_the_call(tmp_path, wire):
+    with FakeProvider() as proxy:
+        target = "http://provider.invalid/v1/messages"
+        proxy.respond("POST", target, 200, wire.anthropic("via proxy"))
+        env = {
+            "ANTHROPIC_API_KEY": KEY,
+            "ANTHROPIC_BASE_URL": "http://provider.invalid",
+            "HTTP_PROXY": proxy.url,
+        }
+        assert not isinstance(make_transport(choose_route(env, None), env), StreamsTransport)
+        events = await collect(make_ctx(tmp_path, env))
+        assert events[-1] == Done("success", summary="via proxy", session_id="exec-1")
+        assert [r.path for r in proxy.requests] == [target]
+        assert proxy.requests[0].headers["x-api-key"] == KEY

@@ -1,69 +1,21 @@
 """The provider calls' HTTP transport, over real sockets on loopback: connection reuse, a
-connection the server dropped, chunked and gzip answers, TLS, proxies, cancellation."""
+connection the server dropped, chunked and gzip answers, errors, cancellation. (A run's use of
+it, with TLS and proxies from the run's env, is in test_loop.py.)"""
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import gzip
-import ipaddress
 import json
-import ssl
-from pathlib import Path
 
 import anyio
-import clawboo_native
 import httpx
 import pytest
-from clawboo_native.llm import choose_route, make_transport
 from clawboo_native.transport import StreamsTransport
 
-from clawboo_host.plugin_api import AbortSignal, Done, RunContext
 from clawboo_host.testing.provider import FakeProvider
 
 pytestmark = pytest.mark.anyio
-
-KEY = "fake-provider-key"
-
-
-def ctx_for(tmp_path: Path, env: dict, cwd: Path | None = None) -> RunContext:
-    scratch = tmp_path / "scratch"
-    scratch.mkdir(exist_ok=True)
-    return RunContext(
-        run_id="exec-t",
-        task_id="task-t",
-        agent_id="clawboo-native",
-        prompt="Read a.txt",
-        cwd=cwd,
-        env=env,
-        home_dir=None,
-        scratch_dir=scratch,
-        abort=AbortSignal(),
-    )
-
-
-async def collect(ctx: RunContext) -> list:
-    return [event async for event in clawboo_native.clawboo_runtime_run(ctx)]
-
-
-def script_three_turns(provider: FakeProvider, wire) -> None:
-    for n in range(2):
-        call = (f"toolu_{n}", "read_file", {"path": "a.txt"})
-        provider.respond("POST", "/v1/messages", 200, wire.anthropic(calls=[call]), times=1)
-    provider.respond("POST", "/v1/messages", 200, wire.anthropic("done"))
-
-
-async def test_a_run_keeps_one_connection_to_its_provider(tmp_path, wire):
-    work = tmp_path / "work"
-    work.mkdir()
-    (work / "a.txt").write_text("hello")
-    with FakeProvider(keep_alive=30) as provider:
-        script_three_turns(provider, wire)
-        env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": provider.url}
-        events = await collect(ctx_for(tmp_path, env, work))
-        assert events[-1] == Done("success", summary="done", session_id="exec-t")
-        assert len(provider.requests) == 3
-        assert len({r.connection for r in provider.requests}) == 1
 
 
 async def test_a_connection_the_server_closed_while_idle_is_replaced(tmp_path):
@@ -92,14 +44,14 @@ class RawServer:
     request head and its Content-Length body); counts connections. ``close``: hang up after
     each answer."""
 
-    def __init__(self, answer: bytes, tls: ssl.SSLContext | None = None, close=False) -> None:
-        self.answer, self.tls, self.close = answer, tls, close
+    def __init__(self, answer: bytes, close=False) -> None:
+        self.answer, self.close = answer, close
         self.connections = 0
         self.requests: list[bytes] = []
         self.closed = asyncio.Event()  # set when a client connection ends
 
     async def __aenter__(self) -> RawServer:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
 
@@ -120,7 +72,7 @@ class RawServer:
                 await writer.drain()
                 if self.close:
                     break
-        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+        except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
             writer.close()
@@ -178,73 +130,3 @@ async def test_a_cancelled_request_closes_its_connection():
             with anyio.fail_after(5):
                 await server.closed.wait()  # the server sees the connection end
             assert transport._idle == {}
-
-
-def self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "clawboo test provider")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
-
-
-async def test_tls_is_verified_against_the_runs_ca_file(tmp_path, wire):
-    cert_file, key_file = self_signed(tmp_path)
-    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_tls.load_cert_chain(cert_file, key_file)
-    payload = json.dumps(wire.anthropic("over tls")).encode()
-    answer = b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(payload), payload)
-    async with RawServer(answer, tls=server_tls) as server:
-        base = f"https://127.0.0.1:{server.port}"
-        env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": base}
-        # without the run's CA the certificate is refused: no request is sent
-        failed = await collect(ctx_for(tmp_path, {**env, "CLAWBOO_NATIVE_RETRIES": "0"}))
-        assert failed[-1].reason == "error" and "could not reach" in failed[-1].summary
-        assert server.requests == []
-        events = await collect(ctx_for(tmp_path, {**env, "SSL_CERT_FILE": str(cert_file)}))
-        assert events[-1] == Done("success", summary="over tls", session_id="exec-t")
-        assert len(server.requests) == 1
-
-
-async def test_a_proxy_in_the_runs_env_carries_the_call(tmp_path, wire):
-    with FakeProvider() as proxy:
-        target = "http://provider.invalid/v1/messages"
-        proxy.respond("POST", target, 200, wire.anthropic("via proxy"))
-        env = {
-            "ANTHROPIC_API_KEY": KEY,
-            "ANTHROPIC_BASE_URL": "http://provider.invalid",
-            "HTTP_PROXY": proxy.url,
-        }
-        assert not isinstance(make_transport(choose_route(env, None), env), StreamsTransport)
-        events = await collect(ctx_for(tmp_path, env))
-        assert events[-1] == Done("success", summary="via proxy", session_id="exec-t")
-        assert [r.path for r in proxy.requests] == [target]
-        assert proxy.requests[0].headers["x-api-key"] == KEY
